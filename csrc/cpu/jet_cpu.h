@@ -1,0 +1,21 @@
+// CPU implementations of the siren_fused ops (schemas in csrc/ops.cpp).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <tuple>
+#include <vector>
+
+namespace siren_fused::cpu {
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x, at::TensorList weights,
+                                                            at::TensorList biases, at::ArrayRef<double> omegas,
+                                                            int64_t order, bool hessian, bool outermost_linear,
+                                                            bool save);
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
+    bool input_grad);
+
+}  // namespace siren_fused::cpu

@@ -1,0 +1,140 @@
+// The sine jet rule over one tile on the CPU: plain loops over contiguous component blocks that
+// call the per-element functions of sine_jet.h, written so that the compiler vectorises them.
+//
+// A tile's jet is [components, rows, width] with components [value, tangents, second order]; a
+// component block is `count` = rows * width contiguous elements.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "../sine_jet.h"
+
+namespace siren_fused::cpu {
+
+// The activation's derivatives at every element of a tile, plus one spare block for sums.
+template <typename T>
+struct TileDerivatives {
+  T* f0;
+  T* f1;
+  T* f2;
+  T* f3;
+  T* sum;  // scratch: sum_k z_k^2 or sum_k z_k g_k, one block
+  SineDerivatives<T> at(int64_t e) const { return {f0[e], f1[e], f2[e], f3[e]}; }
+};
+
+// Derivatives of sin(omega z) at every element of one component block.
+template <typename T>
+void sine_derivatives_tile(const T* z, int64_t count, T omega, const TileDerivatives<T>& d) {
+  for (int64_t e = 0; e < count; ++e) {
+    T s, c;
+    sincos_host(omega * z[e], s, c);
+    const SineDerivatives<T> v = sine_derivatives_from(s, c, omega);
+    d.f0[e] = v.f0;
+    d.f1[e] = v.f1;
+    d.f2[e] = v.f2;
+    d.f3[e] = v.f3;
+  }
+  // The polynomial's reduction is exact only below the limit: redo the rare larger arguments
+  // (and infinities) with the C library. NaN stays NaN through the polynomial.
+  const T limit = sincos_host_limit<T>();
+  for (int64_t e = 0; e < count; ++e) {
+    const T arg = omega * z[e];
+    if (std::fabs(arg) > limit) {
+      const SineDerivatives<T> v = sine_derivatives_from(std::sin(arg), std::cos(arg), omega);
+      d.f0[e] = v.f0;
+      d.f1[e] = v.f1;
+      d.f2[e] = v.f2;
+      d.f3[e] = v.f3;
+    }
+  }
+}
+
+// sum_k a_k * b_k over the tangent blocks of two jets, into `out`.
+template <typename T>
+void tangent_dot_tile(const JetSpec& spec, const T* a, const T* b, int64_t count, T* out) {
+  for (int64_t e = 0; e < count; ++e) out[e] = T(0);
+  for (int64_t k = 1; k <= spec.tangent_count(); ++k) {
+    const T* ak = a + k * count;
+    const T* bk = b + k * count;
+    for (int64_t e = 0; e < count; ++e) out[e] += ak[e] * bk[e];
+  }
+}
+
+// y = sine jet of the pre-activation jet z (derivatives already in d).
+template <typename T>
+void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const TileDerivatives<T>& d, T* y) {
+  for (int64_t e = 0; e < count; ++e) y[e] = d.f0[e];
+  for (int64_t k = 1; k <= spec.tangent_count(); ++k) {
+    const T* zk = z + k * count;
+    T* yk = y + k * count;
+    for (int64_t e = 0; e < count; ++e) yk[e] = jet_tangent(d.at(e), zk[e]);
+  }
+  if (spec.second_count() == 0) return;
+  const int64_t base = spec.second_offset();
+  if (!spec.hessian) {
+    tangent_dot_tile(spec, z, z, count, d.sum);
+    const T* zl = z + base * count;
+    T* yl = y + base * count;
+    for (int64_t e = 0; e < count; ++e) yl[e] = jet_laplacian(d.at(e), zl[e], d.sum[e]);
+    return;
+  }
+  int64_t entry = base;
+  for (int64_t k = 0; k < spec.in_dims; ++k) {
+    for (int64_t l = k; l < spec.in_dims; ++l, ++entry) {
+      const T* zk = z + (1 + k) * count;
+      const T* zl = z + (1 + l) * count;
+      const T* zkl = z + entry * count;
+      T* ykl = y + entry * count;
+      for (int64_t e = 0; e < count; ++e) ykl[e] = jet_hessian_entry(d.at(e), zkl[e], zk[e], zl[e]);
+    }
+  }
+}
+
+// gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
+template <typename T>
+void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t count, const TileDerivatives<T>& d,
+                       T* gz) {
+  // Linear parts: every non-value component's gradient starts at f'(z) g.
+  for (int64_t k = 1; k < spec.components(); ++k) {
+    const T* gk = gy + k * count;
+    T* gzk = gz + k * count;
+    for (int64_t e = 0; e < count; ++e) gzk[e] = jet_linear_part_vjp(d.at(e), gk[e]);
+  }
+  tangent_dot_tile(spec, z, gy, count, d.sum);
+  for (int64_t e = 0; e < count; ++e) gz[e] = jet_value_vjp_first(d.at(e), gy[e], d.sum[e]);
+  if (spec.second_count() == 0) return;
+  const int64_t base = spec.second_offset();
+  if (!spec.hessian) {
+    const T* zl = z + base * count;
+    const T* gl = gy + base * count;
+    tangent_dot_tile(spec, z, z, count, d.sum);
+    for (int64_t e = 0; e < count; ++e) gz[e] += jet_value_vjp_laplacian(d.at(e), zl[e], d.sum[e], gl[e]);
+    for (int64_t k = 1; k <= spec.tangent_count(); ++k) {
+      const T* zk = z + k * count;
+      T* gzk = gz + k * count;
+      for (int64_t e = 0; e < count; ++e) gzk[e] += jet_tangent_vjp_laplacian(d.at(e), zk[e], gl[e]);
+    }
+    return;
+  }
+  int64_t entry = base;
+  for (int64_t k = 0; k < spec.in_dims; ++k) {
+    for (int64_t l = k; l < spec.in_dims; ++l, ++entry) {
+      const T* zk = z + (1 + k) * count;
+      const T* zl = z + (1 + l) * count;
+      const T* zkl = z + entry * count;
+      const T* gkl = gy + entry * count;
+      T* gzk = gz + (1 + k) * count;
+      T* gzl = gz + (1 + l) * count;
+      for (int64_t e = 0; e < count; ++e) {
+        const SineDerivatives<T> v = d.at(e);
+        gz[e] += jet_value_vjp_hessian(v, zkl[e], zk[e], zl[e], gkl[e]);
+        // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
+        gzk[e] += jet_tangent_vjp_hessian(v, zl[e], gkl[e]);
+        gzl[e] += jet_tangent_vjp_hessian(v, zk[e], gkl[e]);
+      }
+    }
+  }
+}
+
+}  // namespace siren_fused::cpu

@@ -1,0 +1,66 @@
+#include "jet_args.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "jet_layout.h"
+
+namespace siren_fused {
+
+int64_t JetArgs::max_width() const {
+  int64_t width = x.size(1);
+  for (const auto& w : weights) width = std::max({width, w.size(0), w.size(1)});
+  return width;
+}
+
+int64_t JetArgs::tile_rows() const { return jet_tile_rows(spec.components(), max_width()); }
+
+JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                       c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear) {
+  TORCH_CHECK(order >= 0 && order <= 2, "order must be 0, 1 or 2, got ", order);
+  TORCH_CHECK(!hessian || order == 2, "hessian=True needs order=2, got order=", order);
+  TORCH_CHECK(x.dim() == 2, "x must be [N, in_features], got shape ", x.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
+              "x must be float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(!weights.empty(), "weights must hold at least one layer");
+  TORCH_CHECK(weights.size() == biases.size(), "weights and biases must have one entry per layer, got ",
+              weights.size(), " weights and ", biases.size(), " biases");
+  TORCH_CHECK(omegas.size() == weights.size(), "omegas must have one entry per layer (", weights.size(), "), got ",
+              omegas.size());
+  JetArgs args;
+  args.x = x.contiguous();
+  args.outermost_linear = outermost_linear;
+  args.spec = JetSpec{x.size(1), order, hessian};
+  args.omegas.assign(omegas.begin(), omegas.end());
+  int64_t width = x.size(1);
+  for (size_t l = 0; l < weights.size(); ++l) {
+    const at::Tensor& w = weights[l];
+    const at::Tensor& b = biases[l];
+    TORCH_CHECK(w.dim() == 2 && w.size(1) == width, "weights[", l, "] must be [out, ", width, "], got shape ",
+                w.sizes());
+    TORCH_CHECK(b.dim() == 1 && b.size(0) == w.size(0), "biases[", l, "] must be [", w.size(0), "], got shape ",
+                b.sizes());
+    TORCH_CHECK(w.scalar_type() == x.scalar_type() && b.scalar_type() == x.scalar_type(), "weights[", l,
+                "] and biases[", l, "] must have x's dtype ", x.scalar_type(), ", got ", w.scalar_type(), " and ",
+                b.scalar_type());
+    TORCH_CHECK(w.device() == x.device() && b.device() == x.device(), "weights[", l, "] and biases[", l,
+                "] must be on x's device ", x.device(), ", got ", w.device(), " and ", b.device());
+    args.weights.push_back(w.contiguous());
+    args.biases.push_back(b.contiguous());
+    width = w.size(0);
+  }
+  return args;
+}
+
+std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args) {
+  const int64_t rows = args.tile_rows();
+  const int64_t tiles = jet_tile_count(args.num_points(), rows);
+  std::vector<std::vector<int64_t>> shapes;
+  for (int64_t l = 0; l < args.layers(); ++l) {
+    if (args.is_sine(l)) shapes.push_back({tiles, args.spec.components(), rows, args.out_width(l)});
+  }
+  return shapes;
+}
+
+}  // namespace siren_fused

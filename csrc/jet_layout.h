@@ -1,0 +1,23 @@
+// How the fused kernels cut the N points into tiles, shared by the kernels, the op's shape
+// functions and Python's fake (meta) implementation, so saved tensors agree on one layout.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace siren_fused {
+
+// A tile of rows is carried through every layer while its jet stays in cache: the rows are
+// chosen so one layer's jet, [components, rows, width], is about 64K elements (256 KB in
+// float32), which fits in L2 beside a second buffer of the same size. The rows depend on the
+// network alone, not on N, so shapes stay symbolic in N under torch.compile.
+inline int64_t jet_tile_rows(int64_t components, int64_t max_width) {
+  constexpr int64_t kTileElements = 65536;
+  return std::max<int64_t>(8, kTileElements / std::max<int64_t>(1, components * max_width));
+}
+
+inline int64_t jet_tile_count(int64_t num_points, int64_t tile_rows) {
+  return (num_points + tile_rows - 1) / tile_rows;
+}
+
+}  // namespace siren_fused

@@ -1,0 +1,32 @@
+// The siren_fused operator library: schemas declared once, kernels registered per dispatch key.
+// The pybind11 module is the extension's entry point; importing it registers the ops.
+#include <torch/extension.h>
+#include <torch/library.h>
+
+#include "cpu/jet_cpu.h"
+#include "jet_layout.h"
+
+// jet_forward returns the packed jet [components, N, out] (components: value, D tangents, then
+// the Laplacian or the packed upper-triangular Hessian) and, when `save`, the pre-activation jet
+// of every sine layer, which jet_backward takes back.
+TORCH_LIBRARY(siren_fused, m) {
+  m.def(
+      "jet_forward(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, "
+      "bool outermost_linear, bool save) -> (Tensor, Tensor[])");
+  m.def(
+      "jet_backward(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, "
+      "bool hessian, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
+}
+
+TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
+  m.impl("jet_forward", &siren_fused::cpu::jet_forward);
+  m.impl("jet_backward", &siren_fused::cpu::jet_backward);
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "siren_fused kernels; the ops live in torch.ops.siren_fused";
+  m.def("jet_tile_rows", &siren_fused::jet_tile_rows, "Rows per tile for a jet of `components` through layers "
+        "at most `max_width` wide (the saved tensors' layout)", pybind11::arg("components"),
+        pybind11::arg("max_width"));
+  m.attr("cuda_built") = false;
+}

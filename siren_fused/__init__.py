@@ -1,0 +1,16 @@
+"""siren_fused: SIREN networks with their derivatives computed forward, in fused kernels.
+
+>>> import torch, siren_fused
+>>> net = siren_fused.Siren(2, 64, 2, 1)
+>>> j = siren_fused.jet(net, torch.rand(10, 2) * 2 - 1, order=2)
+>>> j.value.shape, j.grad.shape, j.laplacian.shape
+(torch.Size([10, 1]), torch.Size([10, 1, 2]), torch.Size([10, 1]))
+"""
+
+from . import reference
+from .jet import jet
+from .jet_types import Jet
+from .modules import Siren, SineLayer
+
+__all__ = ["Jet", "Siren", "SineLayer", "jet", "reference"]
+__version__ = "0.1.0"

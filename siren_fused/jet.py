@@ -1,0 +1,122 @@
+"""The public jet API: value, Jacobian, Laplacian and Hessian of a SIREN at many points."""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+
+from . import _extension, reference
+from .jet_types import Jet
+from .modules import Siren
+
+BACKENDS = ("auto", "fused", "reference")
+
+
+def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian: bool, backend: str) -> None:
+    if not isinstance(net, Siren):
+        raise TypeError(f"net must be a siren_fused.Siren, got {type(net).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if isinstance(order, bool) or order not in (0, 1, 2):
+        raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
+    if not isinstance(hessian, bool):
+        raise TypeError(f"hessian must be a bool, got {type(hessian).__name__}")
+    if hessian and order != 2:
+        raise ValueError(f"hessian=True needs order=2, got order={order}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[1] != net.in_features:
+        raise ValueError(f"x must be [N, {net.in_features}] (the net's in_features), got shape {list(x.shape)}")
+    param = net.layers[0].linear.weight
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor with the net's dtype {param.dtype}, got {x.dtype}")
+    if x.dtype != param.dtype:
+        raise TypeError(f"x has dtype {x.dtype} but the net's parameters are {param.dtype}; convert one of them")
+    if x.device != param.device:
+        raise ValueError(f"x is on {x.device} but the net's parameters are on {param.device}")
+
+
+def _fused_supports(x: torch.Tensor) -> bool:
+    if _extension.load() is None:
+        return False
+    if x.device.type == "cpu":
+        return x.dtype in (torch.float32, torch.float64)
+    if x.device.type == "cuda":
+        return _extension.cuda_built() and x.dtype == torch.float32
+    return False
+
+
+def _hessian_index(in_dims: int, device: torch.device) -> torch.Tensor:
+    """For each (k, l) of a D x D Hessian, its entry in the packed upper triangle."""
+    index = torch.empty(in_dims, in_dims, dtype=torch.long)
+    entry = 0
+    for k in range(in_dims):
+        for l in range(k, in_dims):
+            index[k, l] = index[l, k] = entry
+            entry += 1
+    return index.flatten().to(device)
+
+
+def _unpack(packed: torch.Tensor, in_dims: int, order: int, hessian: bool) -> Jet:
+    """[components, N, out] -> Jet of [N, out], [N, out, D], [N, out], [N, out, D, D]."""
+    value = packed[0]
+    if order == 0:
+        return Jet(value)
+    grad = packed[1 : 1 + in_dims].permute(1, 2, 0)
+    if order == 1:
+        return Jet(value, grad)
+    second = packed[1 + in_dims :]
+    if not hessian:
+        return Jet(value, grad, second[0])
+    full = second.index_select(0, _hessian_index(in_dims, packed.device))
+    hess = full.unflatten(0, (in_dims, in_dims)).permute(2, 3, 0, 1)
+    lap = torch.diagonal(hess, dim1=2, dim2=3).sum(-1)
+    return Jet(value, grad, lap, hess)
+
+
+def network_arguments(net: Siren) -> tuple[List[torch.Tensor], List[torch.Tensor], List[float]]:
+    """The weights, biases and omegas of ``net`` as the ops take them."""
+    layers = net.layers
+    return ([layer.linear.weight for layer in layers], [layer.linear.bias for layer in layers],
+            [layer.omega_0 for layer in layers])
+
+
+def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False) -> Jet:
+    """The jet from the compiled kernels (no argument checks: call :func:`jet`)."""
+    from . import ops  # noqa: F401  registers the fake kernels and autograd
+
+    weights, biases, omegas = network_arguments(net)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in weights + biases))
+    packed, _ = torch.ops.siren_fused.jet_forward(
+        x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad
+    )
+    return _unpack(packed, x.shape[1], order, hessian)
+
+
+def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, backend: str = "auto") -> Jet:
+    """Value and derivatives of a SIREN at N points, in one forward pass.
+
+    Args:
+        net: a :class:`siren_fused.Siren`.
+        x: points ``[N, in_features]`` with the net's dtype and device (any strides).
+        order: 0 (value), 1 (value and Jacobian) or 2 (also the Laplacian).
+        hessian: with ``order=2``, also return the full Hessian ``[N, out, in, in]``.
+        backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd) or
+            ``"auto"`` (fused where the extension supports x's device and dtype).
+
+    Returns:
+        :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
+        Every field is differentiable with respect to the net's parameters and to ``x`` when
+        autograd is on.
+    """
+    _check_arguments(net, x, order, hessian, backend)
+    if backend == "reference" or (backend == "auto" and not _fused_supports(x)):
+        return reference.jet(net, x, order, hessian)
+    if not _fused_supports(x):
+        _extension.require()
+        raise ValueError(
+            f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "
+            f"got {x.dtype} on {x.device}"
+        )
+    return fused_jet(net, x, order, hessian)

@@ -1,0 +1,22 @@
+"""The result type shared by the fused and the reference backends."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+
+
+class Jet(NamedTuple):
+    """Value and derivatives of a network at N points.
+
+    value:     [N, out]
+    grad:      [N, out, in] (order >= 1, else None): the Jacobian
+    laplacian: [N, out] (order 2, else None)
+    hessian:   [N, out, in, in] (order 2 with ``hessian=True``, else None)
+    """
+
+    value: torch.Tensor
+    grad: Optional[torch.Tensor] = None
+    laplacian: Optional[torch.Tensor] = None
+    hessian: Optional[torch.Tensor] = None

@@ -1,0 +1,94 @@
+"""Python side of the torch.library ops: fake (meta) kernels and autograd registration.
+
+The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp``:
+
+* ``siren_fused::jet_forward(x, weights, biases, omegas, order, hessian, outermost_linear, save)``
+  returns the packed jet ``[components, N, out]`` and, when ``save``, the pre-activation jets;
+* ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
+  outermost_linear, saved, input_grad)`` returns the gradients of x, the weights and the biases.
+
+Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
+respect to x and the parameters) is supported; differentiating ``jet_backward`` again is not.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+
+from . import _extension
+
+_extension.require()
+
+
+def component_count(in_dims: int, order: int, hessian: bool) -> int:
+    """Components of a packed jet: value, tangents, then the Laplacian or packed Hessian."""
+    second = 0 if order < 2 else (in_dims * (in_dims + 1) // 2 if hessian else 1)
+    return 1 + (in_dims if order >= 1 else 0) + second
+
+
+def saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], order: int, hessian: bool,
+                 outermost_linear: bool) -> List[List[int]]:
+    """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width]."""
+    components = component_count(x.shape[1], order, hessian)
+    max_width = max([x.shape[1]] + [d for w in weights for d in w.shape])
+    rows = _extension.require().jet_tile_rows(components, max_width)
+    tiles = (x.shape[0] + rows - 1) // rows
+    sine_layers = weights[:-1] if outermost_linear else weights
+    return [[tiles, components, rows, w.shape[0]] for w in sine_layers]
+
+
+@torch.library.register_fake("siren_fused::jet_forward")
+def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save):
+    torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
+    torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
+    out = x.new_empty(component_count(x.shape[1], order, hessian), x.shape[0], weights[-1].shape[0])
+    saved = [x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear)] if save else []
+    return out, saved
+
+
+@torch.library.register_fake("siren_fused::jet_backward")
+def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad):
+    return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
+
+
+def _forward_setup_context(ctx, inputs, output):
+    x, weights, biases, omegas, order, hessian, outermost_linear, save = inputs
+    _, saved = output
+    ctx.layers = len(weights)
+    ctx.config = (omegas, order, hessian, outermost_linear)
+    ctx.saved_jet = bool(save)
+    ctx.save_for_backward(x, *weights, *biases, *saved)
+
+
+def _forward_backward(ctx, grad_out, grad_saved):
+    if not ctx.saved_jet:
+        raise RuntimeError("siren_fused::jet_forward ran with save=False, so it cannot be differentiated; "
+                           "call it through siren_fused.jet, which saves when autograd needs it")
+    tensors = ctx.saved_tensors
+    n = ctx.layers
+    x, weights, biases, saved = tensors[0], tensors[1 : 1 + n], tensors[1 + n : 1 + 2 * n], tensors[1 + 2 * n :]
+    omegas, order, hessian, outermost_linear = ctx.config
+    grad_x, grad_w, grad_b = torch.ops.siren_fused.jet_backward(
+        grad_out, x, list(weights), list(biases), omegas, order, hessian, outermost_linear, list(saved),
+        ctx.needs_input_grad[0],
+    )
+    return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None, None, None
+
+
+def _backward_setup_context(ctx, inputs, output):
+    pass
+
+
+def _backward_backward(ctx, *grads):
+    raise RuntimeError(
+        "siren_fused supports one differentiation of a jet (gradients of a loss on value, gradient, Laplacian "
+        "or Hessian with respect to x and the parameters); differentiating that backward again is not "
+        "supported. Use backend='reference' for higher-order gradients."
+    )
+
+
+torch.library.register_autograd("siren_fused::jet_forward", _forward_backward, setup_context=_forward_setup_context)
+torch.library.register_autograd("siren_fused::jet_backward", _backward_backward,
+                                setup_context=_backward_setup_context)

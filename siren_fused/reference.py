@@ -1,0 +1,70 @@
+"""Pure-autograd reference: the derivatives a SIREN user would compute without this package.
+
+Every fused kernel is tested against :func:`jet` here. The operators mirror the ones in the
+SIREN paper's code (nested ``torch.autograd.grad`` with ``create_graph=True``), so the results
+stay differentiable with respect to the network's parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .jet_types import Jet
+
+
+def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d sum(y) / dx: for y [N, 1] and x [N, D] this is the per-point gradient [N, D]."""
+    return torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True)[0]
+
+
+def jacobian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-point Jacobian [N, out, D] of y [N, out] with respect to x [N, D]."""
+    rows = [gradient(y[:, i], x) for i in range(y.shape[1])]
+    if not rows:
+        return y.new_zeros(y.shape[0], 0, x.shape[1])
+    return torch.stack(rows, dim=1)
+
+
+def divergence(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-point divergence [N, 1] of a vector field v [N, D] over x [N, D]."""
+    div = torch.zeros_like(v[:, :1])
+    for i in range(v.shape[1]):
+        div = div + gradient(v[:, i], x)[:, i : i + 1]
+    return div
+
+
+def laplacian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-point Laplacian [N, 1] of a scalar field y [N, 1]: the divergence of its gradient."""
+    return divergence(gradient(y, x), x)
+
+
+def hessian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-point Hessian [N, out, D, D] of y [N, out] with respect to x [N, D]."""
+    n, d = x.shape
+    out = torch.empty(n, y.shape[1], d, d, dtype=y.dtype, device=y.device)
+    for i in range(y.shape[1]):
+        g = gradient(y[:, i], x)
+        for k in range(d):
+            out[:, i, k, :] = gradient(g[:, k], x)
+    return out
+
+
+def jet(net: torch.nn.Module, x: torch.Tensor, order: int = 2, hessian: bool = False) -> Jet:
+    """Value and derivatives of ``net`` at ``x`` by nested autograd (see :func:`siren_fused.jet`)."""
+    outer_grad = torch.is_grad_enabled()
+    with torch.enable_grad():
+        xr = x if (x.requires_grad and outer_grad) else x.detach().requires_grad_(True)
+        value = net(xr)
+        grad = lap = hess = None
+        if order >= 1:
+            grad = jacobian(value, xr)
+        if order >= 2:
+            # Row (i, k) of the Hessian is the gradient of dy_i/dx_k; the Laplacian is its trace.
+            rows = [[gradient(grad[:, i, k], xr) for k in range(xr.shape[1])] for i in range(value.shape[1])]
+            lap = torch.stack([sum(r[k][:, k] for k in range(len(r))) for r in rows], dim=1)
+            if hessian:
+                hess = torch.stack([torch.stack(r, dim=1) for r in rows], dim=1)
+    result = Jet(value, grad, lap, hess)
+    if not outer_grad:
+        result = Jet(*(t.detach() if t is not None else None for t in result))
+    return result
