@@ -28,4 +28,9 @@ setup(
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
     python_requires=">=3.9",
     install_requires=["torch>=2.4", "numpy"],
+    extras_require={
+        "experiments": ["scikit-image", "matplotlib", "tqdm", "trimesh", "pymeshfix", "scipy"],
+        "test": ["pytest", "pytest-benchmark"],
+    },
+    entry_points={"console_scripts": ["siren-fused=siren_fused.cli:main"]},
 )

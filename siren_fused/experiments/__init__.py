@@ -1,0 +1,1 @@
+"""The paper's experiments as runnable commands (see ``siren-fused --help``)."""
