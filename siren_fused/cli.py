@@ -11,7 +11,11 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-COMMAND_MODULES = ("siren_fused.experiments.images", "siren_fused.experiments.sdf")
+COMMAND_MODULES = (
+    "siren_fused.experiments.images",
+    "siren_fused.experiments.sdf",
+    "siren_fused.experiments.distributed",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,75 @@
+"""The paper's baseline networks, sized like a Siren: ReLU, ReLU with positional encoding, tanh.
+
+Each takes ``(in_features, hidden_features, hidden_layers, out_features)`` as
+:class:`siren_fused.Siren` does, so experiments swap models by name (see :data:`MODELS`).
+Their derivatives come from :func:`siren_fused.reference.jet` (autograd), which takes any module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict
+
+import torch
+from torch import nn
+
+from ..modules import Siren
+
+
+def _mlp(widths: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class ActivationMLP(nn.Module):
+    """A plain MLP with one activation after every layer but the last."""
+
+    def __init__(self, in_features: int, hidden_features: int, hidden_layers: int, out_features: int,
+                 activation: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.net = _mlp([in_features] + [hidden_features] * (hidden_layers + 1) + [out_features], activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PositionalEncoding(nn.Module):
+    """x -> [x, sin(2^i pi x), cos(2^i pi x) for i < frequencies], per coordinate."""
+
+    def __init__(self, in_features: int, frequencies: int) -> None:
+        super().__init__()
+        self.register_buffer("scales", (2.0 ** torch.arange(frequencies)) * math.pi, persistent=False)
+        self.out_features = in_features * (1 + 2 * frequencies)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        angles = (x[..., None] * self.scales.to(x.dtype)).flatten(-2)
+        return torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class ReluPE(nn.Module):
+    """ReLU MLP on positionally encoded inputs (the paper's 'ReLU P.E.' baseline)."""
+
+    def __init__(self, in_features: int, hidden_features: int, hidden_layers: int, out_features: int,
+                 frequencies: int = 10) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.encoding = PositionalEncoding(in_features, frequencies)
+        self.mlp = ActivationMLP(self.encoding.out_features, hidden_features, hidden_layers, out_features, nn.ReLU)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.encoding(x))
+
+
+MODELS: Dict[str, Callable[[int, int, int, int], nn.Module]] = {
+    "siren": Siren,
+    "relu": lambda i, h, l, o: ActivationMLP(i, h, l, o, nn.ReLU),
+    "relu_pe": ReluPE,
+    "tanh": lambda i, h, l, o: ActivationMLP(i, h, l, o, nn.Tanh),
+}
