@@ -116,7 +116,7 @@ def run_rank(rank: int, world_size: int, local_rank: int, init_method: str, conf
         for _ in progress:
             loss = torch.stack(train_step(model, shard.coords, shard.targets, setup.optimizer,
                                           setup.laplacian_weight))
-            # Shards are equal, so the mean of the shards' mean losses is the whole image's loss.
+            # Shards are equal, so the mean of the shards' mean losses is the loss over all their pixels.
             dist.all_reduce(loss)
             total, value_mse, _ = (loss / world_size).tolist()
             progress.set_postfix(loss=f"{total:.3e}", psnr=f"{peak_signal_to_noise(value_mse):.2f}dB")
