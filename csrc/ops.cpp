@@ -28,5 +28,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("jet_tile_rows", &siren_fused::jet_tile_rows, "Rows per tile for a jet of `components` through layers "
         "at most `max_width` wide (the saved tensors' layout)", pybind11::arg("components"),
         pybind11::arg("max_width"));
-  m.attr("cuda_built") = false;
+  m.attr("cuda_built") = static_cast<bool>(SIREN_FUSED_WITH_CUDA);  // 0 or 1, defined by setup.py
 }

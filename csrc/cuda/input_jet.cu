@@ -1,0 +1,39 @@
+// The input jet of the first layer, built on the device from x.
+#include "jet_kernels.cuh"
+
+namespace siren_fused::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void build_input_jet_kernel(TileSpan span, JetSpec spec, const float* x, float* input_jet) {
+  const int64_t d = spec.in_dims;
+  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= span.stacked_rows() * d) return;
+  const int64_t k = index % d;
+  const int64_t stacked_row = index / d;
+  const int64_t row = stacked_row % span.tile_rows;
+  const int64_t c = (stacked_row / span.tile_rows) % span.components;
+  const int64_t tile = stacked_row / (span.tile_rows * span.components);
+  float v = 0.0f;
+  if (c == 0) {
+    if (span.valid(tile, row)) v = x[span.point(tile, row) * d + k];
+  } else if (c <= spec.tangent_count()) {
+    v = (c - 1 == k) ? 1.0f : 0.0f;  // tangent c-1 is the unit vector e_{c-1}, padding rows too
+  }
+  input_jet[index] = v;
+}
+
+}  // namespace
+
+cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, const float* x, float* input_jet,
+                                   cudaStream_t stream) {
+  const int64_t count = span.stacked_rows() * spec.in_dims;
+  if (count == 0) return cudaSuccess;
+  build_input_jet_kernel<<<static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream>>>(span, spec, x,
+                                                                                                   input_jet);
+  return cudaGetLastError();
+}
+
+}  // namespace siren_fused::cuda

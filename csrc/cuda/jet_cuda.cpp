@@ -1,0 +1,120 @@
+// Torch glue of the CUDA kernels: checks the tensors, takes the device guard and the current
+// stream, allocates outputs (the CPU kernels' shapes) and workspace, and reports launch errors.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>  // not ATen/cuda/CUDAContext.h: that pulls in cuBLAS and cuSPARSE headers
+#include <torch/library.h>
+
+#include "../jet_args.h"
+#include "jet_cuda.h"
+
+namespace siren_fused::cuda {
+
+namespace {
+
+JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                            at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear) {
+  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear);
+  TORCH_CHECK(args.x.is_cuda(), "siren_fused CUDA kernel got x on ", args.x.device());
+  TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
+              args.x.scalar_type());
+  return args;
+}
+
+JetProblem problem_of(const JetArgs& args) {
+  JetProblem problem{args.spec, args.num_points(), args.tile_rows(), {}};
+  for (int64_t l = 0; l < args.layers(); ++l) {
+    problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
+                              args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
+  }
+  return problem;
+}
+
+void check_cuda(cudaError_t err, const char* what) {
+  TORCH_CHECK(err == cudaSuccess, "siren_fused ", what, " CUDA kernel failed: ", cudaGetErrorString(err));
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
+                                                            at::TensorList biases, at::ArrayRef<double> omegas,
+                                                            int64_t order, bool hessian, bool outermost_linear,
+                                                            bool save) {
+  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+  const c10::cuda::CUDAGuard guard(args.x.device());
+  const int64_t components = args.spec.components();
+  at::Tensor out = at::empty({components, args.num_points(), args.out_width(args.layers() - 1)}, args.x.options());
+  std::vector<at::Tensor> saved;
+  std::vector<float*> saved_ptrs;
+  if (save) {
+    for (const auto& shape : saved_shapes(args)) {
+      saved.push_back(at::empty(shape, args.x.options()));
+      saved_ptrs.push_back(saved.back().data_ptr<float>());
+    }
+  }
+  if (args.num_points() == 0) return {out, saved};
+
+  const JetProblem problem = problem_of(args);
+  at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
+  check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
+                              workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
+             "jet_forward");
+  return {out, saved};
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
+    const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
+    bool input_grad) {
+  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+  const c10::cuda::CUDAGuard guard(args.x.device());
+  const std::vector<int64_t> out_shape{args.spec.components(), args.num_points(),
+                                       args.out_width(args.layers() - 1)};
+  TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
+              ", got ", grad_out_in.sizes());
+  TORCH_CHECK(grad_out_in.scalar_type() == at::kFloat && grad_out_in.device() == args.x.device(),
+              "grad_out must be float32 on ", args.x.device(), ", got ", grad_out_in.scalar_type(), " on ",
+              grad_out_in.device());
+  const auto expected_saved = saved_shapes(args);
+  TORCH_CHECK(saved_in.size() == expected_saved.size(), "saved must hold ", expected_saved.size(),
+              " tensors (one per sine layer), got ", saved_in.size());
+  std::vector<at::Tensor> saved;
+  std::vector<const float*> saved_ptrs;
+  for (size_t i = 0; i < saved_in.size(); ++i) {
+    TORCH_CHECK(saved_in[i].sizes() == at::IntArrayRef(expected_saved[i]), "saved[", i, "] must be ",
+                at::IntArrayRef(expected_saved[i]), ", got ", saved_in[i].sizes());
+    TORCH_CHECK(saved_in[i].scalar_type() == at::kFloat && saved_in[i].device() == args.x.device(), "saved[", i,
+                "] must be float32 on ", args.x.device(), ", got ", saved_in[i].scalar_type(), " on ",
+                saved_in[i].device());
+    saved.push_back(saved_in[i].contiguous());
+    saved_ptrs.push_back(saved.back().data_ptr<float>());
+  }
+  const at::Tensor grad_out = grad_out_in.contiguous();
+
+  at::Tensor grad_x = at::zeros_like(args.x);  // stays zero unless input_grad
+  std::vector<at::Tensor> grad_weights, grad_biases;
+  std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
+  for (int64_t l = 0; l < args.layers(); ++l) {
+    // Zeroed: the kernels accumulate chunk by chunk.
+    grad_weights.push_back(at::zeros_like(args.weights[l]));
+    grad_biases.push_back(at::zeros_like(args.biases[l]));
+    grad_weight_ptrs.push_back(grad_weights.back().data_ptr<float>());
+    grad_bias_ptrs.push_back(grad_biases.back().data_ptr<float>());
+  }
+  if (args.num_points() == 0) return {grad_x, grad_weights, grad_biases};
+
+  const JetProblem problem = problem_of(args);
+  at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
+  check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
+                               input_grad ? grad_x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
+                               workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
+             "jet_backward");
+  return {grad_x, grad_weights, grad_biases};
+}
+
+}  // namespace
+
+}  // namespace siren_fused::cuda
+
+TORCH_LIBRARY_IMPL(siren_fused, CUDA, m) {
+  m.impl("jet_forward", &siren_fused::cuda::jet_forward);
+  m.impl("jet_backward", &siren_fused::cuda::jet_backward);
+}

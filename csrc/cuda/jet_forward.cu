@@ -1,0 +1,44 @@
+// Forward jet on the GPU: chunk by chunk, the input jet, then one fused GEMM + sine-jet kernel
+// per layer, ping-ponging between two workspace buffers. Only the output and, when saving, the
+// pre-activation jets reach tensors the caller sees.
+#include "jet_addressing.cuh"
+#include "jet_cuda.h"
+#include "jet_kernels.cuh"
+
+namespace siren_fused::cuda {
+
+int64_t jet_forward_workspace_elements(const JetProblem& problem) { return 2 * problem.chunk_buffer_elements(); }
+
+cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* out, const std::vector<float*>& saved,
+                             float* workspace, cudaStream_t stream) {
+  if (problem.num_points == 0) return cudaSuccess;
+  const JetSpec& spec = problem.spec;
+  const int64_t last = static_cast<int64_t>(problem.layers.size()) - 1;
+  float* jets[2] = {workspace, workspace + problem.chunk_buffer_elements()};
+  for (int64_t first_tile = 0; first_tile < problem.tiles(); first_tile += problem.chunk_tiles()) {
+    const TileSpan span = chunk_span(problem, first_tile);
+    cudaError_t err = launch_build_input_jet(span, spec, x, jets[0], stream);
+    if (err != cudaSuccess) return err;
+    int current = 0;  // jets[current] holds the jet entering layer l
+    size_t sine_index = 0;
+    for (int64_t l = 0; l <= last; ++l) {
+      const JetLayer& layer = problem.layers[l];
+      const int64_t width = layer.out_width;
+      float* pre_activation = nullptr;
+      if (layer.sine && !saved.empty()) pre_activation = saved[sine_index] + chunk_offset(span, width);
+      const JetMatrix<float> result =
+          l == last ? JetMatrix<float>{out, width, true} : JetMatrix<float>{jets[1 - current], width, false};
+      // z = h W^T: B(kk, j) = W[j, kk].
+      const JetGemmArgs args{span,         spec, spec.components(), jets[current], layer.in_width, layer.weight,
+                             1,            layer.in_width,          width,
+                             {layer.bias, layer.omega, layer.sine, pre_activation, result}};
+      err = launch_jet_gemm(args, stream);
+      if (err != cudaSuccess) return err;
+      current = 1 - current;
+      if (layer.sine) ++sine_index;
+    }
+  }
+  return cudaSuccess;
+}
+
+}  // namespace siren_fused::cuda
