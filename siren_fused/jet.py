@@ -10,6 +10,9 @@ from . import _extension, reference
 from .jet_types import Jet
 from .modules import Siren
 
+if _extension.load() is not None:
+    from . import ops  # noqa: F401  registers the ops' fake kernels and autograd
+
 BACKENDS = ("auto", "fused", "reference")
 
 
@@ -37,7 +40,8 @@ def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian:
         raise ValueError(f"x is on {x.device} but the net's parameters are on {param.device}")
 
 
-def _fused_supports(x: torch.Tensor) -> bool:
+def fused_supports(x: torch.Tensor) -> bool:
+    """Whether the compiled kernels handle x's device and dtype (what backend="auto" picks)."""
     if _extension.load() is None:
         return False
     if x.device.type == "cpu":
@@ -84,8 +88,6 @@ def network_arguments(net: Siren) -> tuple[List[torch.Tensor], List[torch.Tensor
 
 def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False) -> Jet:
     """The jet from the compiled kernels (no argument checks: call :func:`jet`)."""
-    from . import ops  # noqa: F401  registers the fake kernels and autograd
-
     weights, biases, omegas = network_arguments(net)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in weights + biases))
     packed, _ = torch.ops.siren_fused.jet_forward(
@@ -111,9 +113,9 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         autograd is on.
     """
     _check_arguments(net, x, order, hessian, backend)
-    if backend == "reference" or (backend == "auto" and not _fused_supports(x)):
+    if backend == "reference" or (backend == "auto" and not fused_supports(x)):
         return reference.jet(net, x, order, hessian)
-    if not _fused_supports(x):
+    if not fused_supports(x):
         _extension.require()
         raise ValueError(
             f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "

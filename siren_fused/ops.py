@@ -7,7 +7,8 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
 * ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
   outermost_linear, saved, input_grad)`` returns the gradients of x, the weights and the biases.
 
-Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
+``torch.func.vmap`` over the points is supported (the batch folds into N); vmap over the weights
+(a batch of networks) raises. Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
 respect to x and the parameters) is supported; differentiating ``jet_backward`` again is not.
 """
 
@@ -92,3 +93,21 @@ def _backward_backward(ctx, *grads):
 torch.library.register_autograd("siren_fused::jet_forward", _forward_backward, setup_context=_forward_setup_context)
 torch.library.register_autograd("siren_fused::jet_backward", _backward_backward,
                                 setup_context=_backward_setup_context)
+
+
+def _jet_forward_vmap(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
+    x_dim, weight_dims, bias_dims = in_dims[0], in_dims[1], in_dims[2]
+    if any(d is not None for d in list(weight_dims) + list(bias_dims)):
+        raise NotImplementedError(
+            "siren_fused: torch.func.vmap over the network's weights or biases (a batch of networks) is not "
+            "supported; vmap over the points x only, or call siren_fused.jet once per network"
+        )
+    points = x.movedim(x_dim, 0)
+    batch, n = points.shape[0], points.shape[1]
+    packed, saved = torch.ops.siren_fused.jet_forward(
+        points.reshape(batch * n, points.shape[2]), weights, biases, omegas, order, hessian, outermost_linear, save
+    )
+    return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
+
+
+torch.library.register_vmap("siren_fused::jet_forward", _jet_forward_vmap)

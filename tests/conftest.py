@@ -1,0 +1,100 @@
+"""Shared test helpers: random SIRENs, inputs and the float32 error bound."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator, Optional
+
+import pytest
+import torch
+
+import siren_fused
+from siren_fused import Jet
+from siren_fused.jet import fused_supports
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def fused_available(device: str, dtype: torch.dtype = torch.float32) -> bool:
+    x = torch.empty(0, dtype=dtype, device=device)
+    return fused_supports(x)
+
+
+def random_siren(in_features: int, hidden: int, hidden_layers: int, out_features: int, seed: int,
+                 first_omega_0: float = 30.0, hidden_omega_0: float = 30.0, outermost_linear: bool = True,
+                 dtype: torch.dtype = torch.float64, device: str = "cpu") -> siren_fused.Siren:
+    torch.manual_seed(seed)
+    net = siren_fused.Siren(in_features, hidden, hidden_layers, out_features, first_omega_0, hidden_omega_0,
+                            outermost_linear)
+    return net.to(dtype=dtype, device=device)
+
+
+def random_points(n: int, in_features: int, seed: int, scale: float = 3.0, dtype=torch.float64,
+                  device: str = "cpu") -> torch.Tensor:
+    """Points in [-scale, scale]: well outside the usual [-1, 1] so large arguments are covered."""
+    g = torch.Generator().manual_seed(seed)
+    return ((torch.rand(n, in_features, generator=g, dtype=torch.float64) * 2 - 1) * scale).to(dtype=dtype,
+                                                                                                 device=device)
+
+
+def jet_fields(j: Jet) -> Iterator[tuple[str, torch.Tensor]]:
+    for name in j._fields:
+        value = getattr(j, name)
+        if value is not None:
+            yield name, value
+
+
+def random_linear_loss(j: Jet, seed: int) -> torch.Tensor:
+    """sum over the jet's fields of <field, fixed random weights>: every output gets a gradient."""
+    g = torch.Generator().manual_seed(seed)
+    total = 0
+    for _, value in jet_fields(j):
+        w = torch.randn(value.shape, generator=g, dtype=torch.float64).to(value)
+        total = total + (value * w).sum()
+    return total
+
+
+def relative_error(a: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |a - ref| / max |ref|: a scale-free error for fields whose magnitudes differ by 1e4."""
+    scale = ref.abs().max().item()
+    return (a.double() - ref.double()).abs().max().item() / (scale if scale > 0 else 1.0)
+
+
+def assert_float32_bound(fused32: torch.Tensor, ref32: torch.Tensor, ref64: torch.Tensor, what: str) -> None:
+    """The fused float32 error is at most twice the float32 reference's own error, plus 1e-6."""
+    fused_err = relative_error(fused32, ref64)
+    ref_err = relative_error(ref32, ref64)
+    assert fused_err <= 2 * ref_err + 1e-6, f"{what}: fused float32 error {fused_err:.3g} vs reference {ref_err:.3g}"
+
+
+def sample_configs(count: int, seed: int) -> list[dict]:
+    """Random network configurations covering the ranges the kernels must handle."""
+    rng = random.Random(seed)
+    configs = []
+    for i in range(count):
+        configs.append(dict(
+            in_features=rng.choice([1, 2, 3]),
+            hidden=rng.choice([1, 3, 7, 16, 33, 64]),
+            hidden_layers=rng.choice([0, 1, 2, 3, 4, 5]) if i else 0,
+            out_features=rng.choice([1, 2, 3]),
+            first_omega_0=rng.choice([30.0, 10.0, 1.0]),
+            hidden_omega_0=rng.choice([30.0, 5.0]),
+            outermost_linear=rng.random() < 0.75,
+            seed=1000 + i,
+        ))
+    return configs
+
+
+def config_id(c: dict) -> str:
+    lin = "lin" if c["outermost_linear"] else "sine"
+    return (f"{c['in_features']}-{c['hidden']}x{c['hidden_layers']}-{c['out_features']}"
+            f"-w{c['first_omega_0']:g}_{c['hidden_omega_0']:g}-{lin}")
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
+
+
+def maybe(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    return None if x is None else x.detach()

@@ -1,0 +1,105 @@
+"""The fused jet against the autograd reference: values, derivatives and gradients.
+
+float64 must agree to 1e-10 (relative to each field's magnitude); float32 must stay within
+twice the float32 reference's own error against float64, plus 1e-6.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import siren_fused
+from conftest import (assert_float32_bound, config_id, jet_fields, random_linear_loss, random_points, random_siren,
+                      relative_error, sample_configs)
+
+CONFIGS = sample_configs(24, seed=7)
+FLOAT64_TOLERANCE = 1e-10
+
+
+def _jets(config: dict, dtype: torch.dtype, order: int, hessian: bool, n: int = 37):
+    net_args = {k: v for k, v in config.items()}
+    net = random_siren(**net_args, dtype=dtype)
+    x = random_points(n, config["in_features"], seed=config["seed"], dtype=dtype)
+    fused = siren_fused.jet(net, x, order, hessian, backend="fused")
+    ref = siren_fused.jet(net, x, order, hessian, backend="reference")
+    return net, x, fused, ref
+
+
+def _parameter_grads(net, x, j, seed):
+    return torch.autograd.grad(random_linear_loss(j, seed), [x] + list(net.parameters()))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
+@pytest.mark.parametrize("order,hessian", [(0, False), (1, False), (2, False), (2, True)])
+def test_float64_outputs_match_reference(config, order, hessian):
+    with torch.no_grad():
+        _, _, fused, ref = _jets(config, torch.float64, order, hessian)
+    for name, value in jet_fields(ref):
+        got = getattr(fused, name)
+        assert got.shape == value.shape and got.dtype == value.dtype, name
+        assert relative_error(got, value) <= FLOAT64_TOLERANCE, name
+    assert [n for n, _ in jet_fields(fused)] == [n for n, _ in jet_fields(ref)]
+
+
+@pytest.mark.parametrize("config", CONFIGS[::2], ids=config_id)
+@pytest.mark.parametrize("order,hessian", [(1, False), (2, False), (2, True)])
+def test_float64_gradients_match_reference(config, order, hessian):
+    net = random_siren(**config, dtype=torch.float64)
+    x = random_points(29, config["in_features"], seed=config["seed"]).requires_grad_(True)
+    fused = _parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="fused"), config["seed"])
+    ref = _parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="reference"), config["seed"])
+    for i, (a, b) in enumerate(zip(fused, ref)):
+        assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"
+
+
+@pytest.mark.parametrize("config", CONFIGS[1::3], ids=config_id)
+@pytest.mark.parametrize("order,hessian", [(1, False), (2, False), (2, True)])
+def test_float32_error_bounded_by_reference_float32(config, order, hessian):
+    net64 = random_siren(**config, dtype=torch.float64)
+    net32 = random_siren(**config, dtype=torch.float32)
+    x64 = random_points(41, config["in_features"], seed=config["seed"]).requires_grad_(True)
+    x32 = x64.detach().float().requires_grad_(True)
+    exact = siren_fused.jet(net64, x64, order, hessian, backend="reference")
+    fused = siren_fused.jet(net32, x32, order, hessian, backend="fused")
+    ref = siren_fused.jet(net32, x32, order, hessian, backend="reference")
+    for name, value in jet_fields(exact):
+        assert_float32_bound(getattr(fused, name), getattr(ref, name), value, name)
+    exact_g = _parameter_grads(net64, x64, exact, config["seed"])
+    fused_g = _parameter_grads(net32, x32, fused, config["seed"])
+    ref_g = _parameter_grads(net32, x32, ref, config["seed"])
+    for i, (a, b, c) in enumerate(zip(fused_g, ref_g, exact_g)):
+        assert_float32_bound(a, b, c, f"gradient {i}")
+
+
+@pytest.mark.parametrize("n", [1, 7, 63, 64, 65, 1000])
+def test_batch_sizes_across_tile_boundaries(n):
+    """Tiles pad the last rows; no batch size may leak padding into results or gradients."""
+    net = random_siren(2, 256, 1, 1, seed=3)
+    x = random_points(n, 2, seed=n).requires_grad_(True)
+    fused = siren_fused.jet(net, x, 2, backend="fused")
+    ref = siren_fused.jet(net, x, 2, backend="reference")
+    for name, value in jet_fields(ref):
+        assert relative_error(getattr(fused, name), value) <= FLOAT64_TOLERANCE, name
+    for a, b in zip(_parameter_grads(net, x, fused, 0), _parameter_grads(net, x, ref, 0)):
+        assert relative_error(a, b) <= FLOAT64_TOLERANCE
+
+
+def test_no_grad_gives_same_results_and_types_as_reference():
+    net = random_siren(3, 16, 2, 2, seed=5, dtype=torch.float32)
+    x = random_points(10, 3, seed=5, dtype=torch.float32)
+    with torch.no_grad():
+        fused = siren_fused.jet(net, x, 2, True, backend="fused")
+        ref = siren_fused.jet(net, x, 2, True, backend="reference")
+    for name, value in jet_fields(ref):
+        got = getattr(fused, name)
+        assert got.shape == value.shape and got.dtype == value.dtype and not got.requires_grad, name
+
+
+def test_auto_backend_uses_fused_kernels_on_cpu():
+    net = random_siren(2, 8, 1, 1, seed=1)
+    x = random_points(5, 2, seed=1)
+    auto = siren_fused.jet(net, x, 2, backend="auto")
+    fused = siren_fused.jet(net, x, 2, backend="fused")
+    for name, value in jet_fields(fused):
+        assert torch.equal(getattr(auto, name), value), name
