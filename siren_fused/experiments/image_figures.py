@@ -1,0 +1,73 @@
+"""PNG figures in the layout of the paper's Fig. 1 and Fig. 3."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on the machines this runs on
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROW_NAMES = ("image", "|gradient|", "Laplacian")
+FIGURE_DPI = 80  # keeps a 5 x 3 grid of 256-pixel panels well under 300 KB
+
+
+@dataclass
+class Derivatives:
+    """One column of Fig. 1: an image with its gradient norm and Laplacian, all ``[H, W]`` in image units."""
+
+    image: np.ndarray
+    grad_norm: np.ndarray
+    laplacian: np.ndarray
+
+
+def _save(figure: plt.Figure, path: str) -> str:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def save_derivative_grid(columns: Dict[str, Derivatives], path: str, title: str = "") -> str:
+    """Rows image, gradient norm, Laplacian; one column per entry (ground truth first by convention).
+
+    Every row shares one colour scale, taken from the first column, so columns compare by eye.
+    """
+    names = list(columns)
+    reference = columns[names[0]]
+    grad_max = float(np.percentile(reference.grad_norm, 99)) or 1.0
+    lap_max = float(np.percentile(np.abs(reference.laplacian), 99)) or 1.0
+    styles = [dict(cmap="gray", vmin=-1.0, vmax=1.0), dict(cmap="viridis", vmin=0.0, vmax=grad_max),
+              dict(cmap="RdBu_r", vmin=-lap_max, vmax=lap_max)]
+    figure, axes = plt.subplots(3, len(names), figsize=(2.6 * len(names), 7.8), squeeze=False)
+    for col, name in enumerate(names):
+        panels = (columns[name].image, columns[name].grad_norm, columns[name].laplacian)
+        for row, (panel, style) in enumerate(zip(panels, styles)):
+            axis = axes[row, col]
+            axis.imshow(panel, **style)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(name)
+            if col == 0:
+                axis.set_ylabel(ROW_NAMES[row])
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def save_image_row(images: Sequence[np.ndarray], names: Sequence[str], path: str, title: str = "") -> str:
+    """Grey images in [-1, 1] side by side, one title each."""
+    figure, axes = plt.subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
+    for axis, image, name in zip(axes[0], images, names):
+        axis.imshow(image, cmap="gray", vmin=-1.0, vmax=1.0)
+        axis.set_title(name)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
