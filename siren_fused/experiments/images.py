@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import numpy as np
 import torch
@@ -175,28 +175,36 @@ def run_compose(args: argparse.Namespace) -> Dict:
     return record
 
 
+def _command(run: Callable[[argparse.Namespace], Dict]) -> Callable[[argparse.Namespace], int]:
+    """A CLI entry point around ``run``: the record is on disk and printed, so the exit code is 0."""
+    def command(args: argparse.Namespace) -> int:
+        run(args)
+        return 0
+    return command
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demo``, ``fit-image``, ``poisson`` and ``compose`` to the ``siren-fused`` command."""
     demo = subparsers.add_parser("demo", help="fit cameraman, plot its gradient and Laplacian from the fused jet")
     _image_arguments(demo, size=256, hidden=256, steps=300, batch=8192)
     demo.add_argument("--timing-repeats", type=int, default=3, help="timed jet evaluations per backend")
-    demo.set_defaults(func=run_demo)
+    demo.set_defaults(func=_command(run_demo))
 
     fit = subparsers.add_parser("fit-image", help="fit an image with SIREN and the baselines (Fig. 1)")
     _image_arguments(fit, size=128, hidden=128, steps=300, batch=4096)
     _comparison_arguments(fit)
-    fit.set_defaults(func=lambda args: run_comparison(args, "fit"))
+    fit.set_defaults(func=_command(lambda args: run_comparison(args, "fit")))
 
     poisson = subparsers.add_parser("poisson", help="reconstruct an image from its gradients or Laplacian")
     _image_arguments(poisson, size=128, hidden=128, steps=300, batch=2048)
     _comparison_arguments(poisson)
     _poisson_arguments(poisson)
     poisson.add_argument("--target", choices=("grad", "laplacian"), default="grad")
-    poisson.set_defaults(func=lambda args: run_comparison(args, args.target))
+    poisson.set_defaults(func=_command(lambda args: run_comparison(args, args.target)))
 
     compose = subparsers.add_parser("compose", help="blend two images in the gradient domain (Fig. 3)")
     _image_arguments(compose, size=128, hidden=128, steps=300, batch=2048)
     _poisson_arguments(compose)
     compose.add_argument("--second-image", default="coffee", help="the image blended with --image")
     compose.add_argument("--alpha", type=float, default=0.5, help="weight of --image's gradients")
-    compose.set_defaults(func=run_compose)
+    compose.set_defaults(func=_command(run_compose))
