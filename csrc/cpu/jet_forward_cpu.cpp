@@ -1,6 +1,8 @@
-// Forward jet on the CPU. Each thread takes tiles of rows through every layer: one GEMM over the
-// stacked jet components, then one pass of the sine jet rule, all in cache-sized buffers. Only
-// the output and, when autograd needs them, the pre-activation jets reach memory.
+// Forward jet on the CPU, a chunk of tiles at a time through every layer: one GEMM over the
+// chunk's stacked jet components (threaded by the BLAS), then the sine jet rule, a thread per
+// tile, in buffers that stay in cache. Only the output and, when autograd needs them, the
+// pre-activation jets reach memory. No GEMM runs inside a parallel region: nesting the BLAS in
+// our own threads is what made an earlier tile-per-thread design collapse on a busy machine.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -23,6 +25,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   const int64_t rows = args.tile_rows();
   const int64_t tiles = jet_tile_count(num_points, rows);
   const int64_t last = args.layers() - 1;
+  const int64_t tile_jet_rows = components * rows;  // rows of one tile's stacked jet matrix
 
   at::Tensor out = at::empty({components, num_points, args.out_width(last)}, args.x.options());
   std::vector<at::Tensor> saved;
@@ -32,34 +35,46 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   if (num_points == 0) return {out, saved};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
-    at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
-      TileScratch<scalar_t> scratch(components, rows, args.max_width(), args.x.options());
-      for (int64_t tile = begin; tile < end; ++tile) {
-        build_input_jet(spec, args.x.data_ptr<scalar_t>(), num_points, tile * rows, rows, scratch.jet[0]);
-        int current = 0;  // the jet entering the layer is scratch.jet[current]; jet[2] holds z
-        int64_t sine_index = 0;
-        for (int64_t l = 0; l <= last; ++l) {
-          const int64_t width = args.out_width(l);
-          const bool keep = save && args.is_sine(l);
-          at::Tensor z = keep ? saved[sine_index][tile].view({components * rows, width})
-                              : scratch.matrix(2, components * rows, width);
-          at::mm_out(z, scratch.matrix(current, components * rows, args.in_width(l)), args.weights[l].t());
-          scalar_t* zp = z.data_ptr<scalar_t>();
-          add_bias(zp, args.biases[l].data_ptr<scalar_t>(), rows, width);
-          const scalar_t* result = zp;
-          if (args.is_sine(l)) {
-            const int64_t count = rows * width;
-            const auto omega = static_cast<scalar_t>(args.omegas[l]);
-            sine_derivatives_tile(zp, count, omega, scratch.derivs);
-            current = 1 - current;
-            sine_jet_forward_tile(spec, zp, count, scratch.derivs, scratch.jet[current]);
-            result = scratch.jet[current];
-            ++sine_index;
+    const int64_t chunk_tiles = std::min(tiles, jet_chunk_tiles(components, rows, args.max_width()));
+    ChunkBuffers<scalar_t> buffers(chunk_tiles, components, rows, args.max_width(), args.x.options());
+    const scalar_t* x = args.x.data_ptr<scalar_t>();
+    for (int64_t first = 0; first < tiles; first += chunk_tiles) {
+      const int64_t count = std::min(chunk_tiles, tiles - first);
+      for_each_tile(count, [&](int64_t i) {
+        build_input_jet(spec, x, num_points, (first + i) * rows, rows, buffers.jet[0] + i * tile_jet_rows * spec.in_dims);
+      });
+      int current = 0;  // the jet entering the layer is buffers.jet[current]; jet[2] holds z
+      int64_t sine_index = 0;
+      for (int64_t l = 0; l <= last; ++l) {
+        const int64_t width = args.out_width(l);
+        const bool keep = save && args.is_sine(l);
+        at::Tensor z = keep ? saved[sine_index].narrow(0, first, count).view({count * tile_jet_rows, width})
+                            : buffers.matrix(2, count * tile_jet_rows, width);
+        at::mm_out(z, buffers.matrix(current, count * tile_jet_rows, args.in_width(l)), args.weights[l].t());
+        scalar_t* zp = z.data_ptr<scalar_t>();
+        const scalar_t* bias = args.biases[l].data_ptr<scalar_t>();
+        const bool sine = args.is_sine(l);
+        const int next = sine ? 1 - current : current;
+        const scalar_t* result = sine ? buffers.jet[next] : zp;
+        const auto omega = static_cast<scalar_t>(args.omegas[l]);
+        const int64_t tile_elements = rows * width;
+        for_each_tile(count, [&](int64_t i) {
+          scalar_t* zi = zp + i * tile_jet_rows * width;
+          add_bias(zi, bias, rows, width);
+          if (sine) {
+            const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
+            sine_derivatives_tile(zi, tile_elements, omega, d);
+            sine_jet_forward_tile(spec, zi, tile_elements, d, buffers.jet[next] + i * tile_jet_rows * width);
           }
-          if (l == last) store_tile(result, components, rows, width, out.data_ptr<scalar_t>(), num_points, tile * rows);
-        }
+          if (l == last) {
+            store_tile(result + i * tile_jet_rows * width, components, rows, width, out.data_ptr<scalar_t>(),
+                       num_points, (first + i) * rows);
+          }
+        });
+        current = next;
+        sine_index += sine ? 1 : 0;
       }
-    });
+    }
   });
   return {out, saved};
 }

@@ -1,4 +1,9 @@
-// Moving jets between whole-batch tensors and per-thread tile buffers on the CPU.
+// Buffers and copies for the CPU kernels, which work on chunks of tiles.
+//
+// A tile is `rows` points; its jet is [components, rows, width]. A chunk is up to
+// jet_chunk_tiles() consecutive tiles stored back to back, so the chunk's jet is one contiguous
+// [tiles * components * rows, width] matrix for the GEMMs (which mix rows only through the
+// weights), while the sine jet rule works tile by tile, a thread per tile.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -12,28 +17,43 @@
 
 namespace siren_fused::cpu {
 
-// One thread's buffers: three jets of [components, tile_rows, max_width] and the derivative blocks.
+// Three chunk-sized jets and the activation's derivatives for every element of a chunk.
 template <typename T>
-struct TileScratch {
+struct ChunkBuffers {
   at::Tensor storage;
   T* jet[3];
-  TileDerivatives<T> derivs;
-  int64_t jet_elements;
+  T* derivs[5];
+  int64_t jet_elements;    // one chunk jet
+  int64_t block_elements;  // one chunk's worth of one component
 
-  TileScratch(int64_t components, int64_t rows, int64_t max_width, const at::TensorOptions& options) {
-    jet_elements = components * rows * max_width;
-    const int64_t block = rows * max_width;
-    storage = at::empty({3 * jet_elements + 5 * block}, options);
+  ChunkBuffers(int64_t chunk_tiles, int64_t components, int64_t rows, int64_t max_width,
+               const at::TensorOptions& options)
+      : jet_elements(chunk_tiles * components * rows * max_width), block_elements(chunk_tiles * rows * max_width) {
+    storage = at::empty({3 * jet_elements + 5 * block_elements}, options);
     T* p = storage.data_ptr<T>();
     for (auto& j : jet) j = p, p += jet_elements;
-    derivs = {p, p + block, p + 2 * block, p + 3 * block, p + 4 * block};
+    for (auto& d : derivs) d = p, p += block_elements;
   }
 
-  // A [rows, width] matrix view of `components` blocks of buffer i, for the GEMMs.
+  // Buffer i as a [rows, width] matrix, for the GEMMs.
   at::Tensor matrix(int i, int64_t rows, int64_t width) const {
     return storage.narrow(0, i * jet_elements, rows * width).view({rows, width});
   }
+
+  // The derivative blocks of tile `tile` of the chunk, for a layer `tile_elements` = rows * width.
+  TileDerivatives<T> tile_derivatives(int64_t tile, int64_t tile_elements) const {
+    const int64_t o = tile * tile_elements;
+    return {derivs[0] + o, derivs[1] + o, derivs[2] + o, derivs[3] + o, derivs[4] + o};
+  }
 };
+
+// Runs fn(tile_in_chunk) for every tile of a chunk, a thread per tile.
+template <typename Fn>
+void for_each_tile(int64_t chunk_tiles, const Fn& fn) {
+  at::parallel_for(0, chunk_tiles, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) fn(i);
+  });
+}
 
 // The input jet of a tile: value x, tangents the unit vectors, second-order part zero. Rows
 // past the end of the batch are zero so every tile has the same shape.
