@@ -60,6 +60,10 @@ def _forward_setup_context(ctx, inputs, output):
     ctx.layers = len(weights)
     ctx.config = (omegas, order, hessian, outermost_linear)
     ctx.saved_jet = bool(save)
+    # The saved jets are outputs only so that backward can have them: unmarked, or with
+    # materialised gradients, autograd fills a zero gradient for each (hundreds of MB) every time.
+    ctx.mark_non_differentiable(*saved)
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, *weights, *biases, *saved)
 
 
@@ -71,6 +75,8 @@ def _forward_backward(ctx, grad_out, grad_saved):
     n = ctx.layers
     x, weights, biases, saved = tensors[0], tensors[1 : 1 + n], tensors[1 + n : 1 + 2 * n], tensors[1 + 2 * n :]
     omegas, order, hessian, outermost_linear = ctx.config
+    if grad_out is None:  # nothing downstream used the jet
+        return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None, None, None
     grad_x, grad_w, grad_b = torch.ops.siren_fused.jet_backward(
         grad_out, x, list(weights), list(biases), omegas, order, hessian, outermost_linear, list(saved),
         ctx.needs_input_grad[0],
