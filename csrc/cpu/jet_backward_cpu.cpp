@@ -6,8 +6,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "../jet_args.h"
-#include "../jet_layout.h"
 #include "jet_cpu.h"
 #include "jet_tiles.h"
 
@@ -18,16 +16,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
     bool input_grad) {
   const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
-  TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
-  const JetSpec spec = args.spec;
-  const int64_t components = spec.components();
-  const int64_t num_points = args.num_points();
-  const int64_t rows = args.tile_rows();
-  const int64_t tiles = jet_tile_count(num_points, rows);
-  const int64_t last = args.layers() - 1;
-  const int64_t tile_jet_rows = components * rows;
+  const TilePlan plan(args);
 
-  const std::vector<int64_t> out_shape{components, num_points, args.out_width(last)};
+  const std::vector<int64_t> out_shape{plan.components, plan.num_points, args.out_width(plan.last)};
   TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
               ", got ", grad_out_in.sizes());
   TORCH_CHECK(grad_out_in.scalar_type() == args.x.scalar_type(), "grad_out must be ", args.x.scalar_type(), ", got ",
@@ -44,32 +35,32 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   const at::Tensor grad_out = grad_out_in.contiguous();
 
   std::vector<at::Tensor> grad_weights, grad_biases;
-  for (int64_t l = 0; l <= last; ++l) {
+  for (int64_t l = 0; l <= plan.last; ++l) {
     grad_weights.push_back(at::zeros_like(args.weights[l]));
     grad_biases.push_back(at::zeros_like(args.biases[l]));
   }
   at::Tensor grad_x = at::zeros_like(args.x);  // stays zero unless input_grad
   // Layer l's saved pre-activation jet is saved[sine_slot[l]].
   std::vector<int64_t> sine_slot(args.layers(), -1);
-  for (int64_t l = 0, slot = 0; l <= last; ++l) {
+  for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
     if (args.is_sine(l)) sine_slot[l] = slot++;
   }
-  if (num_points == 0) return {grad_x, grad_weights, grad_biases};
+  if (plan.num_points == 0) return {grad_x, grad_weights, grad_biases};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
-    const int64_t chunk_tiles = std::min(tiles, jet_chunk_tiles(components, rows, args.max_width()));
-    ChunkBuffers<scalar_t> buffers(chunk_tiles, components, rows, args.max_width(), args.x.options());
-    for (int64_t first = 0; first < tiles; first += chunk_tiles) {
-      const int64_t count = std::min(chunk_tiles, tiles - first);
-      const int64_t chunk_rows = count * tile_jet_rows;
+    const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
+    ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
+    for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
+      const int64_t count = std::min(chunk_tiles, plan.tiles - first);
+      const int64_t chunk_rows = count * plan.tile_jet_rows;
       // buffers.jet[upstream]: gradient of the layer's output jet; jet[2]: the layer's input jet.
       int upstream = 0;
       for_each_tile(count, [&](int64_t i) {
-        load_tile(grad_out.data_ptr<scalar_t>(), components, num_points, (first + i) * rows, rows,
-                  args.out_width(last), buffers.jet[upstream] + i * tile_jet_rows * args.out_width(last));
+        load_tile(grad_out.data_ptr<scalar_t>(), plan.components, plan.num_points, (first + i) * plan.rows, plan.rows,
+                  args.out_width(plan.last), buffers.jet[upstream] + i * plan.tile_jet_rows * args.out_width(plan.last));
       });
       bool derivatives_ready = false;  // buffers.derivs hold layer l's derivatives
-      for (int64_t l = last; l >= 0; --l) {
+      for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t width = args.out_width(l);
         const int64_t in_width = args.in_width(l);
         int grad_z = upstream;
@@ -77,33 +68,33 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           grad_z = 1 - upstream;
           const scalar_t* z = saved[sine_slot[l]][first].data_ptr<scalar_t>();
           const auto omega = static_cast<scalar_t>(args.omegas[l]);
-          const int64_t tile_elements = rows * width;
+          const int64_t tile_elements = plan.rows * width;
           for_each_tile(count, [&](int64_t i) {
-            const int64_t offset = i * tile_jet_rows * width;
+            const int64_t offset = i * plan.tile_jet_rows * width;
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
             if (!derivatives_ready) sine_derivatives_tile(z + offset, tile_elements, omega, d);
-            sine_jet_vjp_tile(spec, z + offset, buffers.jet[upstream] + offset, tile_elements, d,
+            sine_jet_vjp_tile(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, d,
                               buffers.jet[grad_z] + offset);
           });
         }
         const at::Tensor gz = buffers.matrix(grad_z, chunk_rows, width);
         // Only the value component carries the bias.
-        grad_biases[l] += gz.view({count, components, rows, width}).select(1, 0).sum({0, 1});
+        grad_biases[l] += gz.view({count, plan.components, plan.rows, width}).select(1, 0).sum({0, 1});
 
         if (l == 0) {
           for_each_tile(count, [&](int64_t i) {
-            build_input_jet(spec, args.x.data_ptr<scalar_t>(), num_points, (first + i) * rows, rows,
-                            buffers.jet[2] + i * tile_jet_rows * in_width);
+            build_input_jet(plan.spec, args.x.data_ptr<scalar_t>(), plan.num_points, (first + i) * plan.rows, plan.rows,
+                            buffers.jet[2] + i * plan.tile_jet_rows * in_width);
           });
         } else {
           const scalar_t* z_prev = saved[sine_slot[l - 1]][first].data_ptr<scalar_t>();
           const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
-          const int64_t tile_elements = rows * in_width;
+          const int64_t tile_elements = plan.rows * in_width;
           for_each_tile(count, [&](int64_t i) {
-            const int64_t offset = i * tile_jet_rows * in_width;
+            const int64_t offset = i * plan.tile_jet_rows * in_width;
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
             sine_derivatives_tile(z_prev + offset, tile_elements, omega, d);
-            sine_jet_forward_tile(spec, z_prev + offset, tile_elements, d, buffers.jet[2] + offset);
+            sine_jet_forward_tile(plan.spec, z_prev + offset, tile_elements, d, buffers.jet[2] + offset);
           });
           derivatives_ready = true;
         }
@@ -115,10 +106,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           at::mm_out(grad_input, gz, args.weights[l]);
         } else if (input_grad) {
           // Only the value component depends on x: the input tangents are constant unit vectors.
-          const at::Tensor value_grad = gz.view({count, components, rows, width}).select(1, 0).reshape({-1, width});
+          const at::Tensor value_grad = gz.view({count, plan.components, plan.rows, width}).select(1, 0).reshape({-1, width});
           const at::Tensor gx = at::mm(value_grad, args.weights[0]);
-          const int64_t valid = std::min(count * rows, num_points - first * rows);
-          grad_x.narrow(0, first * rows, valid).copy_(gx.narrow(0, 0, valid));
+          const int64_t valid = std::min(count * plan.rows, plan.num_points - first * plan.rows);
+          grad_x.narrow(0, first * plan.rows, valid).copy_(gx.narrow(0, 0, valid));
         }
       }
     }

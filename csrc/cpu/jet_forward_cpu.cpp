@@ -6,8 +6,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include "../jet_args.h"
-#include "../jet_layout.h"
 #include "jet_cpu.h"
 #include "jet_tiles.h"
 
@@ -18,57 +16,50 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             int64_t order, bool hessian, bool outermost_linear,
                                                             bool save) {
   const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
-  TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
-  const JetSpec spec = args.spec;
-  const int64_t components = spec.components();
-  const int64_t num_points = args.num_points();
-  const int64_t rows = args.tile_rows();
-  const int64_t tiles = jet_tile_count(num_points, rows);
-  const int64_t last = args.layers() - 1;
-  const int64_t tile_jet_rows = components * rows;  // rows of one tile's stacked jet matrix
+  const TilePlan plan(args);
 
-  at::Tensor out = at::empty({components, num_points, args.out_width(last)}, args.x.options());
+  at::Tensor out = at::empty({plan.components, plan.num_points, args.out_width(plan.last)}, args.x.options());
   std::vector<at::Tensor> saved;
   if (save) {
     for (const auto& shape : saved_shapes(args)) saved.push_back(at::empty(shape, args.x.options()));
   }
-  if (num_points == 0) return {out, saved};
+  if (plan.num_points == 0) return {out, saved};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
-    const int64_t chunk_tiles = std::min(tiles, jet_chunk_tiles(components, rows, args.max_width()));
-    ChunkBuffers<scalar_t> buffers(chunk_tiles, components, rows, args.max_width(), args.x.options());
+    const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
+    ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     const scalar_t* x = args.x.data_ptr<scalar_t>();
-    for (int64_t first = 0; first < tiles; first += chunk_tiles) {
-      const int64_t count = std::min(chunk_tiles, tiles - first);
+    for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
+      const int64_t count = std::min(chunk_tiles, plan.tiles - first);
       for_each_tile(count, [&](int64_t i) {
-        build_input_jet(spec, x, num_points, (first + i) * rows, rows, buffers.jet[0] + i * tile_jet_rows * spec.in_dims);
+        build_input_jet(plan.spec, x, plan.num_points, (first + i) * plan.rows, plan.rows, buffers.jet[0] + i * plan.tile_jet_rows * plan.spec.in_dims);
       });
       int current = 0;  // the jet entering the layer is buffers.jet[current]; jet[2] holds z
       int64_t sine_index = 0;
-      for (int64_t l = 0; l <= last; ++l) {
+      for (int64_t l = 0; l <= plan.last; ++l) {
         const int64_t width = args.out_width(l);
         const bool keep = save && args.is_sine(l);
-        at::Tensor z = keep ? saved[sine_index].narrow(0, first, count).view({count * tile_jet_rows, width})
-                            : buffers.matrix(2, count * tile_jet_rows, width);
-        at::mm_out(z, buffers.matrix(current, count * tile_jet_rows, args.in_width(l)), args.weights[l].t());
+        at::Tensor z = keep ? saved[sine_index].narrow(0, first, count).view({count * plan.tile_jet_rows, width})
+                            : buffers.matrix(2, count * plan.tile_jet_rows, width);
+        at::mm_out(z, buffers.matrix(current, count * plan.tile_jet_rows, args.in_width(l)), args.weights[l].t());
         scalar_t* zp = z.data_ptr<scalar_t>();
         const scalar_t* bias = args.biases[l].data_ptr<scalar_t>();
         const bool sine = args.is_sine(l);
         const int next = sine ? 1 - current : current;
         const scalar_t* result = sine ? buffers.jet[next] : zp;
         const auto omega = static_cast<scalar_t>(args.omegas[l]);
-        const int64_t tile_elements = rows * width;
+        const int64_t tile_elements = plan.rows * width;
         for_each_tile(count, [&](int64_t i) {
-          scalar_t* zi = zp + i * tile_jet_rows * width;
-          add_bias(zi, bias, rows, width);
+          scalar_t* zi = zp + i * plan.tile_jet_rows * width;
+          add_bias(zi, bias, plan.rows, width);
           if (sine) {
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
             sine_derivatives_tile(zi, tile_elements, omega, d);
-            sine_jet_forward_tile(spec, zi, tile_elements, d, buffers.jet[next] + i * tile_jet_rows * width);
+            sine_jet_forward_tile(plan.spec, zi, tile_elements, d, buffers.jet[next] + i * plan.tile_jet_rows * width);
           }
-          if (l == last) {
-            store_tile(result + i * tile_jet_rows * width, components, rows, width, out.data_ptr<scalar_t>(),
-                       num_points, (first + i) * rows);
+          if (l == plan.last) {
+            store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width, out.data_ptr<scalar_t>(),
+                       plan.num_points, (first + i) * plan.rows);
           }
         });
         current = next;

@@ -12,10 +12,34 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../jet_args.h"
+#include "../jet_layout.h"
 #include "../sine_jet.h"
 #include "sine_jet_tile.h"
 
 namespace siren_fused::cpu {
+
+// The sizes every CPU kernel derives from its checked arguments.
+struct TilePlan {
+  JetSpec spec;
+  int64_t components;
+  int64_t num_points;
+  int64_t rows;           // points per tile
+  int64_t tiles;
+  int64_t last;           // index of the last layer
+  int64_t tile_jet_rows;  // rows of one tile's stacked jet matrix: components * rows
+
+  explicit TilePlan(const JetArgs& args)
+      : spec(args.spec),
+        components(args.spec.components()),
+        num_points(args.num_points()),
+        rows(args.tile_rows()),
+        tiles(jet_tile_count(args.num_points(), args.tile_rows())),
+        last(args.layers() - 1),
+        tile_jet_rows(args.spec.components() * args.tile_rows()) {
+    TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
+  }
+};
 
 // Three chunk-sized jets and the activation's derivatives for every element of a chunk.
 template <typename T>

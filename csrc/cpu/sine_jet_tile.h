@@ -61,6 +61,15 @@ void tangent_dot_tile(const JetSpec& spec, const T* a, const T* b, int64_t count
   }
 }
 
+// Calls fn(k, l, component) for every packed Hessian entry k <= l, in packed order.
+template <typename Fn>
+void for_each_hessian_entry(const JetSpec& spec, const Fn& fn) {
+  int64_t component = spec.second_offset();
+  for (int64_t k = 0; k < spec.in_dims; ++k) {
+    for (int64_t l = k; l < spec.in_dims; ++l) fn(k, l, component++);
+  }
+}
+
 // y = sine jet of the pre-activation jet z (derivatives already in d).
 template <typename T>
 void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const TileDerivatives<T>& d, T* y) {
@@ -79,16 +88,13 @@ void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const
     for (int64_t e = 0; e < count; ++e) yl[e] = jet_laplacian(d.at(e), zl[e], d.sum[e]);
     return;
   }
-  int64_t entry = base;
-  for (int64_t k = 0; k < spec.in_dims; ++k) {
-    for (int64_t l = k; l < spec.in_dims; ++l, ++entry) {
-      const T* zk = z + (1 + k) * count;
-      const T* zl = z + (1 + l) * count;
-      const T* zkl = z + entry * count;
-      T* ykl = y + entry * count;
-      for (int64_t e = 0; e < count; ++e) ykl[e] = jet_hessian_entry(d.at(e), zkl[e], zk[e], zl[e]);
-    }
-  }
+  for_each_hessian_entry(spec, [&](int64_t k, int64_t l, int64_t entry) {
+    const T* zk = z + (1 + k) * count;
+    const T* zl = z + (1 + l) * count;
+    const T* zkl = z + entry * count;
+    T* ykl = y + entry * count;
+    for (int64_t e = 0; e < count; ++e) ykl[e] = jet_hessian_entry(d.at(e), zkl[e], zk[e], zl[e]);
+  });
 }
 
 // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
@@ -117,24 +123,21 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t cou
     }
     return;
   }
-  int64_t entry = base;
-  for (int64_t k = 0; k < spec.in_dims; ++k) {
-    for (int64_t l = k; l < spec.in_dims; ++l, ++entry) {
-      const T* zk = z + (1 + k) * count;
-      const T* zl = z + (1 + l) * count;
-      const T* zkl = z + entry * count;
-      const T* gkl = gy + entry * count;
-      T* gzk = gz + (1 + k) * count;
-      T* gzl = gz + (1 + l) * count;
-      for (int64_t e = 0; e < count; ++e) {
-        const SineDerivatives<T> v = d.at(e);
-        gz[e] += jet_value_vjp_hessian(v, zkl[e], zk[e], zl[e], gkl[e]);
-        // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
-        gzk[e] += jet_tangent_vjp_hessian(v, zl[e], gkl[e]);
-        gzl[e] += jet_tangent_vjp_hessian(v, zk[e], gkl[e]);
-      }
+  for_each_hessian_entry(spec, [&](int64_t k, int64_t l, int64_t entry) {
+    const T* zk = z + (1 + k) * count;
+    const T* zl = z + (1 + l) * count;
+    const T* zkl = z + entry * count;
+    const T* gkl = gy + entry * count;
+    T* gzk = gz + (1 + k) * count;
+    T* gzl = gz + (1 + l) * count;
+    for (int64_t e = 0; e < count; ++e) {
+      const SineDerivatives<T> v = d.at(e);
+      gz[e] += jet_value_vjp_hessian(v, zkl[e], zk[e], zl[e], gkl[e]);
+      // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
+      gzk[e] += jet_tangent_vjp_hessian(v, zl[e], gkl[e]);
+      gzl[e] += jet_tangent_vjp_hessian(v, zk[e], gkl[e]);
     }
-  }
+  });
 }
 
 }  // namespace siren_fused::cpu
