@@ -20,7 +20,9 @@
 #if defined(__CUDACC__)
 #define SIREN_HD __host__ __device__ __forceinline__
 #else
-#define SIREN_HD inline
+// Always inlined on the host: the CPU kernels compile this header once per instruction set
+// (csrc/cpu/sine_tile_kernels_*.cpp), and no out-of-line copy may be shared between those.
+#define SIREN_HD inline __attribute__((always_inline))
 #endif
 
 namespace siren_fused {

@@ -49,6 +49,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
+    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
       const int64_t count = std::min(chunk_tiles, plan.tiles - first);
@@ -72,8 +73,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           for_each_tile(count, [&](int64_t i) {
             const int64_t offset = i * plan.tile_jet_rows * width;
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            if (!derivatives_ready) sine_derivatives_tile(z + offset, tile_elements, omega, d);
-            sine_jet_vjp_tile(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, d,
+            if (!derivatives_ready) rule.derivatives(z + offset, tile_elements, omega, d);
+            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, d,
                               buffers.jet[grad_z] + offset);
           });
         }
@@ -93,8 +94,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           for_each_tile(count, [&](int64_t i) {
             const int64_t offset = i * plan.tile_jet_rows * in_width;
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            sine_derivatives_tile(z_prev + offset, tile_elements, omega, d);
-            sine_jet_forward_tile(plan.spec, z_prev + offset, tile_elements, d, buffers.jet[2] + offset);
+            rule.derivatives(z_prev + offset, tile_elements, omega, d);
+            rule.forward(plan.spec, z_prev + offset, tile_elements, d, buffers.jet[2] + offset);
           });
           derivatives_ready = true;
         }

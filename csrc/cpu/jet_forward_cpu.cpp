@@ -27,6 +27,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
+    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
@@ -54,8 +55,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
           add_bias(zi, bias, plan.rows, width);
           if (sine) {
             const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            sine_derivatives_tile(zi, tile_elements, omega, d);
-            sine_jet_forward_tile(plan.spec, zi, tile_elements, d, buffers.jet[next] + i * plan.tile_jet_rows * width);
+            rule.derivatives(zi, tile_elements, omega, d);
+            rule.forward(plan.spec, zi, tile_elements, d, buffers.jet[next] + i * plan.tile_jet_rows * width);
           }
           if (l == plan.last) {
             store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width, out.data_ptr<scalar_t>(),

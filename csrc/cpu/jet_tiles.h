@@ -15,7 +15,7 @@
 #include "../jet_args.h"
 #include "../jet_layout.h"
 #include "../sine_jet.h"
-#include "sine_jet_tile.h"
+#include "sine_tile_kernels.h"
 
 namespace siren_fused::cpu {
 

@@ -3,25 +3,27 @@
 //
 // A tile's jet is [components, rows, width] with components [value, tangents, second order]; a
 // component block is `count` = rows * width contiguous elements.
+//
+// Compiled once per instruction set: the including file defines SIREN_CPU_ISA, the namespace that
+// keeps each build's functions apart (see sine_tile_kernels.h).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
 #include "../sine_jet.h"
+#include "sine_tile_kernels.h"
 
-namespace siren_fused::cpu {
+#ifndef SIREN_CPU_ISA
+#error "define SIREN_CPU_ISA before including sine_jet_tile.h"
+#endif
 
-// The activation's derivatives at every element of a tile, plus one spare block for sums.
+namespace siren_fused::cpu::SIREN_CPU_ISA {
+
 template <typename T>
-struct TileDerivatives {
-  T* f0;
-  T* f1;
-  T* f2;
-  T* f3;
-  T* sum;  // scratch: sum_k z_k^2 or sum_k z_k g_k, one block
-  SineDerivatives<T> at(int64_t e) const { return {f0[e], f1[e], f2[e], f3[e]}; }
-};
+SIREN_HD SineDerivatives<T> at(const TileDerivatives<T>& d, int64_t e) {
+  return {d.f0[e], d.f1[e], d.f2[e], d.f3[e]};
+}
 
 // Derivatives of sin(omega z) at every element of one component block.
 template <typename T>
@@ -77,7 +79,7 @@ void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const
   for (int64_t k = 1; k <= spec.tangent_count(); ++k) {
     const T* zk = z + k * count;
     T* yk = y + k * count;
-    for (int64_t e = 0; e < count; ++e) yk[e] = jet_tangent(d.at(e), zk[e]);
+    for (int64_t e = 0; e < count; ++e) yk[e] = jet_tangent(at(d, e), zk[e]);
   }
   if (spec.second_count() == 0) return;
   const int64_t base = spec.second_offset();
@@ -85,7 +87,7 @@ void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const
     tangent_dot_tile(spec, z, z, count, d.sum);
     const T* zl = z + base * count;
     T* yl = y + base * count;
-    for (int64_t e = 0; e < count; ++e) yl[e] = jet_laplacian(d.at(e), zl[e], d.sum[e]);
+    for (int64_t e = 0; e < count; ++e) yl[e] = jet_laplacian(at(d, e), zl[e], d.sum[e]);
     return;
   }
   for_each_hessian_entry(spec, [&](int64_t k, int64_t l, int64_t entry) {
@@ -93,7 +95,7 @@ void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, const
     const T* zl = z + (1 + l) * count;
     const T* zkl = z + entry * count;
     T* ykl = y + entry * count;
-    for (int64_t e = 0; e < count; ++e) ykl[e] = jet_hessian_entry(d.at(e), zkl[e], zk[e], zl[e]);
+    for (int64_t e = 0; e < count; ++e) ykl[e] = jet_hessian_entry(at(d, e), zkl[e], zk[e], zl[e]);
   });
 }
 
@@ -105,21 +107,21 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t cou
   for (int64_t k = 1; k < spec.components(); ++k) {
     const T* gk = gy + k * count;
     T* gzk = gz + k * count;
-    for (int64_t e = 0; e < count; ++e) gzk[e] = jet_linear_part_vjp(d.at(e), gk[e]);
+    for (int64_t e = 0; e < count; ++e) gzk[e] = jet_linear_part_vjp(at(d, e), gk[e]);
   }
   tangent_dot_tile(spec, z, gy, count, d.sum);
-  for (int64_t e = 0; e < count; ++e) gz[e] = jet_value_vjp_first(d.at(e), gy[e], d.sum[e]);
+  for (int64_t e = 0; e < count; ++e) gz[e] = jet_value_vjp_first(at(d, e), gy[e], d.sum[e]);
   if (spec.second_count() == 0) return;
   const int64_t base = spec.second_offset();
   if (!spec.hessian) {
     const T* zl = z + base * count;
     const T* gl = gy + base * count;
     tangent_dot_tile(spec, z, z, count, d.sum);
-    for (int64_t e = 0; e < count; ++e) gz[e] += jet_value_vjp_laplacian(d.at(e), zl[e], d.sum[e], gl[e]);
+    for (int64_t e = 0; e < count; ++e) gz[e] += jet_value_vjp_laplacian(at(d, e), zl[e], d.sum[e], gl[e]);
     for (int64_t k = 1; k <= spec.tangent_count(); ++k) {
       const T* zk = z + k * count;
       T* gzk = gz + k * count;
-      for (int64_t e = 0; e < count; ++e) gzk[e] += jet_tangent_vjp_laplacian(d.at(e), zk[e], gl[e]);
+      for (int64_t e = 0; e < count; ++e) gzk[e] += jet_tangent_vjp_laplacian(at(d, e), zk[e], gl[e]);
     }
     return;
   }
@@ -131,7 +133,7 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t cou
     T* gzk = gz + (1 + k) * count;
     T* gzl = gz + (1 + l) * count;
     for (int64_t e = 0; e < count; ++e) {
-      const SineDerivatives<T> v = d.at(e);
+      const SineDerivatives<T> v = at(d, e);
       gz[e] += jet_value_vjp_hessian(v, zkl[e], zk[e], zl[e], gkl[e]);
       // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
       gzk[e] += jet_tangent_vjp_hessian(v, zl[e], gkl[e]);
@@ -140,4 +142,4 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t cou
   });
 }
 
-}  // namespace siren_fused::cpu
+}  // namespace siren_fused::cpu::SIREN_CPU_ISA
