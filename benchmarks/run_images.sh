@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The image results in benchmarks/results_images.md: cameraman 256x256, the paper's Siren(2, 256, 3, 1) and
+# The image results in benchmarks/RESULTS.md (image section): cameraman 256x256, the paper's Siren(2, 256, 3, 1) and
 # baselines of the same size, on a shared 2-core CPU. Steps are far below the paper's 10k (CPU time budget).
 # OMP_WAIT_POLICY=passive: with OpenMP's default spinning the fused kernels slow down badly on an oversubscribed
 # machine (see the results file); it applies to both backends alike.
