@@ -14,25 +14,12 @@ import argparse
 import json
 import multiprocessing
 import platform
-import statistics
-import time
 from typing import Callable, Dict, List
 
 import torch
 
 import siren_fused
-
-
-def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median of `repeats` timed runs after `warmup` untimed ones, in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from siren_fused.timing import median_time
 
 
 def build(args: argparse.Namespace):
@@ -113,7 +100,7 @@ def peak_memory(args: argparse.Namespace, name: str) -> int:
 def matmul_rate(dtype: torch.dtype, repeats: int) -> float:
     """FLOP/s of a large square GEMM here: the machine's practical matmul peak."""
     a = torch.randn(2048, 2048, dtype=dtype)
-    seconds = best_time(lambda: a @ a, repeats)
+    seconds = median_time(lambda: a @ a, repeats)
     return 2 * 2048 ** 3 / seconds
 
 
@@ -128,7 +115,7 @@ def run(args: argparse.Namespace) -> List[dict]:
     rows = []
     for name, fn in workloads(net, x, target).items():
         repeats = args.repeats if "autograd" not in name and "torch.func" not in name else max(2, args.repeats // 3)
-        rows.append({"workload": name, "seconds": best_time(fn, repeats)})
+        rows.append({"workload": name, "seconds": median_time(fn, repeats)})
     forward = rows[0]["seconds"]
     for row in rows:
         row["x_forward"] = row["seconds"] / forward

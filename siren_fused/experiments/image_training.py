@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 import torch
 from tqdm import tqdm
@@ -118,14 +118,3 @@ def evaluate_jet(net: torch.nn.Module, coords: torch.Tensor, backend: str = "fus
     """Value, gradient and Laplacian at every pixel, in chunks, without building a graph."""
     chunks = [model_jet(net, part, 2, backend) for part in coords.split(EVALUATION_CHUNK)]
     return Jet(*(torch.cat([getattr(c, field) for c in chunks]) for field in ("value", "grad", "laplacian")))
-
-
-def timed(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``function()`` over ``repeats`` calls, after one warm-up call."""
-    function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return sorted(samples)[len(samples) // 2]

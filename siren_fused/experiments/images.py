@@ -19,7 +19,8 @@ from .baselines import MODELS
 from .image_data import (TARGET_SCALINGS, align_unseen_part, load_image, pixel_grid, poisson_target, psnr,
                          reconstruction_scale, true_derivatives)
 from .image_figures import Derivatives, save_derivative_grid, save_image_row
-from .image_training import evaluate_jet, time_backends_per_step, timed, train
+from ..timing import median_time
+from .image_training import evaluate_jet, time_backends_per_step, train
 
 IN_FEATURES, OUT_FEATURES = 2, 1  # (row, column) -> grey level
 
@@ -137,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> Dict:
     run = train(_network("siren", args), coords, torch.from_numpy(truth.reshape(-1, 1)), "fit", args.steps,
                 args.lr, args.batch, seed=args.seed, label="fitting SIREN")
     fitted = _reconstruct(run.net, coords, truth, "fit", 1.0, "fused")
-    seconds = {backend: timed(lambda: evaluate_jet(run.net, coords, backend), args.timing_repeats)
+    seconds = {backend: median_time(lambda: evaluate_jet(run.net, coords, backend), args.timing_repeats)
                for backend in ("fused", "reference")}
     record = {"image": args.image, "size": args.size, "steps": args.steps, "train_seconds": run.seconds,
               "psnr_db": psnr(fitted.image, truth), "jet_seconds": seconds, "pixels": coords.shape[0]}
