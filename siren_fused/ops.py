@@ -8,7 +8,9 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
   outermost_linear, saved, input_grad)`` returns the gradients of x, the weights and the biases.
 
 ``torch.func.vmap`` over the points is supported (the batch folds into N); vmap over the weights
-(a batch of networks) raises. Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
+(a batch of networks) raises.
+
+Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
 respect to x and the parameters) is supported; differentiating ``jet_backward`` again is not.
 """
 
