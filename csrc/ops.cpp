@@ -9,6 +9,10 @@
 // jet_forward returns the packed jet [components, N, out] (components: value, D tangents, then
 // the Laplacian or the packed upper-triangular Hessian) and, when `save`, the pre-activation jet
 // of every sine layer, which jet_backward takes back.
+//
+// gradient_forward is the reverse-mode alternative for order 1 and one output (cheaper for D >= 2
+// inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
+// when `save`, what gradient_backward takes back.
 TORCH_LIBRARY(siren_fused, m) {
   m.def(
       "jet_forward(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, "
@@ -16,11 +20,19 @@ TORCH_LIBRARY(siren_fused, m) {
   m.def(
       "jet_backward(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, "
       "bool hessian, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
+  m.def(
+      "gradient_forward(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, bool outermost_linear, "
+      "bool save) -> (Tensor, Tensor, Tensor[])");
+  m.def(
+      "gradient_backward(Tensor grad_value, Tensor grad_grad, Tensor x, Tensor[] weights, Tensor[] biases, "
+      "float[] omegas, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
 }
 
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
   m.impl("jet_forward", &siren_fused::cpu::jet_forward);
   m.impl("jet_backward", &siren_fused::cpu::jet_backward);
+  m.impl("gradient_forward", &siren_fused::cpu::gradient_forward);
+  m.impl("gradient_backward", &siren_fused::cpu::gradient_backward);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

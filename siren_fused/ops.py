@@ -7,11 +7,16 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
 * ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
   outermost_linear, saved, input_grad)`` returns the gradients of x, the weights and the biases.
 
+* ``siren_fused::gradient_forward(x, weights, biases, omegas, outermost_linear, save)`` is the
+  reverse-mode alternative for order 1 and one output: value ``[N, 1]``, gradient ``[N, D]`` and,
+  when ``save``, what ``siren_fused::gradient_backward(grad_value, grad_grad, x, weights, biases,
+  omegas, outermost_linear, saved, input_grad)`` takes back.
+
 ``torch.func.vmap`` over the points is supported (the batch folds into N); vmap over the weights
 (a batch of networks) raises.
 
-Differentiating ``jet_forward`` once (any loss on value, gradient, Laplacian or Hessian, with
-respect to x and the parameters) is supported; differentiating ``jet_backward`` again is not.
+Differentiating either forward op once (any loss on value, gradient, Laplacian or Hessian, with
+respect to x and the parameters) is supported; differentiating a backward op again is not.
 """
 
 from __future__ import annotations
@@ -56,34 +61,79 @@ def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, out
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
 
-def _forward_setup_context(ctx, inputs, output):
-    x, weights, biases, omegas, order, hessian, outermost_linear, save = inputs
-    _, saved = output
+def gradient_saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], outermost_linear: bool) -> List[List[int]]:
+    """Shapes of what gradient_forward keeps: z of each sine layer, then p of each layer below the last."""
+    n = x.shape[0]
+    sine_layers = weights[:-1] if outermost_linear else weights
+    return [[n, w.shape[0]] for w in sine_layers] + [[n, w.shape[0]] for w in weights[:-1]]
+
+
+@torch.library.register_fake("siren_fused::gradient_forward")
+def _gradient_forward_fake(x, weights, biases, omegas, outermost_linear, save):
+    torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
+    torch._check(weights[-1].shape[0] == 1, lambda: "the reverse-mode gradient takes a net with one output")
+    saved = [x.new_empty(s) for s in gradient_saved_shapes(x, weights, outermost_linear)] if save else []
+    return x.new_empty(x.shape[0], 1), x.new_empty(x.shape), saved
+
+
+@torch.library.register_fake("siren_fused::gradient_backward")
+def _gradient_backward_fake(grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, input_grad):
+    return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
+
+
+def _keep_for_backward(ctx, x, weights, biases, saved, save: bool, config: tuple) -> None:
     ctx.layers = len(weights)
-    ctx.config = (omegas, order, hessian, outermost_linear)
+    ctx.config = config
     ctx.saved_jet = bool(save)
-    # The saved jets are outputs only so that backward can have them: unmarked, or with
+    # The saved tensors are outputs only so that backward can have them: unmarked, or with
     # materialised gradients, autograd fills a zero gradient for each (hundreds of MB) every time.
     ctx.mark_non_differentiable(*saved)
     ctx.set_materialize_grads(False)
     ctx.save_for_backward(x, *weights, *biases, *saved)
 
 
-def _forward_backward(ctx, grad_out, grad_saved):
+def _kept_for_backward(ctx, op: str):
+    """(x, weights, biases, saved) as _keep_for_backward stored them."""
     if not ctx.saved_jet:
-        raise RuntimeError("siren_fused::jet_forward ran with save=False, so it cannot be differentiated; "
+        raise RuntimeError(f"siren_fused::{op} ran with save=False, so it cannot be differentiated; "
                            "call it through siren_fused.jet, which saves when autograd needs it")
     tensors = ctx.saved_tensors
     n = ctx.layers
-    x, weights, biases, saved = tensors[0], tensors[1 : 1 + n], tensors[1 + n : 1 + 2 * n], tensors[1 + 2 * n :]
+    return tensors[0], list(tensors[1 : 1 + n]), list(tensors[1 + n : 1 + 2 * n]), list(tensors[1 + 2 * n :])
+
+
+def _jet_forward_setup_context(ctx, inputs, output):
+    x, weights, biases, omegas, order, hessian, outermost_linear, save = inputs
+    _keep_for_backward(ctx, x, weights, biases, output[1], save, (omegas, order, hessian, outermost_linear))
+
+
+def _jet_forward_backward(ctx, grad_out, grad_saved):
+    x, weights, biases, saved = _kept_for_backward(ctx, "jet_forward")
     omegas, order, hessian, outermost_linear = ctx.config
     if grad_out is None:  # nothing downstream used the jet
         return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None, None, None
     grad_x, grad_w, grad_b = torch.ops.siren_fused.jet_backward(
-        grad_out, x, list(weights), list(biases), omegas, order, hessian, outermost_linear, list(saved),
-        ctx.needs_input_grad[0],
+        grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0]
     )
     return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None, None, None
+
+
+def _gradient_forward_setup_context(ctx, inputs, output):
+    x, weights, biases, omegas, outermost_linear, save = inputs
+    _keep_for_backward(ctx, x, weights, biases, output[2], save, (omegas, outermost_linear))
+
+
+def _gradient_forward_backward(ctx, grad_value, grad_grad, grad_saved):
+    x, weights, biases, saved = _kept_for_backward(ctx, "gradient_forward")
+    omegas, outermost_linear = ctx.config
+    if grad_value is None and grad_grad is None:  # nothing downstream used the outputs
+        return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None
+    grad_value = torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device) if grad_value is None else grad_value
+    grad_grad = torch.zeros_like(x) if grad_grad is None else grad_grad
+    grad_x, grad_w, grad_b = torch.ops.siren_fused.gradient_backward(
+        grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0]
+    )
+    return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None
 
 
 def _backward_setup_context(ctx, inputs, output):
@@ -98,12 +148,18 @@ def _backward_backward(ctx, *grads):
     )
 
 
-torch.library.register_autograd("siren_fused::jet_forward", _forward_backward, setup_context=_forward_setup_context)
-torch.library.register_autograd("siren_fused::jet_backward", _backward_backward,
-                                setup_context=_backward_setup_context)
+torch.library.register_autograd("siren_fused::jet_forward", _jet_forward_backward,
+                                setup_context=_jet_forward_setup_context)
+torch.library.register_autograd("siren_fused::gradient_forward", _gradient_forward_backward,
+                                setup_context=_gradient_forward_setup_context)
+for _backward_op in ("jet_backward", "gradient_backward"):
+    torch.library.register_autograd(f"siren_fused::{_backward_op}", _backward_backward,
+                                    setup_context=_backward_setup_context)
 
 
-def _jet_forward_vmap(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
+def _folded_points(in_dims, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """x with vmap's batch folded into the points: ([batch * N, D], batch, N). Raises if vmap
+    also maps the weights or biases."""
     x_dim, weight_dims, bias_dims = in_dims[0], in_dims[1], in_dims[2]
     if any(d is not None for d in list(weight_dims) + list(bias_dims)):
         raise NotImplementedError(
@@ -112,10 +168,23 @@ def _jet_forward_vmap(info, in_dims, x, weights, biases, omegas, order, hessian,
         )
     points = x.movedim(x_dim, 0)
     batch, n = points.shape[0], points.shape[1]
+    return points.reshape(batch * n, points.shape[2]), batch, n
+
+
+def _jet_forward_vmap(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
+    points, batch, n = _folded_points(in_dims, x)
     packed, saved = torch.ops.siren_fused.jet_forward(
-        points.reshape(batch * n, points.shape[2]), weights, biases, omegas, order, hessian, outermost_linear, save
+        points, weights, biases, omegas, order, hessian, outermost_linear, save
     )
     return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
 
 
+def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_linear, save):
+    points, batch, n = _folded_points(in_dims, x)
+    value, grad, saved = torch.ops.siren_fused.gradient_forward(points, weights, biases, omegas, outermost_linear,
+                                                                save)
+    return (value.unflatten(0, (batch, n)), grad.unflatten(0, (batch, n)), saved), (0, 0, [None] * len(saved))
+
+
 torch.library.register_vmap("siren_fused::jet_forward", _jet_forward_vmap)
+torch.library.register_vmap("siren_fused::gradient_forward", _gradient_forward_vmap)

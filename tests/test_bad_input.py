@@ -76,9 +76,10 @@ def test_op_checks_name_the_argument(net, bad, match):
         torch.ops.siren_fused.jet_forward(x, weights, biases, omegas, order, False, True, False)
 
 
+@pytest.mark.parametrize("out_features", [1, 2])  # order 1, one output: the reverse-mode gradient
 @pytest.mark.parametrize("order,hessian", [(0, False), (1, False), (2, False), (2, True)])
-def test_empty_batch_gives_empty_outputs(order, hessian):
-    net = random_siren(3, 8, 1, 2, seed=0)
+def test_empty_batch_gives_empty_outputs(order, hessian, out_features):
+    net = random_siren(3, 8, 1, out_features, seed=0)
     x = torch.zeros(0, 3, dtype=torch.float64, requires_grad=True)
     fused = siren_fused.jet(net, x, order, hessian, backend="fused")
     ref = siren_fused.jet(net, x, order, hessian, backend="reference")
@@ -89,8 +90,9 @@ def test_empty_batch_gives_empty_outputs(order, hessian):
     assert all(torch.count_nonzero(g) == 0 for g in grads)
 
 
+@pytest.mark.parametrize("order,hessian", [(1, False), (2, True)])
 @pytest.mark.parametrize("layout", ["transposed", "expanded", "strided"])
-def test_non_contiguous_inputs(net, layout):
+def test_non_contiguous_inputs(net, layout, order, hessian):
     base = random_points(12, 2, seed=4)
     x = {
         "transposed": base.t().contiguous().t(),
@@ -98,34 +100,41 @@ def test_non_contiguous_inputs(net, layout):
         "strided": random_points(24, 4, seed=4)[::2, 1:3],
     }[layout]
     assert not x.is_contiguous()
-    fused = siren_fused.jet(net, x, 2, True, backend="fused")
-    ref = siren_fused.jet(net, x.contiguous(), 2, True, backend="reference")
+    fused = siren_fused.jet(net, x, order, hessian, backend="fused")
+    ref = siren_fused.jet(net, x.contiguous(), order, hessian, backend="reference")
     for name, value in jet_fields(ref):
         assert relative_error(getattr(fused, name), value) <= 1e-10, name
 
 
-def test_nan_in_gives_nan_out_only_where_it_went_in(net):
+@pytest.mark.parametrize("order", [1, 2])
+def test_nan_in_gives_nan_out_only_where_it_went_in(net, order):
     x = random_points(6, 2, seed=2)
     x[2, 1] = math.nan
     x[4, 0] = math.inf
-    j = siren_fused.jet(net, x, 2, backend="fused")
+    j = siren_fused.jet(net, x, order, backend="fused")
     for name, value in jet_fields(j):
         bad_rows = value.reshape(6, -1).isnan().any(dim=1)
         assert bad_rows.tolist() == [False, False, True, False, True, False], name
 
 
+@pytest.mark.parametrize("order", [1, 2])
 @pytest.mark.parametrize("scale", [3e2, 1e4])
-def test_large_arguments_stay_accurate(scale):
+def test_large_arguments_stay_accurate(scale, order):
     """Large inputs push omega * z past the polynomial sincos's range (8192 in float32, 1e5 in
     float64): the kernels fall back to the C library there and stay as accurate as the reference."""
     net64 = random_siren(1, 8, 1, 1, seed=9)
     net32 = random_siren(1, 8, 1, 1, seed=9, dtype=torch.float32)
     x64 = random_points(50, 1, seed=9, scale=scale)
     x32 = x64.float()
-    ref64 = siren_fused.jet(net64, x64, 2, backend="reference")
-    fused64 = siren_fused.jet(net64, x64, 2, backend="fused")
-    fused32 = siren_fused.jet(net32, x32, 2, backend="fused")
-    ref32 = siren_fused.jet(net32, x32, 2, backend="reference")
+    ref64 = siren_fused.jet(net64, x64, order, backend="reference")
+    fused64 = siren_fused.jet(net64, x64, order, backend="fused")
+    fused32 = siren_fused.jet(net32, x32, order, backend="fused")
+    ref32 = siren_fused.jet(net32, x32, order, backend="reference")
     for name, value in jet_fields(ref64):
         assert relative_error(getattr(fused64, name), value) <= 1e-10, name
         assert_float32_bound(getattr(fused32, name), getattr(ref32, name), value, name)
+    # The backward passes recompute sines of the same large arguments.
+    grads = [torch.autograd.grad(sum(v.sum() for _, v in jet_fields(j)), list(net64.parameters()))
+             for j in (fused64, ref64)]
+    for a, b in zip(*grads):
+        assert relative_error(a, b) <= 1e-10

@@ -18,4 +18,13 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
     bool input_grad);
 
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
+    const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,
+    bool outermost_linear, bool save);
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradient_backward(
+    const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x, at::TensorList weights,
+    at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved,
+    bool input_grad);
+
 }  // namespace siren_fused::cpu

@@ -8,6 +8,7 @@
 // keeps each build's functions apart (see sine_tile_kernels.h).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -25,31 +26,45 @@ SIREN_HD SineDerivatives<T> at(const TileDerivatives<T>& d, int64_t e) {
   return {d.f0[e], d.f1[e], d.f2[e], d.f3[e]};
 }
 
-// Derivatives of sin(omega z) at every element of one component block.
+// s, c = sin(omega z), cos(omega z) for a block of elements. The polynomial's reduction is exact
+// only below the limit, so the rare larger arguments (and infinities) are redone with the C
+// library. NaN stays NaN through the polynomial.
 template <typename T>
-void sine_derivatives_tile(const T* z, int64_t count, T omega, const TileDerivatives<T>& d) {
-  for (int64_t e = 0; e < count; ++e) {
-    T s, c;
-    sincos_host(omega * z[e], s, c);
-    const SineDerivatives<T> v = sine_derivatives_from(s, c, omega);
-    d.f0[e] = v.f0;
-    d.f1[e] = v.f1;
-    d.f2[e] = v.f2;
-    d.f3[e] = v.f3;
-  }
-  // The polynomial's reduction is exact only below the limit: redo the rare larger arguments
-  // (and infinities) with the C library. NaN stays NaN through the polynomial.
+void sincos_block(const T* z, int64_t count, T omega, T* s, T* c) {
+  for (int64_t e = 0; e < count; ++e) sincos_host(omega * z[e], s[e], c[e]);
   const T limit = sincos_host_limit<T>();
   for (int64_t e = 0; e < count; ++e) {
     const T arg = omega * z[e];
     if (std::fabs(arg) > limit) {
-      const SineDerivatives<T> v = sine_derivatives_from(std::sin(arg), std::cos(arg), omega);
-      d.f0[e] = v.f0;
-      d.f1[e] = v.f1;
-      d.f2[e] = v.f2;
-      d.f3[e] = v.f3;
+      s[e] = std::sin(arg);
+      c[e] = std::cos(arg);
     }
   }
+}
+
+// Calls fn(e, derivatives of sin(omega z[e])) for every element, a cache-resident block of sines
+// at a time: computing the sines in a loop of their own is what lets the compiler vectorise both
+// that loop and fn's.
+template <typename T, typename Fn>
+void for_each_sine(const T* z, int64_t count, T omega, const Fn& fn) {
+  constexpr int64_t kBlock = 512;
+  T s[kBlock], c[kBlock];
+  for (int64_t begin = 0; begin < count; begin += kBlock) {
+    const int64_t n = std::min(kBlock, count - begin);
+    sincos_block(z + begin, n, omega, s, c);
+    for (int64_t i = 0; i < n; ++i) fn(begin + i, sine_derivatives_from(s[i], c[i], omega));
+  }
+}
+
+// Derivatives of sin(omega z) at every element of one component block.
+template <typename T>
+void sine_derivatives_tile(const T* z, int64_t count, T omega, const TileDerivatives<T>& d) {
+  for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& v) {
+    d.f0[e] = v.f0;
+    d.f1[e] = v.f1;
+    d.f2[e] = v.f2;
+    d.f3[e] = v.f3;
+  });
 }
 
 // sum_k a_k * b_k over the tangent blocks of two jets, into `out`.

@@ -1,8 +1,8 @@
 // The sine jet rule over a tile, as function pointers to the best build for this CPU.
 //
-// sine_jet_tile.h is compiled twice: generic x86-64/aarch64 code, and (on x86-64) AVX2 + FMA
-// code, which runs the elementwise pass about twice as fast. Torch's own kernels dispatch the
-// same way; a plain -mavx2 build would crash on CPUs without AVX2.
+// sine_jet_tile.h and sine_adjoint_tile.h are compiled twice: generic x86-64/aarch64 code, and
+// (on x86-64) AVX2 + FMA code, which runs the elementwise passes about twice as fast. Torch's
+// own kernels dispatch the same way; a plain -mavx2 build would crash on CPUs without AVX2.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,12 @@ struct SineTileKernels {
   void (*forward)(const JetSpec& spec, const T* z, int64_t count, const TileDerivatives<T>& d, T* y);
   // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
   void (*vjp)(const JetSpec& spec, const T* z, const T* gy, int64_t count, const TileDerivatives<T>& d, T* gz);
+
+  // The reverse-mode gradient's passes over a block of pre-activations (sine_adjoint_tile.h).
+  void (*value)(const T* z, int64_t count, T omega, T* h);
+  void (*adjoint)(const T* z, const T* p, int64_t count, T omega, T* a);
+  void (*adjoint_vjp)(const T* z, const T* p, const T* abar, int64_t count, T omega, T* a, T* pbar);
+  void (*value_vjp)(const T* z, const T* hbar, const T* p, const T* abar, int64_t count, T omega, T* h, T* zbar);
 };
 
 namespace generic {
