@@ -5,6 +5,10 @@ Tolerance (float32): the fused error against a float64 reference is at most twic
 the float32 reference itself, plus a floor of 1e-6 times the result's largest magnitude (at
 least 1): about 8 float32 ulps. The floor scales because tensors of a few large entries (the
 last bias gradient is one sum over all points) leave the reference's own error to luck.
+Networks whose every width is at most 128 run the whole-network fused forward kernel
+(csrc/cuda/jet_forward_fused.cu, one instance per padded width 16, 32, 64, 128); wider or deeper
+ones the per-layer kernels. Backward is per layer either way and reads the forward's saved
+pre-activations, so every gradient check below also checks what the fused forward saved.
 Every test skips without a CUDA device.
 """
 
@@ -103,8 +107,9 @@ def test_several_outputs_and_sine_last_layer(order, hessian, outermost_linear):
     check_against_reference(net, random_points(100, 3), order, hessian)
 
 
+# At and just past each fused instance's width; 129 and 256 take the per-layer kernels.
 @pytest.mark.parametrize("width", [16, 17, 32, 33, 64, 65, 128, 129, 256])
-@pytest.mark.parametrize("order,hessian", [(2, False), (2, True)])
+@pytest.mark.parametrize("order,hessian", CASES)
 def test_widths_around_template_boundaries(width, order, hessian):
     check_against_reference(make_net(hidden=width), random_points(300, 2), order, hessian)
 
@@ -117,12 +122,44 @@ def tile_rows_of(net, order, hessian):
     return _extension.require().jet_tile_rows(components, max_width)
 
 
+# The fused kernel's blocks hold a fixed number of points that need not divide the saved layout's
+# tile rows (8 points a block against 51-row tiles for the 128-wide 3-D Hessian), so a block's points
+# may straddle two tiles and the last tile is partly padding.
 @pytest.mark.parametrize("order,hessian", CASES)
-def test_batch_sizes_not_multiple_of_tile(order, hessian):
-    net = make_net(hidden=64)
+@pytest.mark.parametrize("hidden,in_features", [(16, 2), (64, 2), (128, 3)])
+def test_batch_sizes_not_multiple_of_tile(order, hessian, hidden, in_features):
+    net = make_net(in_features=in_features, hidden=hidden)
     rows = tile_rows_of(net, order, hessian)
     for n in (1, 3, rows - 1, rows + 1, 3 * rows + 7):
-        check_against_reference(net, random_points(n, 2, seed=n), order, hessian)
+        check_against_reference(net, random_points(n, in_features, seed=n), order, hessian)
+
+
+@pytest.mark.parametrize("order,hessian", CASES)
+@pytest.mark.parametrize("hidden,in_features", [(16, 1), (33, 2), (128, 3), (129, 2)])
+def test_saved_pre_activations_match_cpu_float64(order, hessian, hidden, in_features):
+    """What the forward saves for backward, padding rows included, against the CPU op's saved
+    tensors (the same layout) in float64, with the CPU float32 ones as the error yardstick."""
+    net = make_net(in_features=in_features, hidden=hidden, outermost_linear=False)
+    x = random_points(2 * tile_rows_of(net, order, hessian) + 3, in_features)
+
+    def saved(device, dtype):
+        weights, biases, omegas = network_arguments(copy.deepcopy(net).to(device=device, dtype=dtype))
+        with torch.no_grad():
+            _, kept = torch.ops.siren_fused.jet_forward(x.to(device=device, dtype=dtype), weights, biases, omegas,
+                                                        order, hessian, False, True)
+        return kept
+
+    fused, ref32, ref64 = saved("cuda", torch.float32), saved("cpu", torch.float32), saved("cpu", torch.float64)
+    assert len(fused) == len(ref64) == len(net.layers)
+    for i, (kept, kept32, kept64) in enumerate(zip(fused, ref32, ref64)):
+        assert_close_to_float64(f"saved[{i}]", kept.cpu(), kept32, kept64)
+
+
+@pytest.mark.parametrize("hidden_layers", [30, 31])
+def test_depth_around_fused_layer_limit(hidden_layers):
+    # The fused kernel carries at most 32 layers in its parameters; 33 take the per-layer kernels.
+    net = make_net(in_features=2, hidden=16, hidden_layers=hidden_layers)
+    check_against_reference(net, random_points(129, 2), 2, False)
 
 
 def test_batch_spanning_several_chunks():

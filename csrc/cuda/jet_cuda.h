@@ -49,9 +49,17 @@ struct JetProblem {
 
 // Forward: out is the packed jet [components, N, out_width of the last layer]; saved is empty or
 // holds one [tiles, components, tile_rows, width] pre-activation jet per sine layer, in order.
+// Runs the whole-network kernel below where it applies (then no workspace), else one kernel a layer.
 int64_t jet_forward_workspace_elements(const JetProblem& problem);
 cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* out, const std::vector<float*>& saved,
                              float* workspace, cudaStream_t stream);
+
+// jet_forward_fused.cu: the same forward as one kernel through every layer, for narrow networks:
+// every width (in_dims included) at most 128, at most 32 layers, in_dims at most 3 when order > 0,
+// and a block's shared memory within the current device's limit. Needs no workspace.
+bool jet_forward_fused_supported(const JetProblem& problem);
+cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, float* out,
+                                   const std::vector<float*>& saved, cudaStream_t stream);
 
 // Backward: accumulates into grad_weights / grad_biases (zeroed by the caller) and writes grad_x
 // [N, in_dims] unless it is null. grad_out is packed like the forward's output.

@@ -1,17 +1,21 @@
-// Forward jet on the GPU: chunk by chunk, the input jet, then one fused GEMM + sine-jet kernel
-// per layer, ping-ponging between two workspace buffers. Only the output and, when saving, the
-// pre-activation jets reach tensors the caller sees.
+// Forward jet on the GPU. Narrow networks run as one kernel through every layer
+// (jet_forward_fused.cu); the others chunk by chunk: the input jet, then one fused GEMM +
+// sine-jet kernel per layer, ping-ponging between two workspace buffers. Either way only the
+// output and, when saving, the pre-activation jets reach tensors the caller sees.
 #include "jet_addressing.cuh"
 #include "jet_cuda.h"
 #include "jet_kernels.cuh"
 
 namespace siren_fused::cuda {
 
-int64_t jet_forward_workspace_elements(const JetProblem& problem) { return 2 * problem.chunk_buffer_elements(); }
+int64_t jet_forward_workspace_elements(const JetProblem& problem) {
+  return jet_forward_fused_supported(problem) ? 0 : 2 * problem.chunk_buffer_elements();
+}
 
 cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* out, const std::vector<float*>& saved,
                              float* workspace, cudaStream_t stream) {
   if (problem.num_points == 0) return cudaSuccess;
+  if (jet_forward_fused_supported(problem)) return jet_forward_fused_cuda(problem, x, out, saved, stream);
   const JetSpec& spec = problem.spec;
   const int64_t last = static_cast<int64_t>(problem.layers.size()) - 1;
   float* jets[2] = {workspace, workspace + problem.chunk_buffer_elements()};
