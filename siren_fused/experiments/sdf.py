@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--hidden-layers", type=int, default=defaults.hidden_layers,
                           help="hidden layers (default %(default)s; paper 3)")
     training.add_argument("--first-omega-0", type=float, default=defaults.first_omega_0,
-                          help="SIREN's first-layer frequency omega_0 (default %(default)s, as the paper)")
+                          help="SIREN's first-layer frequency omega_0 (default %(default)s; the paper's 30 "
+                               "needs its longer training)")
     training.add_argument("--batch", type=int, default=defaults.on_surface,
                           help="on-surface points per batch, plus as many uniform ones (default %(default)s; "
                                "paper 250000)")

@@ -31,15 +31,17 @@ ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "first_omega
 class SdfTrainConfig:
     """Hyper-parameters of one SDF fit, sized for a CPU run of minutes.
 
-    The paper's: 256 wide, 3 hidden layers, 250,000 on-surface points a batch, learning rate 1e-4.
-    A short run needs the larger rate to clear spurious surfaces from empty space in time.
+    The paper's: 256 wide, 3 hidden layers, 250,000 on-surface points a batch, omega_0 = 30, learning
+    rate 1e-4. A short run needs the larger rate to clear spurious surfaces from empty space in time,
+    and a lower first-layer frequency: with the paper's 30, this small net keeps a spurious closed
+    shell inside the shape after 3,000 steps (see benchmarks/RESULTS.md); with 10 it does not.
     """
 
     model: str = "siren"
     hidden_features: int = 64
     hidden_layers: int = 2
-    first_omega_0: float = 30.0  # SIREN only: the paper's 30 suits detailed shapes, smooth ones fit faster lower
-    on_surface: int = 1024
+    first_omega_0: float = 10.0  # SIREN only
+    on_surface: int = 2048
     steps: int = 3000
     lr: float = 1e-3
     backend: str = "auto"
