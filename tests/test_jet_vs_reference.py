@@ -103,3 +103,17 @@ def test_auto_backend_uses_fused_kernels_on_cpu():
     fused = siren_fused.jet(net, x, 2, backend="fused")
     for name, value in jet_fields(fused):
         assert torch.equal(getattr(auto, name), value), name
+
+
+@pytest.mark.parametrize("in_features", [4, 5])
+@pytest.mark.parametrize("order,hessian", [(0, False), (1, False), (2, False), (2, True)])
+def test_more_than_three_input_dims(in_features, order, hessian):
+    """The CPU tile kernels are compiled for 1 to 3 input dimensions, plus one path for any other number."""
+    net = random_siren(in_features, 11, 2, 2, seed=in_features, first_omega_0=10.0)
+    x = random_points(23, in_features, seed=in_features).requires_grad_(True)
+    fused = siren_fused.jet(net, x, order, hessian, backend="fused")
+    ref = siren_fused.jet(net, x, order, hessian, backend="reference")
+    for name, value in jet_fields(ref):
+        assert relative_error(getattr(fused, name), value) <= FLOAT64_TOLERANCE, name
+    for i, (a, b) in enumerate(zip(_parameter_grads(net, x, fused, 4), _parameter_grads(net, x, ref, 4))):
+        assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"

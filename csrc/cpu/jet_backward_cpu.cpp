@@ -60,7 +60,6 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
         load_tile(grad_out.data_ptr<scalar_t>(), plan.components, plan.num_points, (first + i) * plan.rows, plan.rows,
                   args.out_width(plan.last), buffers.jet[upstream] + i * plan.tile_jet_rows * args.out_width(plan.last));
       });
-      bool derivatives_ready = false;  // buffers.derivs hold layer l's derivatives
       for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t width = args.out_width(l);
         const int64_t in_width = args.in_width(l);
@@ -72,10 +71,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           const int64_t tile_elements = plan.rows * width;
           for_each_tile(count, [&](int64_t i) {
             const int64_t offset = i * plan.tile_jet_rows * width;
-            const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            if (!derivatives_ready) rule.derivatives(z + offset, tile_elements, omega, d);
-            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, d,
-                              buffers.jet[grad_z] + offset);
+            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, omega,
+                     buffers.jet[grad_z] + offset);
           });
         }
         const at::Tensor gz = buffers.matrix(grad_z, chunk_rows, width);
@@ -93,11 +90,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           const int64_t tile_elements = plan.rows * in_width;
           for_each_tile(count, [&](int64_t i) {
             const int64_t offset = i * plan.tile_jet_rows * in_width;
-            const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            rule.derivatives(z_prev + offset, tile_elements, omega, d);
-            rule.forward(plan.spec, z_prev + offset, tile_elements, d, buffers.jet[2] + offset);
+            rule.forward(plan.spec, z_prev + offset, tile_elements, omega, buffers.jet[2] + offset);
           });
-          derivatives_ready = true;
         }
         grad_weights[l].addmm_(gz.t(), buffers.matrix(2, chunk_rows, in_width));
 

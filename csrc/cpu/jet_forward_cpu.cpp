@@ -53,11 +53,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
         for_each_tile(count, [&](int64_t i) {
           scalar_t* zi = zp + i * plan.tile_jet_rows * width;
           add_bias(zi, bias, plan.rows, width);
-          if (sine) {
-            const TileDerivatives<scalar_t> d = buffers.tile_derivatives(i, tile_elements);
-            rule.derivatives(zi, tile_elements, omega, d);
-            rule.forward(plan.spec, zi, tile_elements, d, buffers.jet[next] + i * plan.tile_jet_rows * width);
-          }
+          if (sine) rule.forward(plan.spec, zi, tile_elements, omega, buffers.jet[next] + i * plan.tile_jet_rows * width);
           if (l == plan.last) {
             store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width, out.data_ptr<scalar_t>(),
                        plan.num_points, (first + i) * plan.rows);

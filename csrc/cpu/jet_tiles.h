@@ -41,33 +41,24 @@ struct TilePlan {
   }
 };
 
-// Three chunk-sized jets and the activation's derivatives for every element of a chunk.
+// Three chunk-sized jets.
 template <typename T>
 struct ChunkBuffers {
   at::Tensor storage;
   T* jet[3];
-  T* derivs[5];
-  int64_t jet_elements;    // one chunk jet
-  int64_t block_elements;  // one chunk's worth of one component
+  int64_t jet_elements;  // one chunk jet
 
   ChunkBuffers(int64_t chunk_tiles, int64_t components, int64_t rows, int64_t max_width,
                const at::TensorOptions& options)
-      : jet_elements(chunk_tiles * components * rows * max_width), block_elements(chunk_tiles * rows * max_width) {
-    storage = at::empty({3 * jet_elements + 5 * block_elements}, options);
+      : jet_elements(chunk_tiles * components * rows * max_width) {
+    storage = at::empty({3 * jet_elements}, options);
     T* p = storage.data_ptr<T>();
     for (auto& j : jet) j = p, p += jet_elements;
-    for (auto& d : derivs) d = p, p += block_elements;
   }
 
   // Buffer i as a [rows, width] matrix, for the GEMMs.
   at::Tensor matrix(int i, int64_t rows, int64_t width) const {
     return storage.narrow(0, i * jet_elements, rows * width).view({rows, width});
-  }
-
-  // The derivative blocks of tile `tile` of the chunk, for a layer `tile_elements` = rows * width.
-  TileDerivatives<T> tile_derivatives(int64_t tile, int64_t tile_elements) const {
-    const int64_t o = tile * tile_elements;
-    return {derivs[0] + o, derivs[1] + o, derivs[2] + o, derivs[3] + o, derivs[4] + o};
   }
 };
 

@@ -11,24 +11,12 @@
 
 namespace siren_fused::cpu {
 
-// The activation's derivatives at every element of a tile, plus one spare block for sums.
-template <typename T>
-struct TileDerivatives {
-  T* f0;
-  T* f1;
-  T* f2;
-  T* f3;
-  T* sum;  // scratch: sum_k z_k^2 or sum_k z_k g_k, one block
-};
-
 template <typename T>
 struct SineTileKernels {
-  // Derivatives of sin(omega z) at every element of one component block.
-  void (*derivatives)(const T* z, int64_t count, T omega, const TileDerivatives<T>& d);
-  // y = sine jet of the pre-activation jet z, given its derivatives.
-  void (*forward)(const JetSpec& spec, const T* z, int64_t count, const TileDerivatives<T>& d, T* y);
+  // y = sine jet of the pre-activation jet z (one tile, component blocks of `count` elements).
+  void (*forward)(const JetSpec& spec, const T* z, int64_t count, T omega, T* y);
   // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
-  void (*vjp)(const JetSpec& spec, const T* z, const T* gy, int64_t count, const TileDerivatives<T>& d, T* gz);
+  void (*vjp)(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz);
 
   // The reverse-mode gradient's passes over a block of pre-activations (sine_adjoint_tile.h).
   void (*value)(const T* z, int64_t count, T omega, T* h);
