@@ -4,6 +4,7 @@
 #include <torch/library.h>
 
 #include "cpu/jet_cpu.h"
+#include "cpu/reusable_buffers.h"
 #include "jet_layout.h"
 
 // jet_forward returns the packed jet [components, N, out] (components: value, D tangents, then
@@ -40,5 +41,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("jet_tile_rows", &siren_fused::jet_tile_rows, "Rows per tile for a jet of `components` through layers "
         "at most `max_width` wide (the saved tensors' layout)", pybind11::arg("components"),
         pybind11::arg("max_width"));
+  m.def("empty_cache", &siren_fused::cpu::release_idle_buffers,
+        "Free the idle CPU buffers the kernels keep to hand out again (saved jets, scratch)");
   m.attr("cuda_built") = static_cast<bool>(SIREN_FUSED_WITH_CUDA);  // 0 or 1, defined by setup.py
 }

@@ -8,9 +8,9 @@
 """
 
 from . import reference
-from .jet import jet
+from .jet import empty_cache, jet
 from .jet_types import Jet
 from .modules import Siren, SineLayer
 
-__all__ = ["Jet", "Siren", "SineLayer", "jet", "reference"]
+__all__ = ["Jet", "Siren", "SineLayer", "empty_cache", "jet", "reference"]
 __version__ = "0.1.0"

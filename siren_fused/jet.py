@@ -51,6 +51,18 @@ def fused_supports(x: torch.Tensor) -> bool:
     return False
 
 
+def empty_cache() -> None:
+    """Free the CPU buffers the fused kernels keep between calls.
+
+    Training steps allocate the same saved jets and scratch every time; the CPU kernels keep up to
+    1 GiB of them once autograd lets go, so the next step does not page-fault fresh memory. Like
+    ``torch.cuda.empty_cache``, this frees only buffers no tensor is using.
+    """
+    module = _extension.load()
+    if module is not None:
+        module.empty_cache()
+
+
 def _hessian_index(in_dims: int, device: torch.device) -> torch.Tensor:
     """For each (k, l) of a D x D Hessian, its entry in the packed upper triangle."""
     index = torch.empty(in_dims, in_dims, dtype=torch.long)

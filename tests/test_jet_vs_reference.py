@@ -117,3 +117,22 @@ def test_more_than_three_input_dims(in_features, order, hessian):
         assert relative_error(getattr(fused, name), value) <= FLOAT64_TOLERANCE, name
     for i, (a, b) in enumerate(zip(_parameter_grads(net, x, fused, 4), _parameter_grads(net, x, ref, 4))):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"
+
+
+def test_reused_buffers_never_shared_between_live_graphs():
+    """The CPU kernels hand freed saved-jet buffers out again: two graphs alive at once must not share
+    them, and a buffer given back and reused must not leak the earlier values."""
+    net = random_siren(2, 256, 1, 1, seed=6)
+    xs = [random_points(700, 2, seed=s).requires_grad_(True) for s in (1, 2, 3)]
+    for round_ in range(3):
+        jets = [siren_fused.jet(net, x, 2, backend="fused") for x in xs[:2]]  # both graphs alive
+        losses = [random_linear_loss(j, 5) for j in jets]
+        for x, loss in zip(xs, losses):
+            ref = siren_fused.jet(net, x, 2, backend="reference")
+            fused_grads = torch.autograd.grad(loss, [x] + list(net.parameters()))
+            for a, b in zip(fused_grads, _parameter_grads(net, x, ref, 5)):
+                assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"round {round_}"
+        xs = xs[1:] + xs[:1]
+    siren_fused.empty_cache()
+    j = siren_fused.jet(net, xs[0], 2, backend="fused")  # after the cache is emptied: fresh buffers
+    assert relative_error(j.laplacian, siren_fused.jet(net, xs[0], 2, backend="reference").laplacian) <= 1e-10

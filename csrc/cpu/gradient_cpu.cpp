@@ -15,6 +15,7 @@
 
 #include "../jet_args.h"
 #include "jet_cpu.h"
+#include "reusable_buffers.h"
 #include "sine_tile_kernels.h"
 
 namespace siren_fused::cpu {
@@ -84,13 +85,13 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
   const int64_t chunk = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
   std::vector<at::Tensor> saved, scratch;
   for (const auto& shape : gradient_saved_shapes(args)) {
-    (save ? saved : scratch).push_back(at::empty({save ? n : chunk, shape[1]}, args.x.options()));
+    (save ? saved : scratch).push_back(reusable_empty({save ? n : chunk, shape[1]}, args.x.options()));
   }
   if (n == 0) return {value, grad, saved};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_forward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    at::Tensor h_buffers = at::empty({2, chunk * args.max_width()}, args.x.options());
+    at::Tensor h_buffers = reusable_empty({2, chunk * args.max_width()}, args.x.options());
     for (int64_t first = 0; first < n; first += chunk) {
       const int64_t rows = std::min(chunk, n - first);
       const LayerViews views = save ? saved_views(args, saved, first, rows) : saved_views(args, scratch, 0, rows);
@@ -172,8 +173,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
     const int64_t chunk = std::min(chunk_rows(args), n);
     const int64_t width_max = args.max_width();
     // abar of every layer lives from the upward sweep to the downward one; a and pbar alternate.
-    at::Tensor abar_store = at::empty({args.layers(), chunk * width_max}, args.x.options());
-    at::Tensor work = at::empty({4, chunk * width_max}, args.x.options());
+    at::Tensor abar_store = reusable_empty({args.layers(), chunk * width_max}, args.x.options());
+    at::Tensor work = reusable_empty({4, chunk * width_max}, args.x.options());
     for (int64_t first = 0; first < n; first += chunk) {
       const int64_t rows = std::min(chunk, n - first);
       const LayerViews views = saved_views(args, saved, first, rows);

@@ -21,7 +21,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   at::Tensor out = at::empty({plan.components, plan.num_points, args.out_width(plan.last)}, args.x.options());
   std::vector<at::Tensor> saved;
   if (save) {
-    for (const auto& shape : saved_shapes(args)) saved.push_back(at::empty(shape, args.x.options()));
+    for (const auto& shape : saved_shapes(args)) saved.push_back(reusable_empty(shape, args.x.options()));
   }
   if (plan.num_points == 0) return {out, saved};
 

@@ -15,6 +15,7 @@
 #include "../jet_args.h"
 #include "../jet_layout.h"
 #include "../sine_jet.h"
+#include "reusable_buffers.h"
 #include "sine_tile_kernels.h"
 
 namespace siren_fused::cpu {
@@ -51,7 +52,7 @@ struct ChunkBuffers {
   ChunkBuffers(int64_t chunk_tiles, int64_t components, int64_t rows, int64_t max_width,
                const at::TensorOptions& options)
       : jet_elements(chunk_tiles * components * rows * max_width) {
-    storage = at::empty({3 * jet_elements}, options);
+    storage = reusable_empty({3 * jet_elements}, options);
     T* p = storage.data_ptr<T>();
     for (auto& j : jet) j = p, p += jet_elements;
   }
