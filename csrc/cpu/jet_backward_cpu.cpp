@@ -51,6 +51,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
+    at::Tensor tile_bias_sums = at::empty({chunk_tiles * args.max_width()}, args.x.options());
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
       const int64_t count = std::min(chunk_tiles, plan.tiles - first);
       const int64_t chunk_rows = count * plan.tile_jet_rows;
@@ -63,21 +64,22 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
       for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t width = args.out_width(l);
         const int64_t in_width = args.in_width(l);
-        int grad_z = upstream;
-        if (args.is_sine(l)) {
-          grad_z = 1 - upstream;
-          const scalar_t* z = saved[sine_slot[l]][first].data_ptr<scalar_t>();
-          const auto omega = static_cast<scalar_t>(args.omegas[l]);
-          const int64_t tile_elements = plan.rows * width;
-          for_each_tile(count, [&](int64_t i) {
-            const int64_t offset = i * plan.tile_jet_rows * width;
-            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, tile_elements, omega,
+        const bool sine = args.is_sine(l);
+        const int grad_z = sine ? 1 - upstream : upstream;
+        const scalar_t* z = sine ? saved[sine_slot[l]][first].data_ptr<scalar_t>() : nullptr;
+        const auto omega = static_cast<scalar_t>(args.omegas[l]);
+        scalar_t* bias_sums = tile_bias_sums.data_ptr<scalar_t>();
+        for_each_tile(count, [&](int64_t i) {
+          const int64_t offset = i * plan.tile_jet_rows * width;
+          if (sine) {
+            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, plan.rows * width, omega,
                      buffers.jet[grad_z] + offset);
-          });
-        }
+          }
+          // Only the value component carries the bias.
+          column_sums(buffers.jet[grad_z] + offset, plan.rows, width, bias_sums + i * width);
+        });
+        grad_biases[l] += tile_bias_sums.narrow(0, 0, count * width).view({count, width}).sum(0);
         const at::Tensor gz = buffers.matrix(grad_z, chunk_rows, width);
-        // Only the value component carries the bias.
-        grad_biases[l] += gz.view({count, plan.components, plan.rows, width}).select(1, 0).sum({0, 1});
 
         if (l == 0) {
           for_each_tile(count, [&](int64_t i) {

@@ -94,6 +94,16 @@ void add_bias(T* value_block, const T* bias, int64_t rows, int64_t width) {
   }
 }
 
+// out[j] = sum over the rows of a [rows, width] block: one tile's share of a bias gradient.
+template <typename T>
+void column_sums(const T* block, int64_t rows, int64_t width, T* out) {
+  std::fill(out, out + width, T(0));
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = block + r * width;
+    for (int64_t j = 0; j < width; ++j) out[j] += row[j];
+  }
+}
+
 // Copies the tile's valid rows of every component into a whole-batch [components, N, width] jet.
 template <typename T>
 void store_tile(const T* tile, int64_t components, int64_t rows, int64_t width, T* batch, int64_t num_points,
