@@ -1,7 +1,8 @@
 """One table, measured in one run: SIREN derivatives by the fused jet, nested autograd and torch.func.
 
 Every time is also given as a ratio to a plain forward pass (``net(x)`` under no_grad) taken in
-the same run, because ratios survive a noisy machine far better than seconds do. The matmul floor
+the same run, because ratios survive a noisy machine far better than seconds do; the workloads are
+timed in interleaved rounds (medians over rounds) so that load drifting over the run hits them alike. The matmul floor
 is counted from the network's shape and the machine's GEMM rate measured here.
 
     python benchmarks/compare.py                       # the paper's 2->256x3->1 at N=16384, float32
@@ -19,7 +20,7 @@ from typing import Callable, Dict, List
 import torch
 
 import siren_fused
-from siren_fused.timing import median_time
+from siren_fused.timing import interleaved_median_times, median_time
 
 
 def build(args: argparse.Namespace):
@@ -112,10 +113,8 @@ def jet_matmul_flops(args: argparse.Namespace, components: int) -> int:
 def run(args: argparse.Namespace) -> List[dict]:
     torch.set_num_threads(args.threads)
     net, x, target = build(args)
-    rows = []
-    for name, fn in workloads(net, x, target).items():
-        repeats = args.repeats if "autograd" not in name and "torch.func" not in name else max(2, args.repeats // 3)
-        rows.append({"workload": name, "seconds": median_time(fn, repeats)})
+    seconds = interleaved_median_times(workloads(net, x, target), args.repeats)
+    rows = [{"workload": name, "seconds": value} for name, value in seconds.items()]
     forward = rows[0]["seconds"]
     for row in rows:
         row["x_forward"] = row["seconds"] / forward
@@ -133,7 +132,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16384)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=7, help="rounds; each round times every workload once")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
