@@ -59,7 +59,6 @@ void for_each_sine(const T* z, int64_t count, T omega, const Fn& fn) {
   }
 }
 
-
 template <int kValue>
 using IntConstant = std::integral_constant<int, kValue>;
 
@@ -68,12 +67,15 @@ using IntConstant = std::integral_constant<int, kValue>;
 template <typename Fn>
 void with_jet_shape(const JetSpec& spec, const Fn& fn) {
   auto with_dims = [&](auto order, auto hessian) {
-    if constexpr (decltype(order)::value == 0) return fn(IntConstant<0>{}, order, hessian);
-    switch (spec.in_dims) {
-      case 1: return fn(IntConstant<1>{}, order, hessian);
-      case 2: return fn(IntConstant<2>{}, order, hessian);
-      case 3: return fn(IntConstant<3>{}, order, hessian);
-      default: return fn(IntConstant<0>{}, order, hessian);
+    if constexpr (decltype(order)::value == 0) {
+      fn(IntConstant<0>{}, order, hessian);
+    } else {
+      switch (spec.in_dims) {
+        case 1: return fn(IntConstant<1>{}, order, hessian);
+        case 2: return fn(IntConstant<2>{}, order, hessian);
+        case 3: return fn(IntConstant<3>{}, order, hessian);
+        default: return fn(IntConstant<0>{}, order, hessian);
+      }
     }
   };
   if (spec.order == 0) return with_dims(IntConstant<0>{}, std::false_type{});
