@@ -124,6 +124,9 @@ def run_rank(rank: int, world_size: int, local_rank: int, init_method: str, conf
             state = {name: tensor.cpu() for name, tensor in setup.model.siren.state_dict().items()}
             torch.save(state, config.output)
             print(f"fit-ddp: loss {total:.4e}, PSNR {peak_signal_to_noise(value_mse):.2f} dB; saved {config.output}")
+        # Tear down together: a rank that closes its gloo connections while rank 0 is still saving
+        # can make rank 0's transport threads abort the process (seen once in CI).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
