@@ -63,4 +63,29 @@ std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args) {
   return shapes;
 }
 
+std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std::vector<int64_t>>& expected,
+                                    const at::Tensor& x) {
+  TORCH_CHECK(saved.size() == expected.size(), "saved must hold the ", expected.size(),
+              " tensors the forward saved, got ", saved.size());
+  std::vector<at::Tensor> checked;
+  for (size_t i = 0; i < saved.size(); ++i) {
+    TORCH_CHECK(saved[i].sizes() == at::IntArrayRef(expected[i]), "saved[", i, "] must be ",
+                at::IntArrayRef(expected[i]), ", got ", saved[i].sizes());
+    TORCH_CHECK(saved[i].scalar_type() == x.scalar_type() && saved[i].device() == x.device(), "saved[", i,
+                "] must be ", x.scalar_type(), " on ", x.device(), ", got ", saved[i].scalar_type(), " on ",
+                saved[i].device());
+    checked.push_back(saved[i].contiguous());
+  }
+  return checked;
+}
+
+JetGrads zero_grads(const JetArgs& args) {
+  JetGrads grads{at::zeros_like(args.x), {}, {}};
+  for (int64_t l = 0; l < args.layers(); ++l) {
+    grads.weights.push_back(at::zeros_like(args.weights[l]));
+    grads.biases.push_back(at::zeros_like(args.biases[l]));
+  }
+  return grads;
+}
+
 }  // namespace siren_fused

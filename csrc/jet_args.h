@@ -36,4 +36,18 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
 // pre-activation jet per sine layer.
 std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args);
 
+// The tensors a forward saved, handed back to its backward: checked against the shapes that forward
+// saves, x's dtype and device, and made contiguous.
+std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std::vector<int64_t>>& expected,
+                                    const at::Tensor& x);
+
+// Gradients of x, every weight and every bias, zeroed: the backward kernels accumulate into them
+// chunk by chunk, and x's stays zero unless asked for.
+struct JetGrads {
+  at::Tensor x;
+  std::vector<at::Tensor> weights;
+  std::vector<at::Tensor> biases;
+};
+JetGrads zero_grads(const JetArgs& args);
+
 }  // namespace siren_fused

@@ -16,11 +16,13 @@ inline int64_t jet_tile_rows(int64_t components, int64_t max_width) {
   return std::max<int64_t>(8, kTileElements / std::max<int64_t>(1, components * max_width));
 }
 
-// Tiles whose GEMMs run as one call: about 2M elements a layer (8 MB in float32), so one chunk's
-// input and output jets stay in L3 while the GEMM is large enough to use every core.
+// Elements whose GEMMs run as one call: about 2M a layer (8 MB in float32), so one chunk's input
+// and output stay in L3 while the GEMM is large enough to use every core.
+constexpr int64_t kJetChunkElements = 1 << 21;
+
+// Tiles in one such chunk.
 inline int64_t jet_chunk_tiles(int64_t components, int64_t tile_rows, int64_t max_width) {
-  constexpr int64_t kChunkElements = 1 << 21;
-  return std::max<int64_t>(1, kChunkElements / std::max<int64_t>(1, components * tile_rows * max_width));
+  return std::max<int64_t>(1, kJetChunkElements / std::max<int64_t>(1, components * tile_rows * max_width));
 }
 
 inline int64_t jet_tile_count(int64_t num_points, int64_t tile_rows) {

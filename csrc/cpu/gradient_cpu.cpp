@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "../jet_args.h"
+#include "../jet_layout.h"
 #include "jet_cpu.h"
 #include "reusable_buffers.h"
 #include "sine_tile_kernels.h"
@@ -32,10 +33,8 @@ JetArgs check_gradient_args(const at::Tensor& x, at::TensorList weights, at::Ten
   return args;
 }
 
-// Rows a chunk: about 2M elements of the widest layer, as in the jet kernels' chunks.
-int64_t chunk_rows(const JetArgs& args) {
-  return std::max<int64_t>(64, (int64_t{1} << 21) / args.max_width());
-}
+// Rows a chunk: a jet chunk's worth of elements of the widest layer.
+int64_t chunk_rows(const JetArgs& args) { return std::max<int64_t>(64, kJetChunkElements / args.max_width()); }
 
 // The saved tensors: z of each sine layer, then p of each layer below the last.
 std::vector<std::vector<int64_t>> gradient_saved_shapes(const JetArgs& args) {
@@ -112,10 +111,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
       }
 
       // Adjoint chain: a_l = f'(z_l) p_l from p_last = 1 down, p_{l-1} = a_l W_l, grad = a_0 W_0.
-      at::Tensor a = args.is_sine(last) ? buffer(0, 1) : at::ones({rows, 1}, args.x.options());
+      at::Tensor a = at::ones({rows, 1}, args.x.options());  // a linear last layer's a is p_last = 1
       if (args.is_sine(last)) {
-        const at::Tensor ones = at::ones({rows, 1}, args.x.options());
-        rule.adjoint(views.z[last].data_ptr<scalar_t>(), ones.data_ptr<scalar_t>(), rows,
+        const at::Tensor p_last = a;
+        a = buffer(0, 1);
+        rule.adjoint(views.z[last].data_ptr<scalar_t>(), p_last.data_ptr<scalar_t>(), rows,
                      static_cast<scalar_t>(args.omegas[last]), a.data_ptr<scalar_t>());
       }
       for (int64_t l = last; l >= 1; --l) {
@@ -149,24 +149,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
   TORCH_CHECK(grad_grad_in.sizes() == at::IntArrayRef({n, dims}) && grad_grad_in.scalar_type() == args.x.scalar_type(),
               "grad_grad must be [", n, ", ", dims, "] of ", args.x.scalar_type(), ", got ", grad_grad_in.sizes(),
               " of ", grad_grad_in.scalar_type());
-  const auto expected = gradient_saved_shapes(args);
-  TORCH_CHECK(saved_in.size() == expected.size(), "saved must hold ", expected.size(), " tensors, got ",
-              saved_in.size());
-  std::vector<at::Tensor> saved;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    TORCH_CHECK(saved_in[i].sizes() == at::IntArrayRef(expected[i]), "saved[", i, "] must be ",
-                at::IntArrayRef(expected[i]), ", got ", saved_in[i].sizes());
-    saved.push_back(saved_in[i].contiguous());
-  }
+  const std::vector<at::Tensor> saved = check_saved(saved_in, gradient_saved_shapes(args), args.x);
   const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
-
-  std::vector<at::Tensor> grad_weights, grad_biases;
-  for (int64_t l = 0; l <= last; ++l) {
-    grad_weights.push_back(at::zeros_like(args.weights[l]));
-    grad_biases.push_back(at::zeros_like(args.biases[l]));
-  }
-  at::Tensor grad_x = at::zeros_like(args.x);  // stays zero unless input_grad
-  if (n == 0) return {grad_x, grad_weights, grad_biases};
+  JetGrads grads = zero_grads(args);
+  if (n == 0) return {grads.x, grads.weights, grads.biases};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -189,7 +175,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
       at::Tensor pbar = grad_grad.narrow(0, first, rows);
       for (int64_t l = 0; l <= last; ++l) {
         if (!args.is_sine(l)) {  // linear last layer: a = 1, and nothing depends on its abar
-          grad_weights[l].add_(pbar.sum(0, /*keepdim=*/true));
+          grads.weights[l].add_(pbar.sum(0, /*keepdim=*/true));
           break;
         }
         const int64_t width = args.out_width(l);
@@ -206,7 +192,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
         parallel_elements(rows * width, [&](int64_t o, int64_t c) {
           rule.adjoint_vjp(zp + o, pp + o, abp + o, c, omega, ap + o, pbp + o);
         });
-        grad_weights[l].addmm_(a.t(), pbar);
+        grads.weights[l].addmm_(a.t(), pbar);
         pbar = pbar_next;
       }
 
@@ -224,10 +210,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
                        zbar.data_ptr<scalar_t>());
       }
       for (int64_t l = last; l >= 0; --l) {
-        grad_biases[l] += zbar.sum(0);
+        grads.biases[l] += zbar.sum(0);
         if (l == 0) {
-          grad_weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
-          if (input_grad) grad_x.narrow(0, first, rows).copy_(at::mm(zbar, args.weights[0]));
+          grads.weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
+          if (input_grad) grads.x.narrow(0, first, rows).copy_(at::mm(zbar, args.weights[0]));
           break;
         }
         const int64_t width = args.out_width(l - 1);
@@ -245,13 +231,13 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
         parallel_elements(rows * width, [&](int64_t o, int64_t c) {
           rule.value_vjp(zp + o, hbp + o, pp + o, abp + o, c, omega, hp + o, zbp + o);
         });
-        grad_weights[l].addmm_(zbar.t(), h);
+        grads.weights[l].addmm_(zbar.t(), h);
         zbar = zbar_below;
         zbar_slot = (zbar_slot + 3) % 4;
       }
     }
   });
-  return {grad_x, grad_weights, grad_biases};
+  return {grads.x, grads.weights, grads.biases};
 }
 
 }  // namespace siren_fused::cpu

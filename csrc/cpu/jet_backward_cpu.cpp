@@ -23,29 +23,15 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
               ", got ", grad_out_in.sizes());
   TORCH_CHECK(grad_out_in.scalar_type() == args.x.scalar_type(), "grad_out must be ", args.x.scalar_type(), ", got ",
               grad_out_in.scalar_type());
-  const auto expected_saved = saved_shapes(args);
-  TORCH_CHECK(saved_in.size() == expected_saved.size(), "saved must hold ", expected_saved.size(),
-              " tensors (one per sine layer), got ", saved_in.size());
-  std::vector<at::Tensor> saved;
-  for (size_t i = 0; i < saved_in.size(); ++i) {
-    TORCH_CHECK(saved_in[i].sizes() == at::IntArrayRef(expected_saved[i]), "saved[", i, "] must be ",
-                at::IntArrayRef(expected_saved[i]), ", got ", saved_in[i].sizes());
-    saved.push_back(saved_in[i].contiguous());
-  }
+  const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   const at::Tensor grad_out = grad_out_in.contiguous();
-
-  std::vector<at::Tensor> grad_weights, grad_biases;
-  for (int64_t l = 0; l <= plan.last; ++l) {
-    grad_weights.push_back(at::zeros_like(args.weights[l]));
-    grad_biases.push_back(at::zeros_like(args.biases[l]));
-  }
-  at::Tensor grad_x = at::zeros_like(args.x);  // stays zero unless input_grad
+  JetGrads grads = zero_grads(args);
   // Layer l's saved pre-activation jet is saved[sine_slot[l]].
   std::vector<int64_t> sine_slot(args.layers(), -1);
   for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
     if (args.is_sine(l)) sine_slot[l] = slot++;
   }
-  if (plan.num_points == 0) return {grad_x, grad_weights, grad_biases};
+  if (plan.num_points == 0) return {grads.x, grads.weights, grads.biases};
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
@@ -78,7 +64,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           // Only the value component carries the bias.
           column_sums(buffers.jet[grad_z] + offset, plan.rows, width, bias_sums + i * width);
         });
-        grad_biases[l] += tile_bias_sums.narrow(0, 0, count * width).view({count, width}).sum(0);
+        grads.biases[l] += tile_bias_sums.narrow(0, 0, count * width).view({count, width}).sum(0);
         const at::Tensor gz = buffers.matrix(grad_z, chunk_rows, width);
 
         if (l == 0) {
@@ -95,7 +81,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
             rule.forward(plan.spec, z_prev + offset, tile_elements, omega, buffers.jet[2] + offset);
           });
         }
-        grad_weights[l].addmm_(gz.t(), buffers.matrix(2, chunk_rows, in_width));
+        grads.weights[l].addmm_(gz.t(), buffers.matrix(2, chunk_rows, in_width));
 
         if (l > 0) {
           upstream = 1 - grad_z;
@@ -106,12 +92,12 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           const at::Tensor value_grad = gz.view({count, plan.components, plan.rows, width}).select(1, 0).reshape({-1, width});
           const at::Tensor gx = at::mm(value_grad, args.weights[0]);
           const int64_t valid = std::min(count * plan.rows, plan.num_points - first * plan.rows);
-          grad_x.narrow(0, first * plan.rows, valid).copy_(gx.narrow(0, 0, valid));
+          grads.x.narrow(0, first * plan.rows, valid).copy_(gx.narrow(0, 0, valid));
         }
       }
     }
   });
-  return {grad_x, grad_weights, grad_biases};
+  return {grads.x, grads.weights, grads.biases};
 }
 
 }  // namespace siren_fused::cpu

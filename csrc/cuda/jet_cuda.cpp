@@ -73,41 +73,26 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   TORCH_CHECK(grad_out_in.scalar_type() == at::kFloat && grad_out_in.device() == args.x.device(),
               "grad_out must be float32 on ", args.x.device(), ", got ", grad_out_in.scalar_type(), " on ",
               grad_out_in.device());
-  const auto expected_saved = saved_shapes(args);
-  TORCH_CHECK(saved_in.size() == expected_saved.size(), "saved must hold ", expected_saved.size(),
-              " tensors (one per sine layer), got ", saved_in.size());
-  std::vector<at::Tensor> saved;
+  const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   std::vector<const float*> saved_ptrs;
-  for (size_t i = 0; i < saved_in.size(); ++i) {
-    TORCH_CHECK(saved_in[i].sizes() == at::IntArrayRef(expected_saved[i]), "saved[", i, "] must be ",
-                at::IntArrayRef(expected_saved[i]), ", got ", saved_in[i].sizes());
-    TORCH_CHECK(saved_in[i].scalar_type() == at::kFloat && saved_in[i].device() == args.x.device(), "saved[", i,
-                "] must be float32 on ", args.x.device(), ", got ", saved_in[i].scalar_type(), " on ",
-                saved_in[i].device());
-    saved.push_back(saved_in[i].contiguous());
-    saved_ptrs.push_back(saved.back().data_ptr<float>());
-  }
+  for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
   const at::Tensor grad_out = grad_out_in.contiguous();
 
-  at::Tensor grad_x = at::zeros_like(args.x);  // stays zero unless input_grad
-  std::vector<at::Tensor> grad_weights, grad_biases;
+  JetGrads grads = zero_grads(args);
   std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
   for (int64_t l = 0; l < args.layers(); ++l) {
-    // Zeroed: the kernels accumulate chunk by chunk.
-    grad_weights.push_back(at::zeros_like(args.weights[l]));
-    grad_biases.push_back(at::zeros_like(args.biases[l]));
-    grad_weight_ptrs.push_back(grad_weights.back().data_ptr<float>());
-    grad_bias_ptrs.push_back(grad_biases.back().data_ptr<float>());
+    grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
+    grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
   }
-  if (args.num_points() == 0) return {grad_x, grad_weights, grad_biases};
+  if (args.num_points() == 0) return {grads.x, grads.weights, grads.biases};
 
   const JetProblem problem = problem_of(args);
   at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
   check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
-                               input_grad ? grad_x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
+                               input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
                                workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
              "jet_backward");
-  return {grad_x, grad_weights, grad_biases};
+  return {grads.x, grads.weights, grads.biases};
 }
 
 }  // namespace
