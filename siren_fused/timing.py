@@ -9,14 +9,7 @@ from typing import Callable, Dict
 
 def median_time(function: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``function()`` in seconds over ``repeats`` calls, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return interleaved_median_times({"function": function}, repeats, warmup)["function"]
 
 
 def interleaved_median_times(functions: Dict[str, Callable[[], object]], rounds: int,

@@ -54,6 +54,22 @@ def random_linear_loss(j: Jet, seed: int) -> torch.Tensor:
     return total
 
 
+def parameter_grads(net, x: torch.Tensor, j: Jet, seed: int):
+    """Gradients of random_linear_loss(j, seed) with respect to x and every parameter of net."""
+    return torch.autograd.grad(random_linear_loss(j, seed), [x] + list(net.parameters()))
+
+
+def op_arguments(net, x: torch.Tensor, requires_grad: bool):
+    """(x, weights, biases, omegas) for calling the ops directly: detached copies, each leaf
+    requiring grad or not."""
+    from siren_fused.jet import network_arguments
+
+    weights, biases, omegas = network_arguments(net)
+    weights = [w.detach().clone().requires_grad_(requires_grad) for w in weights]
+    biases = [b.detach().clone().requires_grad_(requires_grad) for b in biases]
+    return x.detach().clone().requires_grad_(requires_grad), weights, biases, omegas
+
+
 def relative_error(a: torch.Tensor, ref: torch.Tensor) -> float:
     """max |a - ref| / max |ref|: a scale-free error for fields whose magnitudes differ by 1e4."""
     scale = ref.abs().max().item()

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import siren_fused
-from conftest import (assert_float32_bound, config_id, jet_fields, random_linear_loss, random_points, random_siren,
-                      relative_error, sample_configs)
+from conftest import (assert_float32_bound, config_id, jet_fields, parameter_grads, random_linear_loss, random_points,
+                      random_siren, relative_error, sample_configs)
 
 CONFIGS = sample_configs(24, seed=7)
 FLOAT64_TOLERANCE = 1e-10
@@ -24,10 +24,6 @@ def _jets(config: dict, dtype: torch.dtype, order: int, hessian: bool, n: int = 
     fused = siren_fused.jet(net, x, order, hessian, backend="fused")
     ref = siren_fused.jet(net, x, order, hessian, backend="reference")
     return net, x, fused, ref
-
-
-def _parameter_grads(net, x, j, seed):
-    return torch.autograd.grad(random_linear_loss(j, seed), [x] + list(net.parameters()))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
@@ -47,8 +43,8 @@ def test_float64_outputs_match_reference(config, order, hessian):
 def test_float64_gradients_match_reference(config, order, hessian):
     net = random_siren(**config, dtype=torch.float64)
     x = random_points(29, config["in_features"], seed=config["seed"]).requires_grad_(True)
-    fused = _parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="fused"), config["seed"])
-    ref = _parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="reference"), config["seed"])
+    fused = parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="fused"), config["seed"])
+    ref = parameter_grads(net, x, siren_fused.jet(net, x, order, hessian, backend="reference"), config["seed"])
     for i, (a, b) in enumerate(zip(fused, ref)):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"
 
@@ -65,9 +61,9 @@ def test_float32_error_bounded_by_reference_float32(config, order, hessian):
     ref = siren_fused.jet(net32, x32, order, hessian, backend="reference")
     for name, value in jet_fields(exact):
         assert_float32_bound(getattr(fused, name), getattr(ref, name), value, name)
-    exact_g = _parameter_grads(net64, x64, exact, config["seed"])
-    fused_g = _parameter_grads(net32, x32, fused, config["seed"])
-    ref_g = _parameter_grads(net32, x32, ref, config["seed"])
+    exact_g = parameter_grads(net64, x64, exact, config["seed"])
+    fused_g = parameter_grads(net32, x32, fused, config["seed"])
+    ref_g = parameter_grads(net32, x32, ref, config["seed"])
     for i, (a, b, c) in enumerate(zip(fused_g, ref_g, exact_g)):
         assert_float32_bound(a, b, c, f"gradient {i}")
 
@@ -81,7 +77,7 @@ def test_batch_sizes_across_tile_boundaries(n):
     ref = siren_fused.jet(net, x, 2, backend="reference")
     for name, value in jet_fields(ref):
         assert relative_error(getattr(fused, name), value) <= FLOAT64_TOLERANCE, name
-    for a, b in zip(_parameter_grads(net, x, fused, 0), _parameter_grads(net, x, ref, 0)):
+    for a, b in zip(parameter_grads(net, x, fused, 0), parameter_grads(net, x, ref, 0)):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE
 
 
@@ -115,7 +111,7 @@ def test_more_than_three_input_dims(in_features, order, hessian):
     ref = siren_fused.jet(net, x, order, hessian, backend="reference")
     for name, value in jet_fields(ref):
         assert relative_error(getattr(fused, name), value) <= FLOAT64_TOLERANCE, name
-    for i, (a, b) in enumerate(zip(_parameter_grads(net, x, fused, 4), _parameter_grads(net, x, ref, 4))):
+    for i, (a, b) in enumerate(zip(parameter_grads(net, x, fused, 4), parameter_grads(net, x, ref, 4))):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"
 
 
@@ -130,7 +126,7 @@ def test_reused_buffers_never_shared_between_live_graphs():
         for x, loss in zip(xs, losses):
             ref = siren_fused.jet(net, x, 2, backend="reference")
             fused_grads = torch.autograd.grad(loss, [x] + list(net.parameters()))
-            for a, b in zip(fused_grads, _parameter_grads(net, x, ref, 5)):
+            for a, b in zip(fused_grads, parameter_grads(net, x, ref, 5)):
                 assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"round {round_}"
         xs = xs[1:] + xs[:1]
     siren_fused.empty_cache()

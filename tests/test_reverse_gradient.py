@@ -10,16 +10,12 @@ import pytest
 import torch
 
 import siren_fused
-from conftest import (assert_float32_bound, config_id, random_linear_loss, random_points, random_siren,
+from conftest import (assert_float32_bound, config_id, op_arguments, parameter_grads, random_points, random_siren,
                       relative_error, sample_configs)
 from siren_fused.jet import network_arguments, uses_reverse_gradient
 
 CONFIGS = [dict(c, out_features=1) for c in sample_configs(12, seed=21)]
 FLOAT64_TOLERANCE = 1e-10
-
-
-def _grads(net, x, j, seed):
-    return torch.autograd.grad(random_linear_loss(j, seed), [x] + list(net.parameters()))
 
 
 def test_fused_order_one_takes_the_reverse_path_only_for_one_output():
@@ -44,7 +40,7 @@ def test_float64_matches_reference_and_forward_mode(config):
                             (fused.grad, forward_mode_grad, "grad vs forward mode")):
         assert got.shape == want.shape, name
         assert relative_error(got, want) <= FLOAT64_TOLERANCE, name
-    for i, (a, b) in enumerate(zip(_grads(net, x, fused, 1), _grads(net, x, ref, 1))):
+    for i, (a, b) in enumerate(zip(parameter_grads(net, x, fused, 1), parameter_grads(net, x, ref, 1))):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE, f"gradient {i}"
 
 
@@ -59,7 +55,7 @@ def test_float32_error_bounded_by_reference_float32(config):
     ref = siren_fused.jet(net32, x32, 1, backend="reference")
     for name in ("value", "grad"):
         assert_float32_bound(getattr(fused, name), getattr(ref, name), getattr(exact, name), name)
-    triples = zip(_grads(net32, x32, fused, 2), _grads(net32, x32, ref, 2), _grads(net64, x64, exact, 2))
+    triples = zip(parameter_grads(net32, x32, fused, 2), parameter_grads(net32, x32, ref, 2), parameter_grads(net64, x64, exact, 2))
     for i, (a, b, c) in enumerate(triples):
         assert_float32_bound(a, b, c, f"gradient {i}")
 
@@ -73,7 +69,7 @@ def test_batch_sizes_across_chunk_boundaries(n):
     ref = siren_fused.jet(net, x, 1, backend="reference")
     assert relative_error(fused.value, ref.value) <= FLOAT64_TOLERANCE
     assert relative_error(fused.grad, ref.grad) <= FLOAT64_TOLERANCE
-    for a, b in zip(_grads(net, x, fused, 3), _grads(net, x, ref, 3)):
+    for a, b in zip(parameter_grads(net, x, fused, 3), parameter_grads(net, x, ref, 3)):
         assert relative_error(a, b) <= FLOAT64_TOLERANCE
 
 
@@ -81,9 +77,7 @@ def test_batch_sizes_across_chunk_boundaries(n):
 def test_gradcheck_op(outermost_linear):
     net = random_siren(2, 5, 2, 1, seed=11, outermost_linear=outermost_linear, first_omega_0=3.0,
                        hidden_omega_0=2.0)
-    weights, biases, omegas = (list(a) for a in network_arguments(net))
-    params = [p.detach().clone().requires_grad_(True) for p in weights + biases]
-    x = random_points(6, 2, seed=11, scale=1.5).requires_grad_(True)
+    x, weights, biases, omegas = op_arguments(net, random_points(6, 2, seed=11, scale=1.5), True)
     layers = len(weights)
 
     def value_and_grad(x, *params):
@@ -91,25 +85,19 @@ def test_gradcheck_op(outermost_linear):
                                                                 omegas, outermost_linear, True)
         return value, grad
 
-    assert torch.autograd.gradcheck(value_and_grad, (x, *params))
+    assert torch.autograd.gradcheck(value_and_grad, (x, *weights, *biases))
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_opcheck_forward(requires_grad):
     net = random_siren(3, 7, 1, 1, seed=3)
-    weights, biases, omegas = network_arguments(net)
-    x = random_points(9, 3, seed=3).requires_grad_(requires_grad)
-    weights = [w.detach().clone().requires_grad_(requires_grad) for w in weights]
-    biases = [b.detach().clone().requires_grad_(requires_grad) for b in biases]
-    args = (x, weights, biases, omegas)
+    args = op_arguments(net, random_points(9, 3, seed=3), requires_grad)
     torch.library.opcheck(torch.ops.siren_fused.gradient_forward.default, (*args, True, requires_grad))
 
 
 def test_opcheck_backward():
     net = random_siren(2, 7, 1, 1, seed=4, outermost_linear=False)
-    weights, biases, omegas = (list(a) for a in network_arguments(net))
-    weights, biases = [w.detach() for w in weights], [b.detach() for b in biases]
-    x = random_points(9, 2, seed=4)
+    x, weights, biases, omegas = op_arguments(net, random_points(9, 2, seed=4), False)
     value, grad, saved = torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, False, True)
     torch.library.opcheck(torch.ops.siren_fused.gradient_backward.default,
                           (torch.randn_like(value), torch.randn_like(grad), x, weights, biases, omegas, False, saved,

@@ -8,17 +8,10 @@ import pytest
 import torch
 
 import siren_fused
-from conftest import jet_fields, random_points, random_siren
+from conftest import jet_fields, op_arguments, random_points, random_siren
 from siren_fused.jet import network_arguments
 
 OP_CASES = [(0, False), (1, False), (2, False), (2, True)]
-
-
-def _op_arguments(net, x, requires_grad):
-    weights, biases, omegas = network_arguments(net)
-    weights = [w.detach().clone().requires_grad_(requires_grad) for w in weights]
-    biases = [b.detach().clone().requires_grad_(requires_grad) for b in biases]
-    return x.detach().clone().requires_grad_(requires_grad), weights, biases, omegas
 
 
 @pytest.mark.parametrize("order,hessian", OP_CASES)
@@ -26,7 +19,7 @@ def _op_arguments(net, x, requires_grad):
 def test_gradcheck_forward_op(order, hessian, outermost_linear):
     net = random_siren(2, 5, 1, 2, seed=11, outermost_linear=outermost_linear, first_omega_0=3.0,
                        hidden_omega_0=2.0)
-    x, weights, biases, omegas = _op_arguments(net, random_points(6, 2, seed=11, scale=1.5), True)
+    x, weights, biases, omegas = op_arguments(net, random_points(6, 2, seed=11, scale=1.5), True)
     layers = len(weights)
 
     def packed_jet(x, *params):
@@ -60,14 +53,14 @@ def test_second_differentiation_raises_clearly():
 @pytest.mark.parametrize("order,hessian", OP_CASES)
 def test_opcheck_forward(order, hessian, requires_grad):
     net = random_siren(2, 7, 1, 2, seed=3)
-    args = _op_arguments(net, random_points(9, 2, seed=3), requires_grad)
+    args = op_arguments(net, random_points(9, 2, seed=3), requires_grad)
     torch.library.opcheck(torch.ops.siren_fused.jet_forward.default, (*args, order, hessian, True, requires_grad))
 
 
 @pytest.mark.parametrize("order,hessian", OP_CASES)
 def test_opcheck_backward(order, hessian):
     net = random_siren(3, 7, 1, 2, seed=4, outermost_linear=False)
-    x, weights, biases, omegas = _op_arguments(net, random_points(9, 3, seed=4), False)
+    x, weights, biases, omegas = op_arguments(net, random_points(9, 3, seed=4), False)
     out, saved = torch.ops.siren_fused.jet_forward(x, weights, biases, omegas, order, hessian, False, True)
     grad_out = torch.randn(out.shape, dtype=out.dtype)
     torch.library.opcheck(torch.ops.siren_fused.jet_backward.default,
