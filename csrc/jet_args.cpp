@@ -79,13 +79,21 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
   return checked;
 }
 
-JetGrads zero_grads(const JetArgs& args) {
+JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
   JetGrads grads{at::zeros_like(args.x), {}, {}};
   for (int64_t l = 0; l < args.layers(); ++l) {
-    grads.weights.push_back(at::zeros_like(args.weights[l]));
+    const at::Tensor& w = args.weights[l];
+    grads.weights.push_back(storage == WeightGradStorage::kTransposed ? at::zeros({w.size(1), w.size(0)}, w.options()).t()
+                                                                     : at::zeros_like(w));
     grads.biases.push_back(at::zeros_like(args.biases[l]));
   }
   return grads;
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> JetGrads::as_tuple() const {
+  std::vector<at::Tensor> contiguous_weights;
+  for (const at::Tensor& w : weights) contiguous_weights.push_back(w.contiguous());
+  return {x, contiguous_weights, biases};
 }
 
 }  // namespace siren_fused

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
+#include <tuple>
 #include <vector>
 
 #include "sine_jet.h"
@@ -43,11 +44,20 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
 
 // Gradients of x, every weight and every bias, zeroed: the backward kernels accumulate into them
 // chunk by chunk, and x's stays zero unless asked for.
+//
+// The CPU kernels keep the weight gradients in transposed storage ([in, out] memory viewed as
+// [out, in]), so that addmm_ has the BLAS write W^T: MKL's sgemm accumulates the first layer's
+// narrow [256, D] gradient about 4x faster that way (24 vs 5 ms per 16K-point Laplacian step).
+// `as_tuple` hands every weight gradient back contiguous whichever storage was used.
+enum class WeightGradStorage { kRowMajor, kTransposed };
+
 struct JetGrads {
   at::Tensor x;
   std::vector<at::Tensor> weights;
   std::vector<at::Tensor> biases;
+
+  std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> as_tuple() const;
 };
-JetGrads zero_grads(const JetArgs& args);
+JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage);
 
 }  // namespace siren_fused

@@ -151,8 +151,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
               " of ", grad_grad_in.scalar_type());
   const std::vector<at::Tensor> saved = check_saved(saved_in, gradient_saved_shapes(args), args.x);
   const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
-  JetGrads grads = zero_grads(args);
-  if (n == 0) return {grads.x, grads.weights, grads.biases};
+  JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
+  if (n == 0) return grads.as_tuple();
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -237,7 +237,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
       }
     }
   });
-  return {grads.x, grads.weights, grads.biases};
+  return grads.as_tuple();
 }
 
 }  // namespace siren_fused::cpu

@@ -1,8 +1,10 @@
-// Backward of the forward jet on the CPU, a chunk of tiles at a time in reverse layer order. Per
-// layer: the sine jet's vector-Jacobian product (a thread per tile), the layer's input jet
-// recomputed from the saved pre-activations (cheaper than storing it), then two GEMMs over the
-// chunk's stacked components: the weight gradient and the gradient flowing to the previous layer.
-// As in the forward, the GEMMs run outside any parallel region of ours.
+// Backward of the forward jet on the CPU, a chunk of tiles at a time in reverse layer order. With
+// gz_l the gradient of layer l's pre-activation jet, each layer l > 0 takes one GEMM to the
+// gradient of its input jet (gz_l W_l), then one pass, a thread per tile, that evaluates the
+// sines of the layer below once for two uses: its output jet, recomputed from the saved
+// pre-activations (cheaper than storing it) for W_l's gradient, and the sine jet's
+// vector-Jacobian product, which turns the input gradient into gz_{l-1} in place. The second GEMM
+// is W_l's gradient. As in the forward, the GEMMs run outside any parallel region of ours.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -25,79 +27,81 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
               grad_out_in.scalar_type());
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   const at::Tensor grad_out = grad_out_in.contiguous();
-  JetGrads grads = zero_grads(args);
+  JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
   // Layer l's saved pre-activation jet is saved[sine_slot[l]].
   std::vector<int64_t> sine_slot(args.layers(), -1);
   for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
     if (args.is_sine(l)) sine_slot[l] = slot++;
   }
-  if (plan.num_points == 0) return {grads.x, grads.weights, grads.biases};
+  if (plan.num_points == 0) return grads.as_tuple();
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     at::Tensor tile_bias_sums = at::empty({chunk_tiles * args.max_width()}, args.x.options());
+    scalar_t* bias_sums = tile_bias_sums.data_ptr<scalar_t>();
+    // Adds the column sums of the value component of a chunk's gz_l, tile by tile, to b_l's gradient.
+    auto add_bias_grad = [&](int64_t l, int64_t count) {
+      grads.biases[l] += tile_bias_sums.narrow(0, 0, count * args.out_width(l)).view({count, args.out_width(l)}).sum(0);
+    };
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
       const int64_t count = std::min(chunk_tiles, plan.tiles - first);
       const int64_t chunk_rows = count * plan.tile_jet_rows;
-      // buffers.jet[upstream]: gradient of the layer's output jet; jet[2]: the layer's input jet.
-      int upstream = 0;
+      // buffers.jet[gz]: gz_l; jet[1 - gz]: gz_l W_l, then gz_{l-1}; jet[2]: layer l's input jet.
+      int gz = 0;
+      const int64_t out_width = args.out_width(plan.last);
       for_each_tile(count, [&](int64_t i) {
+        scalar_t* tile = buffers.jet[gz] + i * plan.tile_jet_rows * out_width;
         load_tile(grad_out.data_ptr<scalar_t>(), plan.components, plan.num_points, (first + i) * plan.rows, plan.rows,
-                  args.out_width(plan.last), buffers.jet[upstream] + i * plan.tile_jet_rows * args.out_width(plan.last));
+                  out_width, tile);
+        if (args.is_sine(plan.last)) {
+          rule.vjp(plan.spec, saved[sine_slot[plan.last]][first].data_ptr<scalar_t>() + i * plan.tile_jet_rows * out_width,
+                   tile, plan.rows * out_width, static_cast<scalar_t>(args.omegas[plan.last]), tile);
+        }
+        column_sums(tile, plan.rows, out_width, bias_sums + i * out_width);
       });
-      for (int64_t l = plan.last; l >= 0; --l) {
-        const int64_t width = args.out_width(l);
-        const int64_t in_width = args.in_width(l);
-        const bool sine = args.is_sine(l);
-        const int grad_z = sine ? 1 - upstream : upstream;
-        const scalar_t* z = sine ? saved[sine_slot[l]][first].data_ptr<scalar_t>() : nullptr;
-        const auto omega = static_cast<scalar_t>(args.omegas[l]);
-        scalar_t* bias_sums = tile_bias_sums.data_ptr<scalar_t>();
-        for_each_tile(count, [&](int64_t i) {
-          const int64_t offset = i * plan.tile_jet_rows * width;
-          if (sine) {
-            rule.vjp(plan.spec, z + offset, buffers.jet[upstream] + offset, plan.rows * width, omega,
-                     buffers.jet[grad_z] + offset);
-          }
-          // Only the value component carries the bias.
-          column_sums(buffers.jet[grad_z] + offset, plan.rows, width, bias_sums + i * width);
-        });
-        grads.biases[l] += tile_bias_sums.narrow(0, 0, count * width).view({count, width}).sum(0);
-        const at::Tensor gz = buffers.matrix(grad_z, chunk_rows, width);
+      add_bias_grad(plan.last, count);
 
+      for (int64_t l = plan.last; l >= 0; --l) {
+        const int64_t in_width = args.in_width(l);
+        const at::Tensor gz_l = buffers.matrix(gz, chunk_rows, args.out_width(l));
+        const at::Tensor input_jet = buffers.matrix(2, chunk_rows, in_width);
         if (l == 0) {
           for_each_tile(count, [&](int64_t i) {
             build_input_jet(plan.spec, args.x.data_ptr<scalar_t>(), plan.num_points, (first + i) * plan.rows, plan.rows,
                             buffers.jet[2] + i * plan.tile_jet_rows * in_width);
           });
-        } else {
-          const scalar_t* z_prev = saved[sine_slot[l - 1]][first].data_ptr<scalar_t>();
-          const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
-          const int64_t tile_elements = plan.rows * in_width;
-          for_each_tile(count, [&](int64_t i) {
-            const int64_t offset = i * plan.tile_jet_rows * in_width;
-            rule.forward(plan.spec, z_prev + offset, tile_elements, omega, buffers.jet[2] + offset);
-          });
+          grads.weights[0].addmm_(gz_l.t(), input_jet);
+          if (input_grad) {
+            // Only the value component depends on x: the input tangents are constant unit vectors.
+            const int64_t width = args.out_width(0);
+            const at::Tensor value_grad =
+                gz_l.view({count, plan.components, plan.rows, width}).select(1, 0).reshape({-1, width});
+            const at::Tensor gx = at::mm(value_grad, args.weights[0]);
+            const int64_t valid = std::min(count * plan.rows, plan.num_points - first * plan.rows);
+            grads.x.narrow(0, first * plan.rows, valid).copy_(gx.narrow(0, 0, valid));
+          }
+          break;
         }
-        grads.weights[l].addmm_(gz.t(), buffers.matrix(2, chunk_rows, in_width));
-
-        if (l > 0) {
-          upstream = 1 - grad_z;
-          at::Tensor grad_input = buffers.matrix(upstream, chunk_rows, in_width);
-          at::mm_out(grad_input, gz, args.weights[l]);
-        } else if (input_grad) {
-          // Only the value component depends on x: the input tangents are constant unit vectors.
-          const at::Tensor value_grad = gz.view({count, plan.components, plan.rows, width}).select(1, 0).reshape({-1, width});
-          const at::Tensor gx = at::mm(value_grad, args.weights[0]);
-          const int64_t valid = std::min(count * plan.rows, plan.num_points - first * plan.rows);
-          grads.x.narrow(0, first * plan.rows, valid).copy_(gx.narrow(0, 0, valid));
-        }
+        const int below = 1 - gz;
+        at::Tensor gz_below = buffers.matrix(below, chunk_rows, in_width);
+        at::mm_out(gz_below, gz_l, args.weights[l]);
+        const scalar_t* z_below = saved[sine_slot[l - 1]][first].data_ptr<scalar_t>();
+        const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
+        for_each_tile(count, [&](int64_t i) {
+          const int64_t offset = i * plan.tile_jet_rows * in_width;
+          rule.forward_vjp(plan.spec, z_below + offset, plan.rows * in_width, omega, buffers.jet[2] + offset,
+                           buffers.jet[below] + offset);
+          column_sums(buffers.jet[below] + offset, plan.rows, in_width, bias_sums + i * in_width);
+        });
+        add_bias_grad(l - 1, count);
+        grads.weights[l].addmm_(gz_l.t(), input_jet);
+        gz = below;
       }
     }
   });
-  return {grads.x, grads.weights, grads.biases};
+  return grads.as_tuple();
 }
 
 }  // namespace siren_fused::cpu

@@ -28,11 +28,18 @@ namespace siren_fused::cpu::SIREN_CPU_ISA {
 
 // s, c = sin(omega z), cos(omega z) for a block of elements. The polynomial's reduction is exact
 // only below the limit, so the rare larger arguments (and infinities) are redone with the C
-// library. NaN stays NaN through the polynomial.
+// library. NaN stays NaN through the polynomial. The limit test is an OR over the block inside the
+// vectorised loop; a separate scalar test per element took longer than the polynomial itself.
 template <typename T>
 void sincos_block(const T* z, int64_t count, T omega, T* s, T* c) {
-  for (int64_t e = 0; e < count; ++e) sincos_host(omega * z[e], s[e], c[e]);
   const T limit = sincos_host_limit<T>();
+  int beyond_limit = 0;
+  for (int64_t e = 0; e < count; ++e) {
+    const T arg = omega * z[e];
+    sincos_host(arg, s[e], c[e]);
+    beyond_limit |= std::fabs(arg) > limit;
+  }
+  if (!beyond_limit) return;
   for (int64_t e = 0; e < count; ++e) {
     const T arg = omega * z[e];
     if (std::fabs(arg) > limit) {
@@ -96,28 +103,79 @@ SIREN_HD void for_each_hessian_entry(int64_t dims, int64_t first_component, cons
   }
 }
 
+// The per-element rules, in a form the tile passes below run alone or together over one block of
+// sines. `e` indexes a component block of `count` elements; `first_second` is the second-order
+// part's first component.
+
+// y = sine jet of the pre-activation jet z, at element e.
+template <int kOrder, bool kHessian, typename T>
+SIREN_HD void sine_jet_forward_element(int64_t dims, int64_t first_second, int64_t count, int64_t e,
+                                       const SineDerivatives<T>& d, const T* z, T* y) {
+  const int64_t second = first_second * count;
+  y[e] = d.f0;
+  if constexpr (kOrder >= 1) {
+    for (int64_t k = 1; k <= dims; ++k) y[k * count + e] = jet_tangent(d, z[k * count + e]);
+  }
+  if constexpr (kOrder == 2 && !kHessian) {
+    T tangent_sq_sum = T(0);
+    for (int64_t k = 1; k <= dims; ++k) tangent_sq_sum += z[k * count + e] * z[k * count + e];
+    y[second + e] = jet_laplacian(d, z[second + e], tangent_sq_sum);
+  }
+  if constexpr (kHessian) {
+    for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
+      y[entry * count + e] = jet_hessian_entry(d, z[entry * count + e], z[(1 + k) * count + e],
+                                               z[(1 + l) * count + e]);
+    });
+  }
+}
+
+// gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy, at element e.
+// gz may be gy: every component of gy is read before that component of gz is written.
+template <int kOrder, bool kHessian, typename T>
+SIREN_HD void sine_jet_vjp_element(int64_t dims, int64_t first_second, int64_t count, int64_t e,
+                                   const SineDerivatives<T>& d, const T* z, const T* gy, T* gz) {
+  const int64_t second = first_second * count;
+  // Linear parts: every non-value component's gradient starts at f'(z) g.
+  T tangent_dot_grad = T(0);
+  for (int64_t k = 1; k <= (kOrder >= 1 ? dims : 0); ++k) {
+    const T g_k = gy[k * count + e];
+    tangent_dot_grad += z[k * count + e] * g_k;
+    gz[k * count + e] = jet_linear_part_vjp(d, g_k);
+  }
+  T gz_value = jet_value_vjp_first(d, gy[e], tangent_dot_grad);
+  if constexpr (kOrder == 2 && !kHessian) {
+    const T g_lap = gy[second + e];
+    gz[second + e] = jet_linear_part_vjp(d, g_lap);
+    T tangent_sq_sum = T(0);
+    for (int64_t k = 1; k <= dims; ++k) {
+      const T z_k = z[k * count + e];
+      tangent_sq_sum += z_k * z_k;
+      gz[k * count + e] += jet_tangent_vjp_laplacian(d, z_k, g_lap);
+    }
+    gz_value += jet_value_vjp_laplacian(d, z[second + e], tangent_sq_sum, g_lap);
+  }
+  if constexpr (kHessian) {
+    for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
+      const T z_k = z[(1 + k) * count + e];
+      const T z_l = z[(1 + l) * count + e];
+      const T g_kl = gy[entry * count + e];
+      gz[entry * count + e] = jet_linear_part_vjp(d, g_kl);
+      gz_value += jet_value_vjp_hessian(d, z[entry * count + e], z_k, z_l, g_kl);
+      // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
+      gz[(1 + k) * count + e] += jet_tangent_vjp_hessian(d, z_l, g_kl);
+      gz[(1 + l) * count + e] += jet_tangent_vjp_hessian(d, z_k, g_kl);
+    });
+  }
+  gz[e] = gz_value;
+}
+
 // y = sine jet of the pre-activation jet z.
 template <int kDims, int kOrder, bool kHessian, typename T>
 void sine_jet_forward_shape(const JetSpec& spec, const T* z, int64_t count, T omega, T* y) {
   const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
-  const int64_t first_second = spec.second_offset();  // the second-order part's first component
-  const int64_t second = first_second * count;
+  const int64_t first_second = spec.second_offset();
   for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
-    y[e] = d.f0;
-    if constexpr (kOrder >= 1) {
-      for (int64_t k = 1; k <= dims; ++k) y[k * count + e] = jet_tangent(d, z[k * count + e]);
-    }
-    if constexpr (kOrder == 2 && !kHessian) {
-      T tangent_sq_sum = T(0);
-      for (int64_t k = 1; k <= dims; ++k) tangent_sq_sum += z[k * count + e] * z[k * count + e];
-      y[second + e] = jet_laplacian(d, z[second + e], tangent_sq_sum);
-    }
-    if constexpr (kHessian) {
-      for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
-        y[entry * count + e] = jet_hessian_entry(d, z[entry * count + e], z[(1 + k) * count + e],
-                                                 z[(1 + l) * count + e]);
-      });
-    }
+    sine_jet_forward_element<kOrder, kHessian>(dims, first_second, count, e, d, z, y);
   });
 }
 
@@ -126,39 +184,20 @@ template <int kDims, int kOrder, bool kHessian, typename T>
 void sine_jet_vjp_shape(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz) {
   const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
   const int64_t first_second = spec.second_offset();
-  const int64_t second = first_second * count;
   for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
-    // Linear parts: every non-value component's gradient starts at f'(z) g.
-    T tangent_dot_grad = T(0);
-    for (int64_t k = 1; k <= (kOrder >= 1 ? dims : 0); ++k) {
-      gz[k * count + e] = jet_linear_part_vjp(d, gy[k * count + e]);
-      tangent_dot_grad += z[k * count + e] * gy[k * count + e];
-    }
-    T gz_value = jet_value_vjp_first(d, gy[e], tangent_dot_grad);
-    if constexpr (kOrder == 2 && !kHessian) {
-      const T g_lap = gy[second + e];
-      gz[second + e] = jet_linear_part_vjp(d, g_lap);
-      T tangent_sq_sum = T(0);
-      for (int64_t k = 1; k <= dims; ++k) {
-        const T z_k = z[k * count + e];
-        tangent_sq_sum += z_k * z_k;
-        gz[k * count + e] += jet_tangent_vjp_laplacian(d, z_k, g_lap);
-      }
-      gz_value += jet_value_vjp_laplacian(d, z[second + e], tangent_sq_sum, g_lap);
-    }
-    if constexpr (kHessian) {
-      for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
-        const T z_k = z[(1 + k) * count + e];
-        const T z_l = z[(1 + l) * count + e];
-        const T g_kl = gy[entry * count + e];
-        gz[entry * count + e] = jet_linear_part_vjp(d, g_kl);
-        gz_value += jet_value_vjp_hessian(d, z[entry * count + e], z_k, z_l, g_kl);
-        // y_kl depends on z_k through z_l and on z_l through z_k; for k == l both terms land on z_k.
-        gz[(1 + k) * count + e] += jet_tangent_vjp_hessian(d, z_l, g_kl);
-        gz[(1 + l) * count + e] += jet_tangent_vjp_hessian(d, z_k, g_kl);
-      });
-    }
-    gz[e] = gz_value;
+    sine_jet_vjp_element<kOrder, kHessian>(dims, first_second, count, e, d, z, gy, gz);
+  });
+}
+
+// Both at once, from one evaluation of the sines: y = sine jet of z, and g (holding the upstream
+// gradient) becomes the vector-Jacobian product in place.
+template <int kDims, int kOrder, bool kHessian, typename T>
+void sine_jet_forward_vjp_shape(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g) {
+  const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
+  const int64_t first_second = spec.second_offset();
+  for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
+    sine_jet_forward_element<kOrder, kHessian>(dims, first_second, count, e, d, z, y);
+    sine_jet_vjp_element<kOrder, kHessian>(dims, first_second, count, e, d, z, g, g);
   });
 }
 
@@ -175,6 +214,14 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t cou
   with_jet_shape(spec, [&](auto dims, auto order, auto hessian) {
     sine_jet_vjp_shape<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value>(spec, z, gy, count,
                                                                                                 omega, gz);
+  });
+}
+
+template <typename T>
+void sine_jet_forward_vjp_tile(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g) {
+  with_jet_shape(spec, [&](auto dims, auto order, auto hessian) {
+    sine_jet_forward_vjp_shape<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value>(
+        spec, z, count, omega, y, g);
   });
 }
 

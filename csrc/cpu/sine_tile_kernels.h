@@ -17,6 +17,9 @@ struct SineTileKernels {
   void (*forward)(const JetSpec& spec, const T* z, int64_t count, T omega, T* y);
   // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
   void (*vjp)(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz);
+  // Both from one evaluation of the sines, as the backward needs them for the layer below: y = sine
+  // jet of z, and g, holding gy, replaced in place by gz.
+  void (*forward_vjp)(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g);
 
   // The reverse-mode gradient's passes over a block of pre-activations (sine_adjoint_tile.h).
   void (*value)(const T* z, int64_t count, T omega, T* h);

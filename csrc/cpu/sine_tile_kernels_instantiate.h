@@ -9,8 +9,9 @@ namespace siren_fused::cpu::SIREN_CPU_ISA {
 
 template <typename T>
 SineTileKernels<T> kernels() {
-  return {&sine_jet_forward_tile<T>, &sine_jet_vjp_tile<T>,   &sine_value_tile<T>,
-          &sine_adjoint_tile<T>,     &sine_adjoint_vjp_tile<T>, &sine_value_vjp_tile<T>};
+  return {&sine_jet_forward_tile<T>, &sine_jet_vjp_tile<T>,       &sine_jet_forward_vjp_tile<T>,
+          &sine_value_tile<T>,       &sine_adjoint_tile<T>,        &sine_adjoint_vjp_tile<T>,
+          &sine_value_vjp_tile<T>};
 }
 
 template SineTileKernels<float> kernels<float>();

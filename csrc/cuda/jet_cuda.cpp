@@ -78,13 +78,13 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
   const at::Tensor grad_out = grad_out_in.contiguous();
 
-  JetGrads grads = zero_grads(args);
+  JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
   std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
   for (int64_t l = 0; l < args.layers(); ++l) {
     grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
     grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
   }
-  if (args.num_points() == 0) return {grads.x, grads.weights, grads.biases};
+  if (args.num_points() == 0) return grads.as_tuple();
 
   const JetProblem problem = problem_of(args);
   at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
@@ -92,7 +92,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
                                input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
                                workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
              "jet_backward");
-  return {grads.x, grads.weights, grads.biases};
+  return grads.as_tuple();
 }
 
 }  // namespace
