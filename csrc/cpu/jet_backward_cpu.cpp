@@ -39,11 +39,13 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
-    at::Tensor tile_bias_sums = at::empty({chunk_tiles * args.max_width()}, args.x.options());
-    scalar_t* bias_sums = tile_bias_sums.data_ptr<scalar_t>();
+    // Per-tile partial sums of a bias gradient ([width]) or of the first layer's weight gradient ([D, width]).
+    at::Tensor tile_sums_tensor =
+        at::empty({chunk_tiles * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options());
+    scalar_t* tile_sums = tile_sums_tensor.data_ptr<scalar_t>();
     // Adds the column sums of the value component of a chunk's gz_l, tile by tile, to b_l's gradient.
     auto add_bias_grad = [&](int64_t l, int64_t count) {
-      grads.biases[l] += tile_bias_sums.narrow(0, 0, count * args.out_width(l)).view({count, args.out_width(l)}).sum(0);
+      grads.biases[l] += tile_sums_tensor.narrow(0, 0, count * args.out_width(l)).view({count, args.out_width(l)}).sum(0);
     };
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
       const int64_t count = std::min(chunk_tiles, plan.tiles - first);
@@ -59,20 +61,23 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           rule.vjp(plan.spec, saved[sine_slot[plan.last]][first].data_ptr<scalar_t>() + i * plan.tile_jet_rows * out_width,
                    tile, plan.rows * out_width, static_cast<scalar_t>(args.omegas[plan.last]), tile);
         }
-        column_sums(tile, plan.rows, out_width, bias_sums + i * out_width);
+        column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
       });
       add_bias_grad(plan.last, count);
 
       for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t in_width = args.in_width(l);
         const at::Tensor gz_l = buffers.matrix(gz, chunk_rows, args.out_width(l));
-        const at::Tensor input_jet = buffers.matrix(2, chunk_rows, in_width);
         if (l == 0) {
+          const int64_t dims = plan.spec.in_dims;
           for_each_tile(count, [&](int64_t i) {
-            build_input_jet(plan.spec, args.x.data_ptr<scalar_t>(), plan.num_points, (first + i) * plan.rows, plan.rows,
-                            buffers.jet[2] + i * plan.tile_jet_rows * in_width);
+            input_layer_weight_grad(plan.spec, args.x.data_ptr<scalar_t>(), plan.num_points, (first + i) * plan.rows,
+                                    plan.rows, buffers.jet[gz] + i * plan.tile_jet_rows * args.out_width(0),
+                                    args.out_width(0), tile_sums + i * dims * args.out_width(0));
           });
-          grads.weights[0].addmm_(gz_l.t(), input_jet);
+          grads.weights[0].t().add_(tile_sums_tensor.narrow(0, 0, count * dims * args.out_width(0))
+                                          .view({count, dims, args.out_width(0)})
+                                          .sum(0));
           if (input_grad) {
             // Only the value component depends on x: the input tangents are constant unit vectors.
             const int64_t width = args.out_width(0);
@@ -93,10 +98,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           const int64_t offset = i * plan.tile_jet_rows * in_width;
           rule.forward_vjp(plan.spec, z_below + offset, plan.rows * in_width, omega, buffers.jet[2] + offset,
                            buffers.jet[below] + offset);
-          column_sums(buffers.jet[below] + offset, plan.rows, in_width, bias_sums + i * in_width);
+          column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
         });
         add_bias_grad(l - 1, count);
-        grads.weights[l].addmm_(gz_l.t(), input_jet);
+        grads.weights[l].addmm_(gz_l.t(), buffers.matrix(2, chunk_rows, in_width));
         gz = below;
       }
     }

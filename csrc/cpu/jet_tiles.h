@@ -86,6 +86,34 @@ void build_input_jet(const JetSpec& spec, const T* x, int64_t num_points, int64_
   }
 }
 
+// A tile's share of the first layer's weight gradient, transposed ([D, width]): gz^T times the
+// tile's input jet without building it. That jet is x with the unit vectors as tangents and a zero
+// second-order part, so out[k] = sum over the rows of x[r, k] gz[r] + gz_k[r]. As a GEMM with an
+// output only D wide this ran at a few GFLOP/s in MKL (~20 ms of a 16K-point Laplacian step).
+template <typename T>
+void input_layer_weight_grad(const JetSpec& spec, const T* x, int64_t num_points, int64_t first_row, int64_t rows,
+                             const T* gz, int64_t width, T* out) {
+  const int64_t d = spec.in_dims;
+  const int64_t block = rows * width;
+  const int64_t valid = std::min(rows, num_points - first_row);
+  std::fill(out, out + d * width, T(0));
+  for (int64_t r = 0; r < valid; ++r) {
+    const T* value_row = gz + r * width;
+    for (int64_t k = 0; k < d; ++k) {
+      const T x_k = x[(first_row + r) * d + k];
+      T* out_k = out + k * width;
+      for (int64_t j = 0; j < width; ++j) out_k[j] += x_k * value_row[j];
+    }
+  }
+  for (int64_t k = 0; k < spec.tangent_count(); ++k) {
+    T* out_k = out + k * width;
+    for (int64_t r = 0; r < valid; ++r) {
+      const T* tangent_row = gz + (1 + k) * block + r * width;
+      for (int64_t j = 0; j < width; ++j) out_k[j] += tangent_row[j];
+    }
+  }
+}
+
 template <typename T>
 void add_bias(T* value_block, const T* bias, int64_t rows, int64_t width) {
   for (int64_t r = 0; r < rows; ++r) {
