@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import siren_fused
+from siren_fused import _extension
 from conftest import (assert_float32_bound, config_id, jet_fields, parameter_grads, random_linear_loss, random_points,
                       random_siren, relative_error, sample_configs)
 
@@ -68,9 +69,12 @@ def test_float32_error_bounded_by_reference_float32(config, order, hessian):
         assert_float32_bound(a, b, c, f"gradient {i}")
 
 
-@pytest.mark.parametrize("n", [1, 7, 63, 64, 65, 1000])
-def test_batch_sizes_across_tile_boundaries(n):
+@pytest.mark.parametrize("n_from_tile_rows", [lambda r: 1, lambda r: 7, lambda r: r - 1, lambda r: r,
+                                              lambda r: r + 1, lambda r: 2 * r, lambda r: 1000],
+                         ids=["1", "7", "rows-1", "rows", "rows+1", "2rows", "1000"])
+def test_batch_sizes_across_tile_boundaries(n_from_tile_rows):
     """Tiles pad the last rows; no batch size may leak padding into results or gradients."""
+    n = n_from_tile_rows(_extension.require().jet_tile_rows(4, 256))  # order 2, D = 2: 4 components
     net = random_siren(2, 256, 1, 1, seed=3)
     x = random_points(n, 2, seed=n).requires_grad_(True)
     fused = siren_fused.jet(net, x, 2, backend="fused")
