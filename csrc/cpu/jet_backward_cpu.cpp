@@ -39,48 +39,47 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
-    // Per-tile partial sums of a bias gradient ([width]) or of the first layer's weight gradient ([D, width]).
+    // Per-tile partial sums of a bias gradient ([width]: column sums of the value component, the only one
+    // the bias reaches) or of the first layer's weight gradient ([D, width]).
     at::Tensor tile_sums_tensor =
         at::empty({chunk_tiles * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options());
     scalar_t* tile_sums = tile_sums_tensor.data_ptr<scalar_t>();
-    // Adds the column sums of the value component of a chunk's gz_l, tile by tile, to b_l's gradient.
-    auto add_bias_grad = [&](int64_t l, int64_t count) {
-      grads.biases[l] += tile_sums_tensor.narrow(0, 0, count * args.out_width(l)).view({count, args.out_width(l)}).sum(0);
+    // The sum over a chunk's `count` tiles of their partial sums, `per_tile` elements each.
+    auto total_of_tile_sums = [&](int64_t count, int64_t per_tile) {
+      return tile_sums_tensor.narrow(0, 0, count * per_tile).view({count, per_tile}).sum(0);
     };
+    const scalar_t* x = args.x.data_ptr<scalar_t>();
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
       const int64_t count = std::min(chunk_tiles, plan.tiles - first);
       const int64_t chunk_rows = count * plan.tile_jet_rows;
       // buffers.jet[gz]: gz_l; jet[1 - gz]: gz_l W_l, then gz_{l-1}; jet[2]: layer l's input jet.
       int gz = 0;
       const int64_t out_width = args.out_width(plan.last);
+      const scalar_t* z_last = args.is_sine(plan.last) ? saved[sine_slot[plan.last]][first].data_ptr<scalar_t>() : nullptr;
+      const auto omega_last = static_cast<scalar_t>(args.omegas[plan.last]);
       for_each_tile(count, [&](int64_t i) {
-        scalar_t* tile = buffers.jet[gz] + i * plan.tile_jet_rows * out_width;
+        const int64_t offset = i * plan.tile_jet_rows * out_width;
+        scalar_t* tile = buffers.jet[gz] + offset;
         load_tile(grad_out.data_ptr<scalar_t>(), plan.components, plan.num_points, (first + i) * plan.rows, plan.rows,
                   out_width, tile);
-        if (args.is_sine(plan.last)) {
-          rule.vjp(plan.spec, saved[sine_slot[plan.last]][first].data_ptr<scalar_t>() + i * plan.tile_jet_rows * out_width,
-                   tile, plan.rows * out_width, static_cast<scalar_t>(args.omegas[plan.last]), tile);
-        }
+        if (z_last) rule.vjp(plan.spec, z_last + offset, tile, plan.rows * out_width, omega_last, tile);
         column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
       });
-      add_bias_grad(plan.last, count);
+      grads.biases[plan.last] += total_of_tile_sums(count, out_width);
 
       for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t in_width = args.in_width(l);
         const at::Tensor gz_l = buffers.matrix(gz, chunk_rows, args.out_width(l));
         if (l == 0) {
-          const int64_t dims = plan.spec.in_dims;
+          const int64_t dims = plan.spec.in_dims, width = args.out_width(0);
           for_each_tile(count, [&](int64_t i) {
-            input_layer_weight_grad(plan.spec, args.x.data_ptr<scalar_t>(), plan.num_points, (first + i) * plan.rows,
-                                    plan.rows, buffers.jet[gz] + i * plan.tile_jet_rows * args.out_width(0),
-                                    args.out_width(0), tile_sums + i * dims * args.out_width(0));
+            input_layer_weight_grad(plan.spec, x, plan.num_points, (first + i) * plan.rows, plan.rows,
+                                    buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
+                                    tile_sums + i * dims * width);
           });
-          grads.weights[0].t().add_(tile_sums_tensor.narrow(0, 0, count * dims * args.out_width(0))
-                                          .view({count, dims, args.out_width(0)})
-                                          .sum(0));
+          grads.weights[0].t().add_(total_of_tile_sums(count, dims * width).view({dims, width}));
           if (input_grad) {
             // Only the value component depends on x: the input tangents are constant unit vectors.
-            const int64_t width = args.out_width(0);
             const at::Tensor value_grad =
                 gz_l.view({count, plan.components, plan.rows, width}).select(1, 0).reshape({-1, width});
             const at::Tensor gx = at::mm(value_grad, args.weights[0]);
@@ -100,7 +99,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
                            buffers.jet[below] + offset);
           column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
         });
-        add_bias_grad(l - 1, count);
+        grads.biases[l - 1] += total_of_tile_sums(count, in_width);
         grads.weights[l].addmm_(gz_l.t(), buffers.matrix(2, chunk_rows, in_width));
         gz = below;
       }

@@ -88,8 +88,10 @@ void build_input_jet(const JetSpec& spec, const T* x, int64_t num_points, int64_
 
 // A tile's share of the first layer's weight gradient, transposed ([D, width]): gz^T times the
 // tile's input jet without building it. That jet is x with the unit vectors as tangents and a zero
-// second-order part, so out[k] = sum over the rows of x[r, k] gz[r] + gz_k[r]. As a GEMM with an
-// output only D wide this ran at a few GFLOP/s in MKL (~20 ms of a 16K-point Laplacian step).
+// second-order part, so out[k] = sum over the rows of x[r, k] gz[r] + gz_k[r]: no input jet to
+// build, and no GEMM with an output only D wide, a shape MKL runs at a few GFLOP/s (even into
+// transposed storage this GEMM took ~13 ms of a 16K-point Laplacian step, and this pass ~8 ms in a
+// busier run).
 template <typename T>
 void input_layer_weight_grad(const JetSpec& spec, const T* x, int64_t num_points, int64_t first_row, int64_t rows,
                              const T* gz, int64_t width, T* out) {
