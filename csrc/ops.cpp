@@ -14,13 +14,24 @@
 // gradient_forward is the reverse-mode alternative for order 1 and one output (cheaper for D >= 2
 // inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
 // when `save`, what gradient_backward takes back.
+//
+// A build without CUDA also has cuda_emulated_jet_forward / cuda_emulated_jet_backward: the CUDA
+// kernels run by the host emulation (csrc/cuda/emulation) on CPU tensors, with jet_forward's and
+// jet_backward's signatures. They are a test facility, slow by design.
+#define SIREN_JET_FORWARD_SIGNATURE                                                                          \
+  "(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, bool outermost_linear, " \
+  "bool save) -> (Tensor, Tensor[])"
+#define SIREN_JET_BACKWARD_SIGNATURE                                                                            \
+  "(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, "     \
+  "bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])"
+
 TORCH_LIBRARY(siren_fused, m) {
-  m.def(
-      "jet_forward(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, "
-      "bool outermost_linear, bool save) -> (Tensor, Tensor[])");
-  m.def(
-      "jet_backward(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, "
-      "bool hessian, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
+  m.def("jet_forward" SIREN_JET_FORWARD_SIGNATURE);
+  m.def("jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
+#ifdef SIREN_FUSED_CUDA_EMULATED
+  m.def("cuda_emulated_jet_forward" SIREN_JET_FORWARD_SIGNATURE);
+  m.def("cuda_emulated_jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
+#endif
   m.def(
       "gradient_forward(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, bool outermost_linear, "
       "bool save) -> (Tensor, Tensor, Tensor[])");
@@ -44,4 +55,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("empty_cache", &siren_fused::cpu::release_idle_buffers,
         "Free the idle CPU buffers the kernels keep to hand out again (saved jets, scratch)");
   m.attr("cuda_built") = static_cast<bool>(SIREN_FUSED_WITH_CUDA);  // 0 or 1, defined by setup.py
+#ifdef SIREN_FUSED_CUDA_EMULATED
+  m.attr("cuda_emulated") = true;
+#else
+  m.attr("cuda_emulated") = false;
+#endif
 }

@@ -103,6 +103,11 @@ template <typename T>
 SIREN_HD void sincos_any(T x, T& s, T& c) {
 #if defined(__CUDA_ARCH__)
   sincos(x, &s, &c);
+#elif defined(SIREN_FUSED_CUDA_EMULATED)
+  // The emulated device (csrc/cuda/emulation): libm's sine and cosine, accurate for any argument
+  // like the device's sincos.
+  s = std::sin(x);
+  c = std::cos(x);
 #else
   sincos_host(x, s, c);
 #endif

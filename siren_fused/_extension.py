@@ -34,3 +34,9 @@ def require() -> ModuleType:
 def cuda_built() -> bool:
     module = load()
     return bool(module is not None and getattr(module, "cuda_built", False))
+
+
+def cuda_emulated() -> bool:
+    """Whether the build has the CUDA kernels compiled for the host emulation (a test facility)."""
+    module = load()
+    return bool(module is not None and getattr(module, "cuda_emulated", False))

@@ -13,7 +13,7 @@ from .modules import Siren
 if _extension.load() is not None:
     from . import ops  # noqa: F401  registers the ops' fake kernels and autograd
 
-BACKENDS = ("auto", "fused", "reference")
+BACKENDS = ("auto", "fused", "reference", "cuda_emulated")
 
 
 def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian: bool, backend: str) -> None:
@@ -105,17 +105,17 @@ def uses_reverse_gradient(net: Siren, x: torch.Tensor, order: int) -> bool:
     return order == 1 and net.out_features == 1 and x.device.type == "cpu"
 
 
-def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False) -> Jet:
-    """The jet from the compiled kernels (no argument checks: call :func:`jet`)."""
+def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, cuda_emulated: bool = False) -> Jet:
+    """The jet from the compiled kernels, or from the emulated CUDA kernels (no argument checks:
+    call :func:`jet`)."""
     weights, biases, omegas = network_arguments(net)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in weights + biases))
-    if uses_reverse_gradient(net, x, order):
+    forward = torch.ops.siren_fused.cuda_emulated_jet_forward if cuda_emulated else torch.ops.siren_fused.jet_forward
+    if not cuda_emulated and uses_reverse_gradient(net, x, order):
         value, grad, _ = torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, net.outermost_linear,
                                                                 needs_grad)
         return Jet(value, grad.unsqueeze(1))
-    packed, _ = torch.ops.siren_fused.jet_forward(
-        x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad
-    )
+    packed, _ = forward(x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad)
     return _unpack(packed, x.shape[1], order, hessian)
 
 
@@ -127,8 +127,11 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         x: points ``[N, in_features]`` with the net's dtype and device (any strides).
         order: 0 (value), 1 (value and Jacobian) or 2 (also the Laplacian).
         hessian: with ``order=2``, also return the full Hessian ``[N, out, in, in]``.
-        backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd) or
-            ``"auto"`` (fused where the extension supports x's device and dtype).
+        backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd),
+            ``"auto"`` (fused where the extension supports x's device and dtype), or
+            ``"cuda_emulated"``: the CUDA kernels run on the CPU by the emulation that builds where
+            CUDA does not (float32 CPU tensors). A test facility that checks the CUDA kernels
+            without a GPU, far slower than ``"fused"``; never chosen by ``"auto"``.
 
     Returns:
         :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
@@ -136,6 +139,15 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         autograd is on.
     """
     _check_arguments(net, x, order, hessian, backend)
+    if backend == "cuda_emulated":
+        if not _extension.cuda_emulated():
+            _extension.require()
+            raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels, which build only where the "
+                             "real CUDA kernels do not (and SIREN_FUSED_CUDA_EMULATION is not 0)")
+        if x.device.type != "cpu" or x.dtype != torch.float32:
+            raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
+                             f"{x.dtype} on {x.device}")
+        return fused_jet(net, x, order, hessian, cuda_emulated=True)
     if backend == "reference" or (backend == "auto" and not fused_supports(x)):
         return reference.jet(net, x, order, hessian)
     if not fused_supports(x):

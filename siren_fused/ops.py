@@ -12,6 +12,11 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
   when ``save``, what ``siren_fused::gradient_backward(grad_value, grad_grad, x, weights, biases,
   omegas, outermost_linear, saved, input_grad)`` takes back.
 
+In a build without CUDA, ``siren_fused::cuda_emulated_jet_forward`` / ``cuda_emulated_jet_backward``
+are the CUDA kernels run by the host emulation on CPU float32 tensors, with the same signatures and the
+same registrations here: a test facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by
+design.
+
 ``torch.func.vmap`` over the points is supported (the batch folds into N); vmap over the weights
 (a batch of networks) raises.
 
@@ -47,7 +52,13 @@ def saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], order: int, h
     return [[tiles, components, rows, w.shape[0]] for w in sine_layers]
 
 
-@torch.library.register_fake("siren_fused::jet_forward")
+# (forward, backward) op pairs of the forward-mode jet: the kernels of the build, and the emulated
+# CUDA kernels where the build has them.
+JET_OPS = [("jet_forward", "jet_backward")]
+if _extension.cuda_emulated():
+    JET_OPS.append(("cuda_emulated_jet_forward", "cuda_emulated_jet_backward"))
+
+
 def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save):
     torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
     torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
@@ -56,7 +67,6 @@ def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_line
     return out, saved
 
 
-@torch.library.register_fake("siren_fused::jet_backward")
 def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad):
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
@@ -107,15 +117,21 @@ def _jet_forward_setup_context(ctx, inputs, output):
     _keep_for_backward(ctx, x, weights, biases, output[1], save, (omegas, order, hessian, outermost_linear))
 
 
-def _jet_forward_backward(ctx, grad_out, grad_saved):
-    x, weights, biases, saved = _kept_for_backward(ctx, "jet_forward")
-    omegas, order, hessian, outermost_linear = ctx.config
-    if grad_out is None:  # nothing downstream used the jet
-        return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None, None, None
-    grad_x, grad_w, grad_b = torch.ops.siren_fused.jet_backward(
-        grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0]
-    )
-    return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None, None, None
+def _jet_forward_backward(forward: str, backward: str):
+    """The autograd formula of the jet forward op `forward`, through its backward op."""
+    backward_op = getattr(torch.ops.siren_fused, backward)
+
+    def formula(ctx, grad_out, grad_saved):
+        x, weights, biases, saved = _kept_for_backward(ctx, forward)
+        omegas, order, hessian, outermost_linear = ctx.config
+        if grad_out is None:  # nothing downstream used the jet
+            return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None, None, None
+        grad_x, grad_w, grad_b = backward_op(
+            grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0]
+        )
+        return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None, None, None
+
+    return formula
 
 
 def _gradient_forward_setup_context(ctx, inputs, output):
@@ -148,13 +164,10 @@ def _backward_backward(ctx, *grads):
     )
 
 
-torch.library.register_autograd("siren_fused::jet_forward", _jet_forward_backward,
-                                setup_context=_jet_forward_setup_context)
 torch.library.register_autograd("siren_fused::gradient_forward", _gradient_forward_backward,
                                 setup_context=_gradient_forward_setup_context)
-for _backward_op in ("jet_backward", "gradient_backward"):
-    torch.library.register_autograd(f"siren_fused::{_backward_op}", _backward_backward,
-                                    setup_context=_backward_setup_context)
+torch.library.register_autograd("siren_fused::gradient_backward", _backward_backward,
+                                setup_context=_backward_setup_context)
 
 
 def _folded_points(in_dims, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -171,12 +184,16 @@ def _folded_points(in_dims, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
     return points.reshape(batch * n, points.shape[2]), batch, n
 
 
-def _jet_forward_vmap(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
-    points, batch, n = _folded_points(in_dims, x)
-    packed, saved = torch.ops.siren_fused.jet_forward(
-        points, weights, biases, omegas, order, hessian, outermost_linear, save
-    )
-    return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
+def _jet_forward_vmap(forward: str):
+    """The vmap rule of the jet forward op `forward`: the batch folds into the points."""
+    forward_op = getattr(torch.ops.siren_fused, forward)
+
+    def rule(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
+        points, batch, n = _folded_points(in_dims, x)
+        packed, saved = forward_op(points, weights, biases, omegas, order, hessian, outermost_linear, save)
+        return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
+
+    return rule
 
 
 def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_linear, save):
@@ -186,5 +203,13 @@ def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_
     return (value.unflatten(0, (batch, n)), grad.unflatten(0, (batch, n)), saved), (0, 0, [None] * len(saved))
 
 
-torch.library.register_vmap("siren_fused::jet_forward", _jet_forward_vmap)
 torch.library.register_vmap("siren_fused::gradient_forward", _gradient_forward_vmap)
+
+for _forward, _backward in JET_OPS:
+    torch.library.register_fake(f"siren_fused::{_forward}", _jet_forward_fake)
+    torch.library.register_fake(f"siren_fused::{_backward}", _jet_backward_fake)
+    torch.library.register_autograd(f"siren_fused::{_forward}", _jet_forward_backward(_forward, _backward),
+                                    setup_context=_jet_forward_setup_context)
+    torch.library.register_autograd(f"siren_fused::{_backward}", _backward_backward,
+                                    setup_context=_backward_setup_context)
+    torch.library.register_vmap(f"siren_fused::{_forward}", _jet_forward_vmap(_forward))

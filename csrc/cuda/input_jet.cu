@@ -31,9 +31,8 @@ cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, co
                                    cudaStream_t stream) {
   const int64_t count = span.stacked_rows() * spec.in_dims;
   if (count == 0) return cudaSuccess;
-  build_input_jet_kernel<<<static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream>>>(span, spec, x,
-                                                                                                   input_jet);
-  return cudaGetLastError();
+  return launch_kernel(build_input_jet_kernel, static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream,
+                       span, spec, x, input_jet);
 }
 
 }  // namespace siren_fused::cuda

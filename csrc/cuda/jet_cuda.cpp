@@ -1,9 +1,16 @@
 // Torch glue of the CUDA kernels: checks the tensors, takes the device guard and the current
 // stream, allocates outputs (the CPU kernels' shapes) and workspace, and reports launch errors.
+//
+// The same glue serves the emulated kernels (csrc/cuda/emulation) in a build without CUDA: there
+// the tensors are on the CPU, there is no guard or stream, and the ops are registered under their
+// own names (cuda_emulated_jet_forward/backward, for the CPU dispatch key) beside the CPU kernels.
 #include <ATen/ATen.h>
+#include <torch/library.h>
+
+#ifndef SIREN_FUSED_CUDA_EMULATED
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>  // not ATen/cuda/CUDAContext.h: that pulls in cuBLAS and cuSPARSE headers
-#include <torch/library.h>
+#endif
 
 #include "../jet_args.h"
 #include "jet_cuda.h"
@@ -12,10 +19,29 @@ namespace siren_fused::cuda {
 
 namespace {
 
+#ifdef SIREN_FUSED_CUDA_EMULATED
+constexpr c10::DeviceType kKernelDevice = c10::DeviceType::CPU;
+
+// Emulated launches run to completion on the calling thread: no device to select, no stream.
+struct KernelContext {
+  explicit KernelContext(const at::Tensor&) {}
+  cudaStream_t stream() const { return nullptr; }
+};
+#else
+constexpr c10::DeviceType kKernelDevice = c10::DeviceType::CUDA;
+
+struct KernelContext {
+  explicit KernelContext(const at::Tensor& x) : guard(x.device()) {}
+  cudaStream_t stream() const { return c10::cuda::getCurrentCUDAStream(); }
+  c10::cuda::CUDAGuard guard;
+};
+#endif
+
 JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                             at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear) {
   JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear);
-  TORCH_CHECK(args.x.is_cuda(), "siren_fused CUDA kernel got x on ", args.x.device());
+  TORCH_CHECK(args.x.device().type() == kKernelDevice, "siren_fused CUDA kernel (", kKernelDevice,
+              " tensors) got x on ", args.x.device());
   TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
               args.x.scalar_type());
   return args;
@@ -39,7 +65,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             int64_t order, bool hessian, bool outermost_linear,
                                                             bool save) {
   const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
-  const c10::cuda::CUDAGuard guard(args.x.device());
+  const KernelContext context(args.x);
   const int64_t components = args.spec.components();
   at::Tensor out = at::empty({components, args.num_points(), args.out_width(args.layers() - 1)}, args.x.options());
   std::vector<at::Tensor> saved;
@@ -55,7 +81,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   const JetProblem problem = problem_of(args);
   at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
   check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
-                              workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
+                              workspace.data_ptr<float>(), context.stream()),
              "jet_forward");
   return {out, saved};
 }
@@ -65,7 +91,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
     bool input_grad) {
   const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
-  const c10::cuda::CUDAGuard guard(args.x.device());
+  const KernelContext context(args.x);
   const std::vector<int64_t> out_shape{args.spec.components(), args.num_points(),
                                        args.out_width(args.layers() - 1)};
   TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
@@ -90,7 +116,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
   check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
                                input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
-                               workspace.data_ptr<float>(), c10::cuda::getCurrentCUDAStream()),
+                               workspace.data_ptr<float>(), context.stream()),
              "jet_backward");
   return grads.as_tuple();
 }
@@ -99,7 +125,14 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
 
 }  // namespace siren_fused::cuda
 
+#ifdef SIREN_FUSED_CUDA_EMULATED
+TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
+  m.impl("cuda_emulated_jet_forward", &siren_fused::cuda::jet_forward);
+  m.impl("cuda_emulated_jet_backward", &siren_fused::cuda::jet_backward);
+}
+#else
 TORCH_LIBRARY_IMPL(siren_fused, CUDA, m) {
   m.impl("jet_forward", &siren_fused::cuda::jet_forward);
   m.impl("jet_backward", &siren_fused::cuda::jet_backward);
 }
+#endif

@@ -3,7 +3,6 @@
 // (jet_cuda.cpp) checks the tensors, allocates outputs and workspace, and reports the errors.
 #pragma once
 
-#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -11,6 +10,7 @@
 
 #include "../jet_layout.h"
 #include "../sine_jet.h"
+#include "runtime.h"
 
 namespace siren_fused::cuda {
 

@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
   constexpr int kRowsPerThread = Config::kRowsPerThread;
   constexpr int kThreadRows = Config::kThreadRows;
   constexpr int kStride = Config::kJetStride;
-  extern __shared__ float4 shared_storage[];  // float4: the matmul's reads are 16-byte aligned
+  SIREN_DYNAMIC_SHARED(float4, shared_storage);  // float4: the matmul's reads are 16-byte aligned
   float* weight_t = reinterpret_cast<float*>(shared_storage);  // [kWidth][kWidth]
   float* bias = weight_t + kWidth * kWidth;                     // [kWidth]
   float* jet = bias + kWidth;                                   // [kComponents][kRows][kStride]
@@ -234,14 +234,10 @@ template <typename Config>
 cudaError_t launch_fused(const FusedArgs& args, cudaStream_t stream) {
   const auto kernel = fused_jet_forward_kernel<Config>;
   constexpr size_t shared_bytes = Config::kSharedBytes;
-  if (shared_bytes > 48 * 1024) {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
-    if (err != cudaSuccess) return err;
-  }
+  const cudaError_t err = allow_dynamic_shared(kernel, shared_bytes);
+  if (err != cudaSuccess) return err;
   const auto blocks = static_cast<unsigned>(ceil_div(args.padded_points, Config::kRows));
-  kernel<<<blocks, kThreads, shared_bytes, stream>>>(args);
-  return cudaGetLastError();
+  return launch_kernel(kernel, blocks, kThreads, shared_bytes, stream, args);
 }
 
 // Static switch from the runtime jet shape to an instance: fn(FusedConfig<...>{}) and true, or

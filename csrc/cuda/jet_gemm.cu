@@ -46,7 +46,7 @@ __device__ void jet_gemm_epilogue(const JetGemmArgs& args, int64_t tile, int64_t
 
 __global__ void __launch_bounds__(kThreads)
     jet_gemm_kernel(JetGemmArgs args, int64_t points, int64_t blocks_per_tile) {
-  extern __shared__ float result[];  // [computed_components * points, kBlockCols]
+  SIREN_DYNAMIC_SHARED(float, result);  // [computed_components * points, kBlockCols]
   __shared__ float a_tile[kBlockK][kPassRows + 1];  // +1: the loads' column writes avoid bank conflicts
   __shared__ float b_tile[kBlockK][kBlockCols + 1];
 
@@ -129,17 +129,12 @@ cudaError_t launch_jet_gemm(const JetGemmArgs& args, cudaStream_t stream) {
                                                                 args.span.tile_rows));
   const int64_t blocks_per_tile = ceil_div(args.span.tile_rows, points);
   const size_t result_bytes = sizeof(float) * args.computed_components * points * kBlockCols;
-  // Many components (large Hessians) need more than the default 48 KB of dynamic shared memory;
-  // the attribute fails with a clear error where the device cannot give it.
-  if (result_bytes > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(jet_gemm_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(result_bytes));
-    if (err != cudaSuccess) return err;
-  }
+  // Many components (large Hessians) need more than the default 48 KB of shared memory.
+  const cudaError_t err = allow_dynamic_shared(jet_gemm_kernel, result_bytes);
+  if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(args.span.tiles * blocks_per_tile),
                   static_cast<unsigned>(ceil_div(args.n, kBlockCols)));
-  jet_gemm_kernel<<<grid, kThreads, result_bytes, stream>>>(args, points, blocks_per_tile);
-  return cudaGetLastError();
+  return launch_kernel(jet_gemm_kernel, grid, kThreads, result_bytes, stream, args, points, blocks_per_tile);
 }
 
 }  // namespace siren_fused::cuda

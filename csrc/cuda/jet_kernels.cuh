@@ -2,11 +2,10 @@
 // checks its own launch and returns the error; none synchronises.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
 
 #include "../sine_jet.h"
+#include "device_code.cuh"
 #include "jet_addressing.cuh"
 
 namespace siren_fused::cuda {

@@ -65,17 +65,15 @@ cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const flo
                             float omega, float* jet, cudaStream_t stream) {
   const int64_t count = span.span_points() * width;
   if (count == 0) return cudaSuccess;
-  sine_jet_kernel<<<static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream>>>(
-      span, spec, pre_activation, width, omega, jet);
-  return cudaGetLastError();
+  return launch_kernel(sine_jet_kernel, static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream, span,
+                       spec, pre_activation, width, omega, jet);
 }
 
 cudaError_t launch_jet_vjp(const JetVjpArgs& args, cudaStream_t stream) {
   if (args.span.span_points() == 0 || args.width == 0) return cudaSuccess;
   const dim3 grid(static_cast<unsigned>(ceil_div(args.span.span_points(), kVjpPoints)),
                   static_cast<unsigned>(ceil_div(args.width, kVjpCols)));
-  jet_vjp_kernel<<<grid, dim3(kVjpCols, kVjpPoints), 0, stream>>>(args);
-  return cudaGetLastError();
+  return launch_kernel(jet_vjp_kernel, grid, dim3(kVjpCols, kVjpPoints), 0, stream, args);
 }
 
 }  // namespace siren_fused::cuda

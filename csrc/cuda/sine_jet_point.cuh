@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "../sine_jet.h"
+#include "device_code.cuh"
 
 namespace siren_fused::cuda {
 

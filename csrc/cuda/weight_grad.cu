@@ -69,9 +69,8 @@ cudaError_t launch_weight_grad(const TileSpan& span, const float* grad_z, int64_
   const int64_t rows_per_split = ceil_div(ceil_div(rows, splits), kRowsPerStep) * kRowsPerStep;
   const dim3 grid(static_cast<unsigned>(tiles_in), static_cast<unsigned>(tiles_out),
                   static_cast<unsigned>(ceil_div(rows, rows_per_split)));
-  weight_grad_kernel<<<grid, kThreads, 0, stream>>>(span, grad_z, out_width, input_jet, in_width, grad_weight,
-                                                    rows_per_split);
-  return cudaGetLastError();
+  return launch_kernel(weight_grad_kernel, grid, kThreads, 0, stream, span, grad_z, out_width, input_jet, in_width,
+                       grad_weight, rows_per_split);
 }
 
 }  // namespace siren_fused::cuda
