@@ -5,6 +5,7 @@
 
 #include "cpu/jet_cpu.h"
 #include "cpu/reusable_buffers.h"
+#include "cpu/sine_tile_kernels.h"
 #include "jet_layout.h"
 
 // jet_forward returns the packed jet [components, N, out] (components: value, D tangents, then
@@ -52,6 +53,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("jet_tile_rows", &siren_fused::jet_tile_rows, "Rows per tile for a jet of `components` through layers "
         "at most `max_width` wide (the saved tensors' layout)", pybind11::arg("components"),
         pybind11::arg("max_width"));
+  m.def("cpu_isa", &siren_fused::cpu::sine_tile_kernels_isa,
+        "The build of the CPU tile kernels in use: 'avx2' or 'generic' (SIREN_FUSED_CPU_ISA=generic forces it)");
   m.def("empty_cache", &siren_fused::cpu::release_idle_buffers,
         "Free the idle CPU buffers the kernels keep to hand out again (saved jets, scratch)");
   m.attr("cuda_built") = static_cast<bool>(SIREN_FUSED_WITH_CUDA);  // 0 or 1, defined by setup.py

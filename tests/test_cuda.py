@@ -1,15 +1,23 @@
 """The CUDA kernels against the autograd reference: values, Jacobian, Laplacian, Hessian, and the
-gradients of a random linear loss on them with respect to the parameters and x.
+gradients of a random linear loss on them with respect to the parameters (and x).
 
-Tolerance (float32): the fused error against a float64 reference is at most twice the error of
-the float32 reference itself, plus a floor of 1e-6 times the result's largest magnitude (at
-least 1): about 8 float32 ulps. The floor scales because tensors of a few large entries (the
-last bias gradient is one sum over all points) leave the reference's own error to luck.
-Networks whose every width is at most 128 run the whole-network fused forward kernel
-(csrc/cuda/jet_forward_fused.cu, one instance per padded width 16, 32, 64, 128); wider or deeper
-ones the per-layer kernels. Backward is per layer either way and reads the forward's saved
-pre-activations, so every gradient check below also checks what the fused forward saved.
-Every test skips without a CUDA device.
+Every test runs wherever the CUDA kernels can run (conftest.cuda_kernels): on a GPU when there is
+one, and always on the CPU under the CUDA emulation (csrc/cuda/emulation), which executes the same
+.cu sources with real barrier semantics, shuffled block and thread orders and the device's launch
+limits. Nothing here is skipped on a machine without a GPU. Sizes are kept small: the emulation runs
+every thread of every block in turn.
+
+Tolerance (float32): conftest.assert_float32_bound, the fused error against a float64 reference at
+most twice the float32 reference's own error plus a floor for summation order. The kernels add
+long sums in their own order (sequential FFMA chains over a layer's width, per-block partial sums of
+the parameter gradients added atomically) where torch adds blockwise: a random walk of S roundings
+for a sum of S terms. So the floor is 4 sqrt(S) float32 epsilons (relative), S the layer width for
+the jet and the x gradient, and the stacked rows (points x components) for parameter gradients.
+
+Networks whose every width is at most 128 (and D <= 3 at order > 0) run the whole-network fused
+forward kernel (jet_forward_fused.cu, one instance per padded width 16, 32, 64, 128); the others run
+the per-layer kernels. Backward is per layer either way and reads the forward's saved
+pre-activations, so every gradient check also checks what the fused forward saved.
 """
 
 from __future__ import annotations
@@ -20,216 +28,279 @@ import pytest
 import torch
 
 import siren_fused
-from siren_fused import Siren, _extension, reference
+from siren_fused import _extension
 from siren_fused.jet import network_arguments
+from siren_fused.ops import component_count
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+from conftest import assert_float32_bound, jet_fields, random_linear_loss, random_points, random_siren
 
 CASES = [(0, False), (1, False), (2, False), (2, True)]  # (order, hessian)
-FIELDS = ("value", "grad", "laplacian", "hessian")
+CASE_IDS = ["value", "jacobian", "laplacian", "hessian"]
 
 
-def make_net(in_features=2, hidden=32, hidden_layers=2, out_features=1, outermost_linear=True, seed=0):
-    torch.manual_seed(seed)
-    return Siren(in_features, hidden, hidden_layers, out_features, outermost_linear=outermost_linear)
+def results(net, x, order, hessian, backend, dtype, device, x_grad, view):
+    """The jet's fields at view(x), and the gradients of a fixed random linear loss on them with
+    respect to the parameters (and x when x_grad), for a copy of net in dtype on device."""
+    net = copy.deepcopy(net).to(device=device, dtype=dtype)
+    xr = view(x.to(device=device, dtype=dtype)).detach().requires_grad_(x_grad)
+    jet = siren_fused.jet(net, xr, order, hessian, backend=backend)
+    out = dict(jet_fields(jet))
+    names = [f"grad {name}" for name, _ in net.named_parameters()]
+    leaves = list(net.parameters())
+    if x_grad:
+        names.append("grad x")
+        leaves.append(xr)
+    out.update(zip(names, torch.autograd.grad(random_linear_loss(jet, seed=2), leaves)))
+    return out
 
 
-def random_points(n, in_features, scale=1.0, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    return ((torch.rand(n, in_features, generator=generator, dtype=torch.float64) * 2 - 1) * scale)
+def assert_matches_reference(name, value, ref32, ref64, device, summed_terms=1):
+    """value (from the CUDA kernels) within the float32 bound of the reference; summed_terms: the
+    longest sum behind an entry, which widens the floor."""
+    assert value.device.type == device and value.dtype == torch.float32, name
+    assert value.shape == ref64.shape, f"{name}: shape {tuple(value.shape)} != reference {tuple(ref64.shape)}"
+    assert torch.isfinite(value).all(), f"{name}: non-finite values"
+    if value.numel() > 0:
+        floor = max(1e-6, 4 * summed_terms**0.5 * torch.finfo(torch.float32).eps)
+        assert_float32_bound(value.cpu(), ref32.cpu(), ref64.cpu(), name, floor=floor)
 
 
-def fields(jet):
-    return {name: getattr(jet, name) for name in FIELDS if getattr(jet, name) is not None}
-
-
-def assert_close_to_float64(name, fused, ref32, ref64):
-    """max |fused - ref64| <= 2 max |ref32 - ref64| + 1e-6 max(1, max |ref64|)."""
-    assert fused.shape == ref64.shape, f"{name}: shape {tuple(fused.shape)} != reference {tuple(ref64.shape)}"
-    assert torch.isfinite(fused).all(), f"{name}: non-finite values"
-    if fused.numel() == 0:
-        return
-    err = (fused.double() - ref64).abs().max().item()
-    ref_err = (ref32.double() - ref64).abs().max().item()
-    floor = 1e-6 * max(1.0, ref64.abs().max().item())
-    assert err <= 2 * ref_err + floor, (f"{name}: fused error {err:.3e} > 2 x float32 reference error "
-                                        f"{ref_err:.3e} + {floor:.3e}")
-
-
-def jets_and_grads(net, x, order, hessian, backend, loss_weights, dtype, view):
-    """The jet fields at view(x) and the gradients of sum(loss_weights[f] * field f) w.r.t. the
-    parameters and view(x), for a copy of net on the GPU in dtype."""
-    net = copy.deepcopy(net).to(device="cuda", dtype=dtype)
-    xr = view(x.to(device="cuda", dtype=dtype)).detach().requires_grad_(True)
-    if backend == "reference":
-        out = fields(reference.jet(net, xr, order, hessian))
-    else:
-        out = fields(siren_fused.jet(net, xr, order, hessian, backend=backend))
-    loss = sum((loss_weights[name].to(device="cuda", dtype=dtype) * value).sum() for name, value in out.items())
-    params = [p for layer in net.layers for p in (layer.linear.weight, layer.linear.bias)]
-    grads = torch.autograd.grad(loss, params + [xr], allow_unused=True)
-    named = {f"param[{i}]": g for i, g in enumerate(grads[:-1])}
-    named["x"] = grads[-1]
-    return out, named
-
-
-def check_against_reference(net, x, order, hessian, view=lambda t: t):
-    """Fused CUDA float32 vs reference float32 and float64 at the points view(x) (on the GPU)."""
-    n = view(x).shape[0]
-    generator = torch.Generator().manual_seed(2)
-    shapes = {"value": (n, net.out_features), "grad": (n, net.out_features, net.in_features),
-              "laplacian": (n, net.out_features), "hessian": (n, net.out_features, net.in_features, net.in_features)}
-    loss_weights = {name: torch.randn(shape, generator=generator, dtype=torch.float64) for name, shape in shapes.items()}
-    fused, ref32, ref64 = (jets_and_grads(net, x, order, hessian, backend, loss_weights, dtype, view)
-                           for backend, dtype in (("fused", torch.float32), ("reference", torch.float32),
+def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x_grad=True):
+    """The CUDA kernels in float32 vs the reference in float32 and float64 at the points view(x)."""
+    fused, ref32, ref64 = (results(net, x, order, hessian, backend, dtype, kernels.device, x_grad, view)
+                           for backend, dtype in ((kernels.backend, torch.float32), ("reference", torch.float32),
                                                   ("reference", torch.float64)))
-    assert fused[0].keys() == ref64[0].keys()
-    for part in (0, 1):
-        for name, value in fused[part].items():
-            assert value.device.type == "cuda" and value.dtype == torch.float32, name
-            assert_close_to_float64(name, value, ref32[part][name], ref64[part][name])
-
-
-def test_extension_built_with_cuda():
-    assert _extension.cuda_built(), "a CUDA device is present but siren_fused._C was built without CUDA kernels"
-
-
-@pytest.mark.parametrize("order,hessian", CASES)
-@pytest.mark.parametrize("in_features", [1, 2, 3])
-def test_jet_and_gradients_match_reference(order, hessian, in_features):
-    check_against_reference(make_net(in_features=in_features), random_points(257, in_features), order, hessian)
-
-
-@pytest.mark.parametrize("order,hessian", CASES)
-@pytest.mark.parametrize("outermost_linear", [True, False])
-def test_several_outputs_and_sine_last_layer(order, hessian, outermost_linear):
-    net = make_net(in_features=3, hidden=48, out_features=3, outermost_linear=outermost_linear)
-    check_against_reference(net, random_points(100, 3), order, hessian)
-
-
-# At and just past each fused instance's width; 129 and 256 take the per-layer kernels.
-@pytest.mark.parametrize("width", [16, 17, 32, 33, 64, 65, 128, 129, 256])
-@pytest.mark.parametrize("order,hessian", CASES)
-def test_widths_around_template_boundaries(width, order, hessian):
-    check_against_reference(make_net(hidden=width), random_points(300, 2), order, hessian)
+    assert fused.keys() == ref64.keys()
+    width = max(d for w in network_arguments(net)[0] for d in w.shape)
+    stacked_rows = view(x).shape[0] * component_count(net.in_features, order, hessian)
+    for name, value in fused.items():
+        summed = stacked_rows if name.startswith("grad net.") else width
+        assert_matches_reference(name, value, ref32[name], ref64[name], kernels.device, summed_terms=summed)
 
 
 def tile_rows_of(net, order, hessian):
-    components = 1 + (net.in_features if order >= 1 else 0)
-    if order == 2:
-        components += net.in_features * (net.in_features + 1) // 2 if hessian else 1
+    components = component_count(net.in_features, order, hessian)
     max_width = max([net.in_features] + [d for w in network_arguments(net)[0] for d in w.shape])
     return _extension.require().jet_tile_rows(components, max_width)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("in_features", [1, 2, 3])
+def test_jet_and_gradients_match_reference(cuda_kernels, order, hessian, in_features):
+    net = random_siren(in_features, 32, 2, 1, seed=in_features)
+    check_against_reference(cuda_kernels, net, random_points(67, in_features, seed=1), order, hessian)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+def test_training_backward_without_x_gradient(cuda_kernels, order, hessian):
+    # The usual training step: x is data, only the parameters want gradients (grad_x is never built).
+    net = random_siren(2, 48, 2, 2, seed=5)
+    check_against_reference(cuda_kernels, net, random_points(45, 2, seed=3), order, hessian, x_grad=False)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("outermost_linear", [True, False], ids=["linear", "sine"])
+def test_several_outputs_and_sine_last_layer(cuda_kernels, order, hessian, outermost_linear):
+    net = random_siren(3, 24, 1, 3, seed=7, outermost_linear=outermost_linear)
+    check_against_reference(cuda_kernels, net, random_points(41, 3, seed=4), order, hessian)
+
+
+# At and just past each instance width of the whole-network kernel (16, 32, 64, 128); 129 and up
+# take the per-layer kernels (256, 512 and an odd width among them).
+@pytest.mark.parametrize("width", [16, 17, 32, 33, 64, 65, 128, 129, 256, 383, 512])
+def test_widths_around_template_boundaries(cuda_kernels, width):
+    net = random_siren(2, width, 1, 2, seed=width)
+    check_against_reference(cuda_kernels, net, random_points(23, 2, seed=width), 2, True)
+
+
+@pytest.mark.parametrize("omegas", [(30.0, 3.0, 90.0, 1.0), (1.0, 30.0, 5.0, 60.0), (300.0, 0.5, 30.0, 12.0)],
+                         ids=["30-3-90", "1-30-5-60", "300-0.5-30"])
+def test_per_layer_omegas(cuda_kernels, omegas):
+    # The kernels take one omega per layer: give every layer its own.
+    net = random_siren(2, 40, 2, 1, seed=11, outermost_linear=False)
+    for layer, omega in zip(net.layers, omegas):
+        layer.omega_0 = omega
+    check_against_reference(cuda_kernels, net, random_points(37, 2, seed=5, scale=1.0), 2, True)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("in_features", [4, 5])
+def test_more_than_three_input_dimensions(cuda_kernels, order, hessian, in_features):
+    # The whole-network kernel is instantiated for D <= 3 at order > 0; larger D take the per-layer path.
+    net = random_siren(in_features, 20, 1, 2, seed=in_features)
+    check_against_reference(cuda_kernels, net, random_points(19, in_features, seed=6, scale=1.0), order, hessian)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("width", [24, 200])
+def test_zero_hidden_layers(cuda_kernels, order, hessian, width):
+    net = random_siren(2, width, 0, 2, seed=13)
+    assert len(net.layers) == 2
+    check_against_reference(cuda_kernels, net, random_points(29, 2, seed=7), order, hessian)
 
 
 # The fused kernel's blocks hold a fixed number of points that need not divide the saved layout's
 # tile rows (8 points a block against 51-row tiles for the 128-wide 3-D Hessian), so a block's points
 # may straddle two tiles and the last tile is partly padding.
-@pytest.mark.parametrize("order,hessian", CASES)
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("hidden,in_features", [(16, 2), (64, 2), (128, 3)])
-def test_batch_sizes_not_multiple_of_tile(order, hessian, hidden, in_features):
-    net = make_net(in_features=in_features, hidden=hidden)
+def test_batch_sizes_not_multiple_of_tile(cuda_kernels, order, hessian, hidden, in_features):
+    net = random_siren(in_features, hidden, 1, 1, seed=hidden)
     rows = tile_rows_of(net, order, hessian)
-    for n in (1, 3, rows - 1, rows + 1, 3 * rows + 7):
-        check_against_reference(net, random_points(n, in_features, seed=n), order, hessian)
+    assert rows % 2 == 1  # the layout's tile rows are odd (csrc/jet_layout.h)
+    for n in (1, rows - 1, rows + 2):
+        check_against_reference(cuda_kernels, net, random_points(n, in_features, seed=n), order, hessian)
 
 
-@pytest.mark.parametrize("order,hessian", CASES)
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("hidden,in_features", [(16, 1), (33, 2), (128, 3), (129, 2)])
-def test_saved_pre_activations_match_cpu_float64(order, hessian, hidden, in_features):
+def test_saved_pre_activations_match_cpu_float64(cuda_kernels, order, hessian, hidden, in_features):
     """What the forward saves for backward, padding rows included, against the CPU op's saved
     tensors (the same layout) in float64, with the CPU float32 ones as the error yardstick."""
-    net = make_net(in_features=in_features, hidden=hidden, outermost_linear=False)
-    x = random_points(2 * tile_rows_of(net, order, hessian) + 3, in_features)
+    net = random_siren(in_features, hidden, 1, 1, seed=3, outermost_linear=False)
+    x = random_points(2 * tile_rows_of(net, order, hessian) + 3, in_features, seed=8)
 
-    def saved(device, dtype):
+    def saved(op, device, dtype):
         weights, biases, omegas = network_arguments(copy.deepcopy(net).to(device=device, dtype=dtype))
         with torch.no_grad():
-            _, kept = torch.ops.siren_fused.jet_forward(x.to(device=device, dtype=dtype), weights, biases, omegas,
-                                                        order, hessian, False, True)
+            _, kept = op(x.to(device=device, dtype=dtype), weights, biases, omegas, order, hessian, False, True)
         return kept
 
-    fused, ref32, ref64 = saved("cuda", torch.float32), saved("cpu", torch.float32), saved("cpu", torch.float64)
+    fused = saved(getattr(torch.ops.siren_fused, cuda_kernels.forward_op), cuda_kernels.device, torch.float32)
+    ref32 = saved(torch.ops.siren_fused.jet_forward, "cpu", torch.float32)
+    ref64 = saved(torch.ops.siren_fused.jet_forward, "cpu", torch.float64)
     assert len(fused) == len(ref64) == len(net.layers)
     for i, (kept, kept32, kept64) in enumerate(zip(fused, ref32, ref64)):
-        assert_close_to_float64(f"saved[{i}]", kept.cpu(), kept32, kept64)
+        assert_matches_reference(f"saved[{i}]", kept, kept32, kept64, cuda_kernels.device)
 
 
 @pytest.mark.parametrize("hidden_layers", [30, 31])
-def test_depth_around_fused_layer_limit(hidden_layers):
+def test_depth_around_fused_layer_limit(cuda_kernels, hidden_layers):
     # The fused kernel carries at most 32 layers in its parameters; 33 take the per-layer kernels.
-    net = make_net(in_features=2, hidden=16, hidden_layers=hidden_layers)
-    check_against_reference(net, random_points(129, 2), 2, False)
+    net = random_siren(2, 16, hidden_layers, 1, seed=17, hidden_omega_0=3.0)
+    check_against_reference(cuda_kernels, net, random_points(21, 2, seed=9, scale=1.0), 2, False)
 
 
-def test_batch_spanning_several_chunks():
-    # Wide layers and a 3-D Hessian make tiles of 8 rows; the kernels then process the batch in
-    # chunks of about 2^24 / (components * 8 * width) tiles (JetProblem::chunk_tiles), ~1600 points here.
-    net = make_net(in_features=3, hidden=1024, hidden_layers=1, out_features=2)
-    assert tile_rows_of(net, 2, True) == 8
-    check_against_reference(net, random_points(4001, 3), 2, True)
+def test_batch_spanning_several_chunks(cuda_kernels):
+    # A 1024-wide layer and a 3-D Hessian make tiles of 7 rows; the kernels then take the batch in
+    # chunks of 2^24 / (components * rows * width) tiles (JetProblem::chunk_tiles): 234 tiles here,
+    # so 1,700 points are 2 chunks, the second partly filled.
+    net = random_siren(3, 1024, 0, 2, seed=19)
+    rows = tile_rows_of(net, 2, True)
+    chunk_points = (2**24 // (10 * rows * 1024)) * rows
+    n = 1700
+    assert rows == 7 and chunk_points < n < 2 * chunk_points
+    check_against_reference(cuda_kernels, net, random_points(n, 3, seed=10, scale=1.0), 2, True)
 
 
-@pytest.mark.parametrize("order,hessian", CASES)
-def test_empty_batch(order, hessian):
-    net = make_net().cuda()
-    x = torch.empty(0, 2, device="cuda", requires_grad=True)
-    jet = siren_fused.jet(net, x, order, hessian, backend="fused")
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+def test_empty_batch(cuda_kernels, order, hessian):
+    net = random_siren(2, 32, 1, 1, seed=0, dtype=torch.float32, device=cuda_kernels.device)
+    x = torch.empty(0, 2, device=cuda_kernels.device, requires_grad=True)
+    jet = siren_fused.jet(net, x, order, hessian, backend=cuda_kernels.backend)
     assert jet.value.shape == (0, 1)
-    loss = sum(v.sum() for v in fields(jet).values())
-    grads = torch.autograd.grad(loss, [x] + list(net.parameters()))
+    grads = torch.autograd.grad(random_linear_loss(jet, seed=1), [x] + list(net.parameters()))
     assert grads[0].shape == (0, 2)
     for g, p in zip(grads[1:], net.parameters()):
         assert g.shape == p.shape and not g.any()
 
 
-def test_non_contiguous_input():
+def test_non_contiguous_input(cuda_kernels):
     def every_other_column(t):  # stride 4 between rows, 2 between columns
         assert not t[:, ::2].is_contiguous()
         return t[:, ::2]
 
-    check_against_reference(make_net(hidden=40), random_points(201, 4), 2, True, view=every_other_column)
+    net = random_siren(2, 40, 1, 2, seed=21)
+    check_against_reference(cuda_kernels, net, random_points(51, 4, seed=11), 2, True, view=every_other_column)
 
 
-def test_large_magnitude_input():
-    # omega * z reaches thousands: sincos must reduce large arguments accurately.
-    check_against_reference(make_net(hidden=64), random_points(500, 2, scale=300.0), 2, True)
+@pytest.mark.parametrize("hidden", [64, 160])
+def test_large_magnitude_input(cuda_kernels, hidden):
+    # omega * z reaches thousands: the device sincos must reduce large arguments accurately.
+    net = random_siren(2, hidden, 1, 1, seed=23)
+    check_against_reference(cuda_kernels, net, random_points(47, 2, seed=12, scale=300.0), 2, True)
 
 
-def test_second_stream_gives_the_same_results():
-    net = make_net(hidden=64).cuda()
-    x = random_points(1000, 2).float().cuda()
-    expected = fields(siren_fused.jet(net, x, 2, True, backend="fused"))
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        xs = x.clone().requires_grad_(True)
-        got = fields(siren_fused.jet(net, xs, 2, True, backend="fused"))
-        grad_x = torch.autograd.grad(sum(v.sum() for v in got.values()), xs)[0]
-    torch.cuda.current_stream().wait_stream(stream)
-    torch.cuda.synchronize()
-    for name, value in expected.items():
-        torch.testing.assert_close(got[name], value, rtol=0, atol=0, msg=name)  # same kernels, same order
-    xd = x.clone().requires_grad_(True)
-    grad_default = torch.autograd.grad(
-        sum(v.sum() for v in fields(siren_fused.jet(net, xd, 2, True, backend="fused")).values()), xd)[0]
-    # Only the weight and bias gradients use atomics (their order varies); grad_x does not.
-    torch.testing.assert_close(grad_x, grad_default, rtol=0, atol=0)
-
-
-def test_auto_backend_uses_cuda_kernels_without_grad():
-    net = make_net().cuda()
-    x = random_points(64, 2).float().cuda()
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+def test_no_grad_matches_reference(cuda_kernels, order, hessian):
+    # Without autograd the forward saves nothing and takes the same kernels.
+    net = random_siren(3, 48, 2, 2, seed=29)
+    x = random_points(33, 3, seed=13)
     with torch.no_grad():
-        auto = siren_fused.jet(net, x, 2, backend="auto")
-        fused = siren_fused.jet(net, x, 2, backend="fused")
-    torch.testing.assert_close(auto.laplacian, fused.laplacian, rtol=0, atol=0)
+        fused = dict(jet_fields(siren_fused.jet(copy.deepcopy(net).to(cuda_kernels.device, torch.float32),
+                                                x.to(cuda_kernels.device, torch.float32), order, hessian,
+                                                backend=cuda_kernels.backend)))
+    ref = {dtype: dict(jet_fields(siren_fused.jet(copy.deepcopy(net).to(dtype), x.to(dtype), order, hessian,
+                                                  backend="reference")))
+           for dtype in (torch.float32, torch.float64)}
+    assert fused.keys() == ref[torch.float64].keys()
+    for name, value in fused.items():
+        assert not value.requires_grad
+        assert_matches_reference(name, value, ref[torch.float32][name].detach(), ref[torch.float64][name].detach(),
+                                 cuda_kernels.device)
 
 
-def test_opcheck_jet_forward():
-    net = make_net(hidden=32).cuda()
+# A Hessian at D = 17 or 18 (171 or 190 components) and a Laplacian at D = 160 give the per-layer
+# GEMM 40-49 KB of dynamic shared memory beside 8,320 B of static tiles: past the default 48 KB in
+# all, so the kernel must opt in counting both. The emulation checks that limit as a GPU does.
+@pytest.mark.parametrize("in_features,hessian", [(17, True), (18, True), (160, False)], ids=["H17", "H18", "L160"])
+def test_large_jets_opt_in_to_shared_memory(cuda_kernels, in_features, hessian):
+    net = random_siren(in_features, 16, 0, 1, seed=31)
+    check_against_reference(cuda_kernels, net, random_points(3, in_features, seed=14, scale=0.5), 2, hessian)
+
+
+def test_jet_past_shared_memory_limit_fails_clearly(cuda_kernels):
+    # A 60-D Hessian needs 1,891 components a point: more shared memory than any GPU has.
+    net = random_siren(60, 16, 0, 1, seed=37, dtype=torch.float32, device=cuda_kernels.device)
+    x = random_points(2, 60, seed=15, dtype=torch.float32, device=cuda_kernels.device)
+    with pytest.raises(RuntimeError, match="jet_forward CUDA kernel failed"):
+        siren_fused.jet(net, x, 2, True, backend=cuda_kernels.backend)
+    # The failure does not stick to later launches.
+    check_against_reference(cuda_kernels, random_siren(2, 16, 1, 1, seed=1), random_points(5, 2, seed=1), 2, True)
+
+
+def test_float64_raises_clear_error(cuda_kernels):
+    net = random_siren(2, 16, 1, 1, seed=0, device=cuda_kernels.device)
+    x = random_points(4, 2, seed=0, device=cuda_kernels.device)
+    with pytest.raises(ValueError, match="float32"):
+        siren_fused.jet(net, x, 2, backend=cuda_kernels.backend)
+    weights, biases, omegas = network_arguments(net)
+    with pytest.raises(RuntimeError, match="take float32, got Double"):
+        getattr(torch.ops.siren_fused, cuda_kernels.forward_op)(x, weights, biases, omegas, 2, False, True, False)
+
+
+def test_opcheck_jet_forward(cuda_kernels):
+    net = random_siren(2, 32, 1, 1, seed=0, dtype=torch.float32, device=cuda_kernels.device)
     weights, biases, omegas = network_arguments(net)
     weights = [w.detach().requires_grad_(True) for w in weights]
     biases = [b.detach().requires_grad_(True) for b in biases]
-    x = random_points(37, 2).float().cuda().requires_grad_(True)
-    torch.library.opcheck(torch.ops.siren_fused.jet_forward, (x, weights, biases, omegas, 2, True, True, True))
+    x = random_points(37, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device).requires_grad_(True)
+    torch.library.opcheck(getattr(torch.ops.siren_fused, cuda_kernels.forward_op),
+                          (x, weights, biases, omegas, 2, True, True, True))
+
+
+if torch.cuda.is_available():  # streams and the build check exist only with a GPU
+
+    def test_extension_built_with_cuda():
+        assert _extension.cuda_built(), "a CUDA device is present but siren_fused._C was built without CUDA kernels"
+
+    def test_second_stream_gives_the_same_results():
+        net = random_siren(2, 64, 1, 1, seed=0, dtype=torch.float32, device="cuda")
+        x = random_points(1000, 2, seed=0, dtype=torch.float32, device="cuda")
+        expected = dict(jet_fields(siren_fused.jet(net, x, 2, True, backend="fused")))
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            xs = x.clone().requires_grad_(True)
+            jet = siren_fused.jet(net, xs, 2, True, backend="fused")
+            got = dict(jet_fields(jet))
+            grad_x = torch.autograd.grad(random_linear_loss(jet, seed=1), xs)[0]
+        torch.cuda.current_stream().wait_stream(stream)
+        torch.cuda.synchronize()
+        for name, value in expected.items():
+            torch.testing.assert_close(got[name], value, rtol=0, atol=0, msg=name)  # same kernels, same order
+        xd = x.clone().requires_grad_(True)
+        grad_default = torch.autograd.grad(
+            random_linear_loss(siren_fused.jet(net, xd, 2, True, backend="fused"), seed=1), xd)[0]
+        # Only the weight and bias gradients use atomics (their order varies); grad_x does not.
+        torch.testing.assert_close(grad_x, grad_default, rtol=0, atol=0)

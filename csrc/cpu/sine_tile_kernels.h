@@ -37,8 +37,11 @@ template <typename T>
 SineTileKernels<T> kernels();
 }
 
-// The kernels for this CPU, chosen once.
+// The kernels for this CPU (or the portable ones under SIREN_FUSED_CPU_ISA=generic), chosen once.
 template <typename T>
 const SineTileKernels<T>& sine_tile_kernels();
+
+// The build sine_tile_kernels() chooses: "avx2" or "generic".
+const char* sine_tile_kernels_isa();
 
 }  // namespace siren_fused::cpu

@@ -227,14 +227,18 @@ std::string check_geometry(dim3 grid, dim3 block) {
   return "";
 }
 
-// Blocks run in a shuffled order that differs between launches (SIREN_FUSED_EMULATION_SEED fixes
-// the first launch's seed, to replay a failure).
-std::mt19937 launch_rng() {
-  static unsigned long long launches = [] {
+// The shuffled orders of a launch (blocks, and threads after each barrier) follow from its
+// geometry and SIREN_FUSED_EMULATION_SEED (default 0): launches of different shapes run in different
+// orders, while the same call twice runs the same way, so a failure replays and results are
+// reproducible (a GPU's atomics are not); another seed explores other orders.
+std::mt19937 launch_rng(dim3 grid, dim3 block, size_t dynamic_shared_bytes) {
+  static const unsigned long long base_seed = [] {
     const char* seed = std::getenv("SIREN_FUSED_EMULATION_SEED");
     return seed != nullptr ? std::strtoull(seed, nullptr, 10) : 0ull;
   }();
-  return std::mt19937(static_cast<std::mt19937::result_type>(launches++));
+  std::seed_seq seed{static_cast<unsigned>(base_seed), static_cast<unsigned>(base_seed >> 32), grid.x, grid.y, grid.z,
+                     block.x, block.y, block.z, static_cast<unsigned>(dynamic_shared_bytes)};
+  return std::mt19937(seed);
 }
 
 }  // namespace
@@ -288,7 +292,7 @@ cudaError_t run_grid(KernelKey kernel, dim3 grid, dim3 block, size_t dynamic_sha
       for (unsigned x = 0; x < grid.x; ++x) blocks.push_back({x, y, z});
     }
   }
-  std::mt19937 rng = launch_rng();
+  std::mt19937 rng = launch_rng(grid, block, dynamic_shared_bytes);
   std::shuffle(blocks.begin(), blocks.end(), rng);
   std::string failure;
   for (const uint3& block_idx : blocks) {
