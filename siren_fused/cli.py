@@ -12,9 +12,9 @@ import sys
 from typing import Optional, Sequence
 
 COMMAND_MODULES = (
-    "siren_fused.experiments.images",
-    "siren_fused.experiments.sdf",
-    "siren_fused.experiments.distributed",
+    "siren_fused.experiments.images.commands",
+    "siren_fused.experiments.sdf.commands",
+    "siren_fused.experiments.distributed.commands",
 )
 
 

@@ -14,8 +14,8 @@ pytest.importorskip("skimage", reason="the fit uses skimage's cameraman (pip ins
 pytest.importorskip("scipy", reason="the Laplacian targets use scipy.ndimage")
 pytest.importorskip("tqdm", reason="fit-ddp reports progress with tqdm")
 
-from siren_fused.experiments.distributed import FitConfig, build_fit, fit_ddp  # noqa: E402
-from siren_fused.experiments.jet_training import train_step  # noqa: E402
+from siren_fused.experiments.distributed.commands import FitConfig, build_fit, fit_ddp  # noqa: E402
+from siren_fused.experiments.distributed.jet_fit import train_step  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed with gloo is unavailable"

@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..jet import BACKENDS
-from .baselines import MODELS
-from .sdf_data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
-from .sdf_mesh import extract_mesh, largest_component, network_field, write_mesh
-from .sdf_metrics import compare_surfaces, sample_mesh_surface
-from .sdf_render import render_meshes
-from .sdf_step_timing import time_training_steps
-from .sdf_training import SdfTrainConfig, train_sdf
+from ...jet import BACKENDS
+from ..baselines import MODELS
+from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
+from .mesh import extract_mesh, largest_component, network_field, write_mesh
+from .metrics import compare_surfaces, sample_mesh_surface
+from .render import render_meshes
+from .training import SdfTrainConfig, time_training_steps, train_sdf
 
 MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -168,6 +166,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

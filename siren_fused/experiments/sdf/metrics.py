@@ -17,7 +17,7 @@ from typing import Dict, Tuple
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .sdf_data import OrientedPoints
+from .data import OrientedPoints
 
 
 @dataclass(frozen=True)
