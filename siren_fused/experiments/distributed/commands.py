@@ -182,4 +182,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device,
                         help="cpu: gloo; cuda: NCCL, one GPU per process")
     parser.add_argument("--output", default=defaults.output, help="where rank 0 saves the Siren's state dict")
-    parser.set_defaults(func=_fit_ddp_command)
+    parser.set_defaults(func=_fit_ddp_command, requires=("tqdm", "skimage", "scipy"))

@@ -23,6 +23,7 @@ from .figures import Derivatives, save_derivative_grid, save_image_row
 from .training import evaluate_jet, time_backends_per_step, train_image_network
 
 IN_FEATURES, OUT_FEATURES = 2, 1  # (row, column) -> grey level
+REQUIRED_MODULES = ("tqdm", "skimage", "scipy", "matplotlib")  # images, targets, figures, progress bar
 
 
 def _image_arguments(parser: argparse.ArgumentParser, size: int, hidden: int, steps: int, batch: int) -> None:
@@ -189,23 +190,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="fit cameraman, plot its gradient and Laplacian from the fused jet")
     _image_arguments(demo, size=256, hidden=256, steps=300, batch=8192)
     demo.add_argument("--timing-repeats", type=int, default=3, help="timed jet evaluations per backend")
-    demo.set_defaults(func=_command(run_demo))
+    demo.set_defaults(requires=REQUIRED_MODULES, func=_command(run_demo))
 
     fit = subparsers.add_parser("fit-image", help="fit an image with SIREN and the baselines (Fig. 1)")
     _image_arguments(fit, size=128, hidden=128, steps=300, batch=4096)
     _comparison_arguments(fit)
-    fit.set_defaults(func=_command(lambda args: run_comparison(args, "fit")))
+    fit.set_defaults(requires=REQUIRED_MODULES, func=_command(lambda args: run_comparison(args, "fit")))
 
     poisson = subparsers.add_parser("poisson", help="reconstruct an image from its gradients or Laplacian")
     _image_arguments(poisson, size=128, hidden=128, steps=300, batch=2048)
     _comparison_arguments(poisson)
     _poisson_arguments(poisson)
     poisson.add_argument("--target", choices=("grad", "laplacian"), default="grad")
-    poisson.set_defaults(func=_command(lambda args: run_comparison(args, args.target)))
+    poisson.set_defaults(requires=REQUIRED_MODULES,
+                         func=_command(lambda args: run_comparison(args, args.target)))
 
     compose = subparsers.add_parser("compose", help="blend two images in the gradient domain (Fig. 3)")
     _image_arguments(compose, size=128, hidden=128, steps=300, batch=2048)
     _poisson_arguments(compose)
     compose.add_argument("--second-image", default="coffee", help="the image blended with --image")
     compose.add_argument("--alpha", type=float, default=0.5, help="weight of --image's gradients")
-    compose.set_defaults(func=_command(run_compose))
+    compose.set_defaults(requires=REQUIRED_MODULES, func=_command(run_compose))

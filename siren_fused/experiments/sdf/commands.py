@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from ...cli import run_command
 from ...jet import BACKENDS
 from ..baselines import MODELS
 from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--metric-points", type=int, default=50_000,
                         help="points per surface for Chamfer and normal consistency (default %(default)s)")
     output.add_argument("--no-render", action="store_true", help="skip the PNG rendering")
-    parser.set_defaults(func=run_fit_sdf)
+    parser.set_defaults(func=run_fit_sdf, requires=("tqdm", "trimesh", "skimage", "scipy", "matplotlib"))
 
 
 def _config_for(model: str, args: argparse.Namespace) -> SdfTrainConfig:
@@ -163,6 +164,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m siren_fused.experiments.sdf fit-sdf ...``: the same command without the other experiments."""
     parser = argparse.ArgumentParser(prog="python -m siren_fused.experiments.sdf")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_command(parser.parse_args(argv))
 
