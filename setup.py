@@ -1,13 +1,21 @@
-"""Builds siren_fused and its C++ extension siren_fused._C (CPU kernels; CUDA kernels where built)."""
+"""Builds the C++ extension siren_fused._C (CPU kernels; CUDA kernels where built).
+
+The package's metadata, dependencies and entry points are in pyproject.toml.
+"""
 
 import glob
 import os
 
-from setuptools import find_packages, setup
-import torch
-from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+from setuptools import setup
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
+try:
+    import torch
+    from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+except ModuleNotFoundError as error:
+    # pyproject.toml does not list torch as a build requirement: an isolated build would build against a
+    # freshly downloaded torch, not the one the extension will run with.
+    raise SystemExit(f"siren_fused builds against the installed torch, but {error}. Install torch first, then "
+                     "build without isolation: pip install --no-build-isolation -e .") from error
 
 
 def cpu_sources():
@@ -92,17 +100,6 @@ def jet_extension():
 
 
 setup(
-    name="siren_fused",
-    version="0.1.0",
-    description="Fused forward-mode derivative jets for SIREN networks (CPU and CUDA kernels)",
-    packages=find_packages(include=["siren_fused", "siren_fused.*"]),
     ext_modules=[jet_extension()],
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
-    python_requires=">=3.9",
-    install_requires=["torch>=2.4", "numpy"],
-    extras_require={
-        "experiments": ["scikit-image", "matplotlib", "tqdm", "trimesh", "pymeshfix", "scipy"],
-        "test": ["pytest", "pytest-benchmark"],
-    },
-    entry_points={"console_scripts": ["siren-fused=siren_fused.cli:main"]},
 )

@@ -30,6 +30,7 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
               omegas.size());
   JetArgs args;
   args.x = x.contiguous();
+  args.caller_x = x;
   args.outermost_linear = outermost_linear;
   args.spec = JetSpec{x.size(1), order, hessian};
   args.omegas.assign(omegas.begin(), omegas.end());
@@ -48,6 +49,8 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
                 "] must be on x's device ", x.device(), ", got ", w.device(), " and ", b.device());
     args.weights.push_back(w.contiguous());
     args.biases.push_back(b.contiguous());
+    args.caller_weights.push_back(w);
+    args.caller_biases.push_back(b);
     width = w.size(0);
   }
   return args;
@@ -80,7 +83,7 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
 }
 
 JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
-  JetGrads grads{at::zeros_like(args.x), {}, {}};
+  JetGrads grads{at::zeros_like(args.x), {}, {}, args.caller_x, args.caller_weights, args.caller_biases};
   for (int64_t l = 0; l < args.layers(); ++l) {
     const at::Tensor& w = args.weights[l];
     grads.weights.push_back(storage == WeightGradStorage::kTransposed ? at::zeros({w.size(1), w.size(0)}, w.options()).t()
@@ -90,10 +93,39 @@ JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
   return grads;
 }
 
+namespace {
+
+// The strides torch.empty_like(like) has: like's own where like is non-overlapping and dense, else row-major.
+std::vector<int64_t> empty_like_strides(const at::Tensor& like) {
+  if (like.is_non_overlapping_and_dense()) return like.strides().vec();
+  std::vector<int64_t> strides(like.dim());
+  int64_t stride = 1;
+  for (int64_t d = like.dim() - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= std::max<int64_t>(like.size(d), 1);
+  }
+  return strides;
+}
+
+// `grad` itself when its strides are already those, else a copy with them. Comparing strides, not
+// is_contiguous(): a [1, 64] gradient with strides (1, 1) counts as contiguous, yet DDP and the fake
+// kernels expect the parameter's (64, 1).
+at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& like) {
+  const std::vector<int64_t> strides = empty_like_strides(like);
+  if (grad.strides() == at::IntArrayRef(strides)) return grad;
+  return at::empty_strided(like.sizes(), strides, grad.options()).copy_(grad);
+}
+
+std::vector<at::Tensor> in_layouts_of(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& like) {
+  std::vector<at::Tensor> laid_out;
+  for (size_t i = 0; i < grads.size(); ++i) laid_out.push_back(in_layout_of(grads[i], like[i]));
+  return laid_out;
+}
+
+}  // namespace
+
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> JetGrads::as_tuple() const {
-  std::vector<at::Tensor> contiguous_weights;
-  for (const at::Tensor& w : weights) contiguous_weights.push_back(w.contiguous());
-  return {x, contiguous_weights, biases};
+  return {in_layout_of(x, x_like), in_layouts_of(weights, weights_like), in_layouts_of(biases, biases_like)};
 }
 
 }  // namespace siren_fused

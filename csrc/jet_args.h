@@ -18,6 +18,10 @@ struct JetArgs {
   std::vector<at::Tensor> biases;   // [out_l], contiguous
   std::vector<double> omegas;       // one per layer; unused for a linear last layer
   bool outermost_linear;
+  // The caller's x, weights and biases with their own strides: each gradient goes back in its tensor's layout.
+  at::Tensor caller_x;
+  std::vector<at::Tensor> caller_weights;
+  std::vector<at::Tensor> caller_biases;
   JetSpec spec;
 
   int64_t layers() const { return static_cast<int64_t>(weights.size()); }
@@ -48,14 +52,22 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
 // The CPU kernels keep the weight gradients in transposed storage ([in, out] memory viewed as
 // [out, in]), so that addmm_ has the BLAS write W^T: MKL's sgemm accumulates a narrow [256, D]
 // first-layer gradient over 16K points about 4x faster that way (22 vs 5 ms, microbenchmark).
-// `as_tuple` hands every weight gradient back contiguous whichever storage was used.
+// `as_tuple` hands every gradient back in the layout of its tensor whichever storage was used.
 enum class WeightGradStorage { kRowMajor, kTransposed };
 
 struct JetGrads {
+  // As the kernels accumulate them: x's and the biases' contiguous, the weights' in the chosen storage.
   at::Tensor x;
   std::vector<at::Tensor> weights;
   std::vector<at::Tensor> biases;
+  // The tensors they are gradients of (JetArgs' caller_*), whose layouts as_tuple returns them in.
+  at::Tensor x_like;
+  std::vector<at::Tensor> weights_like;
+  std::vector<at::Tensor> biases_like;
 
+  // Every gradient with the strides torch.empty_like gives its tensor (what the fake kernels return): the
+  // tensor's own strides where it is non-overlapping and dense, as autograd's gradient layout contract
+  // asks (DistributedDataParallel copies every gradient that breaks it, and warns), else row-major.
   std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> as_tuple() const;
 };
 JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage);

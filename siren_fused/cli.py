@@ -1,21 +1,29 @@
 """The ``siren-fused`` command line: one subcommand per experiment.
 
 Each module in ``siren_fused.experiments`` named in ``COMMAND_MODULES`` exposes
-``register(subparsers)``, which adds its subcommands and sets ``func`` on each parser.
+``register(subparsers)``, which adds its subcommands and sets two defaults on each parser: ``func``,
+the command, and ``requires``, the modules it imports beyond siren_fused's own dependencies. The
+command modules import those only where used, so ``--help`` lists every command without the extras,
+and a command whose extras are missing stops before it starts, with the line that installs them.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 COMMAND_MODULES = (
-    "siren_fused.experiments.images",
-    "siren_fused.experiments.sdf",
-    "siren_fused.experiments.distributed",
+    "siren_fused.experiments.images.commands",
+    "siren_fused.experiments.sdf.commands",
+    "siren_fused.experiments.distributed.commands",
 )
+
+# The optional modules the commands use, each with the extra (pyproject.toml) that installs it.
+EXTRA_OF_MODULE = {"scipy": "experiments", "skimage": "experiments", "matplotlib": "experiments",
+                   "tqdm": "experiments", "trimesh": "experiments", "pymeshfix": "experiments"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,9 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def missing_extras_message(command: str, modules: Sequence[str]) -> Optional[str]:
+    """The one line to print when some of ``modules`` are not installed, or None when all are."""
+    missing: List[str] = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    extras = ",".join(sorted({EXTRA_OF_MODULE[name] for name in missing}))
+    return (f"siren-fused {command}: needs {', '.join(missing)}, not installed; "
+            f'install them with: pip install "siren_fused[{extras}]"')
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command, or print the line that installs its missing extras and return 1."""
+    message = missing_extras_message(args.command, args.requires)
+    if message is not None:
+        print(message, file=sys.stderr)
+        return 1
     return int(args.func(args) or 0)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_command(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

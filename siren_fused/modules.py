@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch import nn
+
+# State-dict keys of the paper's two published SIREN implementations that differ from this Siren's
+# ``net.{layer}.linear.{weight,bias}``. The notebook's Siren (explore_siren.ipynb) names its sine layers
+# as this one does but stores a linear last layer (outermost_linear=True) as a bare nn.Linear. The code
+# release's SingleBVPNet (modules.py, mode='mlp') wraps an FCBlock whose layers are
+# Sequential(BatchLinear, Sine) pairs, its last layer always linear.
+NOTEBOOK_LINEAR_LAST_LAYER = re.compile(r"net\.(\d+)\.(weight|bias)")
+SINGLE_BVP_NET_LAYER = re.compile(r"net\.net\.(\d+)\.0\.(weight|bias)")
 
 
 class SineLayer(nn.Module):
@@ -81,6 +90,28 @@ class Siren(nn.Module):
         layers += [SineLayer(hidden_features, hidden_features, hidden_omega_0) for _ in range(hidden_layers)]
         layers.append(SineLayer(hidden_features, out_features, hidden_omega_0, linear=outermost_linear))
         self.net = nn.Sequential(*layers)
+        # The private registration: its public twin only exists from torch 2.5 on, and we support 2.4.
+        self._register_load_state_dict_pre_hook(self._rename_published_keys)
+
+    def _rename_published_keys(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                               error_msgs) -> None:
+        """Lets ``load_state_dict`` take the notebook Siren's and SingleBVPNet's state dicts as they are.
+
+        Renames their keys in place to this Siren's. Their omegas are not in a state dict: build this Siren
+        with the same ``first_omega_0`` and ``hidden_omega_0`` (SingleBVPNet's are 30 and 30).
+        """
+        last_layer = len(self.net) - 1
+        for key in [key for key in state_dict if key.startswith(prefix)]:
+            name = key[len(prefix):]
+            match = SINGLE_BVP_NET_LAYER.fullmatch(name) or NOTEBOOK_LINEAR_LAST_LAYER.fullmatch(name)
+            if match is None:
+                continue
+            layer, parameter = int(match[1]), match[2]
+            # Either source's last layer, when it has these keys, is linear.
+            if layer == last_layer and not self.outermost_linear:
+                error_msgs.append(f"{prefix}{name} is the weight of a linear last layer, but this Siren has a sine "
+                                  "last layer: build it with outermost_linear=True")
+            state_dict[f"{prefix}net.{layer}.linear.{parameter}"] = state_dict.pop(key)
 
     @property
     def layers(self) -> list[SineLayer]:

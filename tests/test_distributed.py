@@ -14,20 +14,25 @@ pytest.importorskip("skimage", reason="the fit uses skimage's cameraman (pip ins
 pytest.importorskip("scipy", reason="the Laplacian targets use scipy.ndimage")
 pytest.importorskip("tqdm", reason="fit-ddp reports progress with tqdm")
 
-from siren_fused.experiments.distributed import FitConfig, build_fit, fit_ddp  # noqa: E402
-from siren_fused.experiments.jet_training import train_step  # noqa: E402
+from siren_fused.experiments.distributed.commands import FitConfig, build_fit, fit_ddp  # noqa: E402
+from siren_fused.experiments.distributed.jet_fit import train_step  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed with gloo is unavailable"
 )
 
 
-def test_two_gloo_processes_match_single_process_training(tmp_path):
+def test_two_gloo_processes_match_single_process_training(tmp_path, capfd):
     # 8 x 8 pixels split in two shards of 32; float64 so agreement is limited by rounding only.
     config = FitConfig(side=8, hidden_features=16, hidden_layers=1, steps=4, lr=1e-3, dtype="float64",
                        output=str(tmp_path / "ddp.pt"))
     fit_ddp(config, nproc=2)
     distributed_state = torch.load(config.output)
+    # The spawned processes write to the file descriptors capfd captures: rank 0's closing line proves it.
+    printed = capfd.readouterr()
+    assert "fit-ddp: loss" in printed.out
+    # DDP warns when a gradient's strides differ from its parameter's (then copies it every step).
+    assert "Grad strides do not match" not in printed.err, printed.err
 
     single = build_fit(config, torch.device("cpu"))
     initial_state = {name: tensor.clone() for name, tensor in single.model.siren.state_dict().items()}

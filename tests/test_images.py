@@ -11,8 +11,8 @@ import skimage.io
 import torch
 
 from siren_fused import cli
-from siren_fused.experiments import image_data
-from siren_fused.experiments.images import run_comparison
+from siren_fused.experiments.images import data as image_data
+from siren_fused.experiments.images.commands import run_comparison
 
 SIDE = 32
 TINY_NET = ["--size", str(SIDE), "--hidden", "32", "--layers", "2", "--threads", "1"]

@@ -14,15 +14,14 @@ trimesh = pytest.importorskip("trimesh")
 pytest.importorskip("skimage")
 
 from siren_fused import _extension  # noqa: E402
-from siren_fused.experiments import sdf, sdf_training  # noqa: E402
-from siren_fused.experiments.sdf_data import (  # noqa: E402
+from siren_fused.experiments.sdf import commands as sdf, training as sdf_training  # noqa: E402
+from siren_fused.experiments.sdf.data import (  # noqa: E402
     OrientedPoints, SdfBatchSampler, load_oriented_points, normalise_to_unit_cube)
-from siren_fused.experiments.sdf_loss import sdf_loss_terms  # noqa: E402
-from siren_fused.experiments.sdf_mesh import (  # noqa: E402
+from siren_fused.experiments.sdf.loss import sdf_loss_terms  # noqa: E402
+from siren_fused.experiments.sdf.mesh import (  # noqa: E402
     evaluate_on_grid, extract_mesh, largest_component, network_field)
-from siren_fused.experiments.sdf_metrics import compare_surfaces, sample_mesh_surface  # noqa: E402
-from siren_fused.experiments.sdf_step_timing import time_training_steps  # noqa: E402
-from siren_fused.experiments.sdf_training import SdfTrainConfig, train_sdf  # noqa: E402
+from siren_fused.experiments.sdf.metrics import compare_surfaces, sample_mesh_surface  # noqa: E402
+from siren_fused.experiments.sdf.training import SdfTrainConfig, time_training_steps, train_sdf  # noqa: E402
 
 SPHERE_RADIUS = 0.6
 
@@ -141,7 +140,7 @@ def test_normalisation_fills_the_unit_cube_keeping_the_aspect_ratio():
 
 
 def test_batches_put_surface_points_first_then_uniform_ones():
-    batch = SdfBatchSampler(sphere_points(100), on_surface=64, seed=1).sample()
+    batch = SdfBatchSampler(sphere_points(100), on_surface=64, seed=1).next()
     assert batch.points.shape == (128, 3) and batch.normals.shape == (64, 3)
     np.testing.assert_allclose(batch.points[:64].norm(dim=1).numpy(), SPHERE_RADIUS, rtol=1e-6)
     assert batch.points[64:].abs().max() <= 1.0
@@ -151,7 +150,7 @@ def test_batches_put_surface_points_first_then_uniform_ones():
 
 
 def test_exact_sdf_has_no_surface_normal_or_eikonal_loss():
-    batch = SdfBatchSampler(sphere_points(200), on_surface=200, seed=2).sample()
+    batch = SdfBatchSampler(sphere_points(200), on_surface=200, seed=2).next()
     points = batch.points.double().requires_grad_(True)
     value = sphere_sdf(points)[:, None]
     grad = torch.autograd.grad(value.sum(), points)[0]

@@ -17,20 +17,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..jet import BACKENDS
-from .baselines import MODELS
-from .sdf_data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
-from .sdf_mesh import extract_mesh, largest_component, network_field, write_mesh
-from .sdf_metrics import compare_surfaces, sample_mesh_surface
-from .sdf_render import render_meshes
-from .sdf_step_timing import time_training_steps
-from .sdf_training import SdfTrainConfig, train_sdf
+from ...cli import run_command
+from ...jet import BACKENDS
+from ..baselines import MODELS
+from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
+from .mesh import extract_mesh, largest_component, network_field, write_mesh
+from .metrics import compare_surfaces, sample_mesh_surface
+from .render import render_meshes
+from .training import SdfTrainConfig, time_training_steps, train_sdf
 
 MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -85,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--metric-points", type=int, default=50_000,
                         help="points per surface for Chamfer and normal consistency (default %(default)s)")
     output.add_argument("--no-render", action="store_true", help="skip the PNG rendering")
-    parser.set_defaults(func=run_fit_sdf)
+    parser.set_defaults(func=run_fit_sdf, requires=("tqdm", "trimesh", "skimage", "scipy", "matplotlib"))
 
 
 def _config_for(model: str, args: argparse.Namespace) -> SdfTrainConfig:
@@ -165,9 +164,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m siren_fused.experiments.sdf fit-sdf ...``: the same command without the other experiments."""
     parser = argparse.ArgumentParser(prog="python -m siren_fused.experiments.sdf")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_command(parser.parse_args(argv))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

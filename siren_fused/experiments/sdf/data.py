@@ -17,6 +17,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from ..training_loop import SeededBatches
+
 SUPPORTED_SUFFIXES = (".ply", ".obj", ".off", ".xyz")
 MESH_SUFFIXES = (".ply", ".obj", ".off")
 
@@ -161,11 +163,8 @@ class SdfBatch:
     on_surface: int
 
 
-class SdfBatchSampler:
-    """Batches of ``on_surface`` random surface points plus as many uniform points in [-1, 1]^3.
-
-    Uses its own torch generator so a checkpoint can store its state and resume the same sequence.
-    """
+class SdfBatchSampler(SeededBatches):
+    """Batches of ``on_surface`` random surface points plus as many uniform points in [-1, 1]^3."""
 
     def __init__(self, surface: OrientedPoints, on_surface: int, dtype: torch.dtype = torch.float32,
                  seed: int = 0) -> None:
@@ -173,10 +172,11 @@ class SdfBatchSampler:
             raise ValueError(f"on_surface must be >= 1, got {on_surface}")
         self.points = torch.as_tensor(surface.points, dtype=dtype)
         self.normals = torch.as_tensor(surface.normals, dtype=dtype)
+        super().__init__(seed)
         self.on_surface = on_surface
-        self.generator = torch.Generator().manual_seed(seed)
 
-    def sample(self) -> SdfBatch:
+    def next(self) -> SdfBatch:
         index = torch.randint(len(self.points), (self.on_surface,), generator=self.generator)
         off_surface = torch.rand(self.on_surface, 3, generator=self.generator, dtype=self.points.dtype) * 2 - 1
         return SdfBatch(torch.cat([self.points[index], off_surface]), self.normals[index], self.on_surface)
+

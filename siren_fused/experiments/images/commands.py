@@ -14,15 +14,16 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 
-from ..modules import Siren
-from .baselines import MODELS
-from .image_data import (TARGET_SCALINGS, align_unseen_part, load_image, pixel_grid, poisson_target, psnr,
-                         reconstruction_scale, true_derivatives)
-from .image_figures import Derivatives, save_derivative_grid, save_image_row
-from ..timing import median_time
-from .image_training import evaluate_jet, time_backends_per_step, train
+from ...modules import Siren
+from ...timing import median_time
+from ..baselines import MODELS
+from .data import (TARGET_SCALINGS, align_unseen_part, load_image, pixel_grid, poisson_target, psnr,
+                   reconstruction_scale, true_derivatives)
+from .figures import Derivatives, save_derivative_grid, save_image_row
+from .training import evaluate_jet, time_backends_per_step, train_image_network
 
 IN_FEATURES, OUT_FEATURES = 2, 1  # (row, column) -> grey level
+REQUIRED_MODULES = ("tqdm", "skimage", "scipy", "matplotlib")  # images, targets, figures, progress bar
 
 
 def _image_arguments(parser: argparse.ArgumentParser, size: int, hidden: int, steps: int, batch: int) -> None:
@@ -110,8 +111,8 @@ def run_comparison(args: argparse.Namespace, task: str) -> Dict:
                     "layers": args.layers, "steps": args.steps, "lr": args.lr, "batch": args.batch,
                     "backend": args.backend, "threads": args.threads, "models": rows}
     for name in args.models:
-        run = train(_network(name, args), coords, target, task, args.steps, args.lr, args.batch, args.backend,
-                    args.seed, label=f"{task} {name}")
+        run = train_image_network(_network(name, args), coords, target, task, args.steps, args.lr, args.batch,
+                                  args.backend, args.seed, label=f"{task} {name}")
         columns[name] = _reconstruct(run.net, coords, truth, task, scale, args.backend)
         rows.append({"model": name, "psnr_db": psnr(columns[name].image, truth), "train_seconds": run.seconds,
                      "final_loss": run.final_loss})
@@ -121,7 +122,7 @@ def run_comparison(args: argparse.Namespace, task: str) -> Dict:
     _print_table(task, rows)
     if "siren_seconds_per_step" in record:
         times = record["siren_seconds_per_step"]
-        print(f"SIREN per training step: fused {times['fused'] * 1e3:.1f} ms, reference "
+        print(f"SIREN per training step (median): fused {times['fused'] * 1e3:.1f} ms, reference "
               f"{times['reference'] * 1e3:.1f} ms ({times['reference'] / times['fused']:.2f}x)")
     record["figure"] = save_derivative_grid(columns, os.path.join(args.out, f"{task}.png"),
                                             f"{task} on {args.image} {args.size}px, {args.steps} steps")
@@ -135,8 +136,8 @@ def run_demo(args: argparse.Namespace) -> Dict:
     _prepare(args)
     truth = load_image(args.image, args.size)
     coords = pixel_grid(args.size)
-    run = train(_network("siren", args), coords, torch.from_numpy(truth.reshape(-1, 1)), "fit", args.steps,
-                args.lr, args.batch, seed=args.seed, label="fitting SIREN")
+    run = train_image_network(_network("siren", args), coords, torch.from_numpy(truth.reshape(-1, 1)), "fit",
+                              args.steps, args.lr, args.batch, seed=args.seed, label="fitting SIREN")
     fitted = _reconstruct(run.net, coords, truth, "fit", 1.0, "fused")
     seconds = {backend: median_time(lambda: evaluate_jet(run.net, coords, backend), args.timing_repeats)
                for backend in ("fused", "reference")}
@@ -162,8 +163,8 @@ def run_compose(args: argparse.Namespace) -> Dict:
     # The gradient is linear, so the image these gradients belong to is the same blend of the two images.
     blend = args.alpha * first + (1.0 - args.alpha) * second
     coords = pixel_grid(args.size)
-    run = train(_network("siren", args), coords, blended_gradient, "grad", args.steps, args.lr, args.batch,
-                args.backend, args.seed, label="composing SIREN")
+    run = train_image_network(_network("siren", args), coords, blended_gradient, "grad", args.steps, args.lr,
+                              args.batch, args.backend, args.seed, label="composing SIREN")
     scale = reconstruction_scale("grad", args.size, args.scaling)
     composed = _reconstruct(run.net, coords, blend, "grad", scale, args.backend)
     record = {"images": [args.image, args.second_image], "alpha": args.alpha, "size": args.size,
@@ -189,23 +190,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="fit cameraman, plot its gradient and Laplacian from the fused jet")
     _image_arguments(demo, size=256, hidden=256, steps=300, batch=8192)
     demo.add_argument("--timing-repeats", type=int, default=3, help="timed jet evaluations per backend")
-    demo.set_defaults(func=_command(run_demo))
+    demo.set_defaults(requires=REQUIRED_MODULES, func=_command(run_demo))
 
     fit = subparsers.add_parser("fit-image", help="fit an image with SIREN and the baselines (Fig. 1)")
     _image_arguments(fit, size=128, hidden=128, steps=300, batch=4096)
     _comparison_arguments(fit)
-    fit.set_defaults(func=_command(lambda args: run_comparison(args, "fit")))
+    fit.set_defaults(requires=REQUIRED_MODULES, func=_command(lambda args: run_comparison(args, "fit")))
 
     poisson = subparsers.add_parser("poisson", help="reconstruct an image from its gradients or Laplacian")
     _image_arguments(poisson, size=128, hidden=128, steps=300, batch=2048)
     _comparison_arguments(poisson)
     _poisson_arguments(poisson)
     poisson.add_argument("--target", choices=("grad", "laplacian"), default="grad")
-    poisson.set_defaults(func=_command(lambda args: run_comparison(args, args.target)))
+    poisson.set_defaults(requires=REQUIRED_MODULES,
+                         func=_command(lambda args: run_comparison(args, args.target)))
 
     compose = subparsers.add_parser("compose", help="blend two images in the gradient domain (Fig. 3)")
     _image_arguments(compose, size=128, hidden=128, steps=300, batch=2048)
     _poisson_arguments(compose)
     compose.add_argument("--second-image", default="coffee", help="the image blended with --image")
     compose.add_argument("--alpha", type=float, default=0.5, help="weight of --image's gradients")
-    compose.set_defaults(func=_command(run_compose))
+    compose.set_defaults(requires=REQUIRED_MODULES, func=_command(run_compose))

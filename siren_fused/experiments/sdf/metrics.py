@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Tuple
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from .sdf_data import OrientedPoints
+from .data import OrientedPoints
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ def sample_mesh_surface(mesh: "trimesh.Trimesh", count: int, seed: int = 0) -> O
 
 def _nearest(source: OrientedPoints, target: OrientedPoints) -> Tuple[np.ndarray, np.ndarray]:
     """Distance from each source point to its nearest target point, and ``|cos|`` of their normals."""
+    from scipy.spatial import cKDTree  # the experiments extra: imported where used, like trimesh
+
     distance, index = cKDTree(target.points).query(source.points, workers=-1)
     cosine = np.abs(np.einsum("ij,ij->i", source.normals, target.normals[index]))
     return distance, cosine

@@ -11,13 +11,10 @@ import os
 from typing import Tuple
 
 import numpy as np
-import scipy.ndimage
-import skimage.color
-import skimage.data
-import skimage.io
-import skimage.transform
-import skimage.util
 import torch
+
+# scipy and scikit-image are imported where used: they come with the experiments extra, and the
+# command line must list its commands without it.
 
 # The paper multiplies the image by these before filtering (Implicit2DWrapper in its dataio.py).
 PAPER_PREMULTIPLIER = {"grad": 1e1, "laplacian": 1e4}
@@ -32,6 +29,12 @@ def load_image(source: str, size: int) -> np.ndarray:
     ``source`` is a path to any image file, or the name of a scikit-image sample (``camera``, ``astronaut``,
     ``coffee``, ...). Non-square images are centre-cropped first, so the pixels stay square.
     """
+    import skimage.color
+    import skimage.data
+    import skimage.io
+    import skimage.transform
+    import skimage.util
+
     if os.path.exists(source):
         raw = skimage.io.imread(source)
     elif hasattr(skimage.data, source) and callable(getattr(skimage.data, source)):
@@ -88,16 +91,20 @@ def reconstruction_scale(task: str, size: int, scaling: str) -> float:
 
 def sobel_gradient(image: np.ndarray) -> np.ndarray:
     """``[H, W, 2]`` Sobel responses along rows and columns (the grid's coordinates 0 and 1)."""
-    return np.stack([scipy.ndimage.sobel(image, axis=0), scipy.ndimage.sobel(image, axis=1)], axis=-1)
+    from scipy import ndimage
+
+    return np.stack([ndimage.sobel(image, axis=0), ndimage.sobel(image, axis=1)], axis=-1)
 
 
 def poisson_target(image: np.ndarray, task: str, scaling: str = "paper") -> torch.Tensor:
     """The supervision of a Poisson task, one row per pixel: ``[N, 2]`` for ``grad``, ``[N, 1]`` for ``laplacian``."""
+    from scipy import ndimage
+
     scaled = image.astype(np.float64) * target_premultiplier(task, image.shape[0], scaling)
     if task == "grad":
         target = sobel_gradient(scaled).reshape(-1, 2)
     elif task == "laplacian":
-        target = scipy.ndimage.laplace(scaled).reshape(-1, 1)
+        target = ndimage.laplace(scaled).reshape(-1, 1)
     else:
         raise ValueError(f"task must be 'grad' or 'laplacian', got {task!r}")
     return torch.from_numpy(target.astype(np.float32))
@@ -105,9 +112,11 @@ def poisson_target(image: np.ndarray, task: str, scaling: str = "paper") -> torc
 
 def true_derivatives(image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Gradient norm and Laplacian of the image in grid units: the ground-truth column of the figures."""
+    from scipy import ndimage
+
     h = pixel_spacing(image.shape[0])
     grad = sobel_gradient(image) / (SOBEL_GAIN * h)
-    return np.linalg.norm(grad, axis=-1), scipy.ndimage.laplace(image) / h ** 2
+    return np.linalg.norm(grad, axis=-1), ndimage.laplace(image) / h ** 2
 
 
 def align_unseen_part(reconstruction: np.ndarray, truth: np.ndarray, task: str) -> np.ndarray:

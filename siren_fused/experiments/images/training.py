@@ -6,18 +6,17 @@ from :func:`siren_fused.reference.jet`, which works for any module.
 
 from __future__ import annotations
 
-import copy
-import time
+import functools
 from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
-from tqdm import tqdm
 
-from .. import reference
-from ..jet import jet
-from ..jet_types import Jet
-from ..modules import Siren
+from ... import reference
+from ...jet import jet
+from ...jet_types import Jet
+from ...modules import Siren
+from ..training_loop import SeededBatches, time_backend_steps, train
 
 TASK_ORDERS: Dict[str, int] = {"fit": 0, "grad": 1, "laplacian": 2}
 EVALUATION_CHUNK = 8192  # pixels per jet call when evaluating: bounds memory at 512x512 and above
@@ -51,13 +50,13 @@ class TrainingRun:
     final_loss: float
 
 
-class PixelBatches:
-    """Random mini-batches of pixel indices from a seeded generator; the whole image when ``batch`` covers it."""
+class PixelBatches(SeededBatches):
+    """Random mini-batches of pixel indices; the whole image when ``batch`` covers it."""
 
     def __init__(self, pixels: int, batch: int, seed: int) -> None:
+        super().__init__(seed)
         self.pixels = pixels
         self.batch = pixels if batch <= 0 else min(batch, pixels)
-        self.generator = torch.Generator().manual_seed(seed)
 
     def next(self) -> Optional[torch.Tensor]:
         """Indices of the next batch, or None for every pixel."""
@@ -66,51 +65,38 @@ class PixelBatches:
         return torch.randint(0, self.pixels, (self.batch,), generator=self.generator)
 
 
-def _optimisation_step(net: torch.nn.Module, optimiser: torch.optim.Optimizer, coords: torch.Tensor,
-                       target: torch.Tensor, task: str, backend: str, index: Optional[torch.Tensor]) -> float:
-    x, y = (coords, target) if index is None else (coords[index], target[index])
-    optimiser.zero_grad(set_to_none=True)
-    loss = task_loss(net, x, y, task, backend)
-    loss.backward()
-    optimiser.step()
-    return float(loss.detach())
+def _task_step(coords: torch.Tensor, target: torch.Tensor, task: str):
+    """The training step on ``task`` for :mod:`..training_loop`: ``step(net, optimiser, pixel index, backend)``."""
+
+    def step(net: torch.nn.Module, optimiser: torch.optim.Optimizer, index: Optional[torch.Tensor],
+             backend: str) -> Dict[str, float]:
+        x, y = (coords, target) if index is None else (coords[index], target[index])
+        optimiser.zero_grad(set_to_none=True)
+        loss = task_loss(net, x, y, task, backend)
+        loss.backward()
+        optimiser.step()
+        return {"loss": float(loss.detach())}
+
+    return step
 
 
-def train(net: torch.nn.Module, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int, lr: float,
-          batch: int, backend: str = "fused", seed: int = 0, label: str = "train") -> TrainingRun:
-    """Adam on ``task_loss`` for ``steps`` steps, with a tqdm bar showing the loss."""
+def train_image_network(net: torch.nn.Module, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int,
+                        lr: float, batch: int, backend: str = "fused", seed: int = 0,
+                        label: str = "train") -> TrainingRun:
+    """Adam on ``task_loss`` for ``steps`` steps, with a progress bar showing the loss."""
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-    batches = PixelBatches(coords.shape[0], batch, seed)
-    loss = float("nan")
-    start = time.perf_counter()
-    with tqdm(range(steps), desc=label, unit="step", dynamic_ncols=True) as bar:
-        for step in bar:
-            loss = _optimisation_step(net, optimiser, coords, target, task, backend, batches.next())
-            if step % 25 == 0 or step == steps - 1:
-                bar.set_postfix(loss=f"{loss:.4g}")
-    return TrainingRun(net, time.perf_counter() - start, loss)
+    step = _task_step(coords, target, task)
+    run = train(lambda index: step(net, optimiser, index, backend), PixelBatches(coords.shape[0], batch, seed),
+                steps, label=label)
+    return TrainingRun(net, run.seconds, run.losses.get("loss", float("nan")))
 
 
 def time_backends_per_step(net: Siren, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int,
                            lr: float, batch: int, seed: int = 0) -> Dict[str, float]:
-    """Seconds per training step of a Siren with each backend, interleaved step by step on the same batches.
-
-    Interleaving makes both backends see the same load on a shared machine; each runs on its own copy of the
-    net so the timing leaves ``net`` untouched. One warm-up step per backend is not counted.
-    """
-    backends = ("fused", "reference")
-    nets = {name: copy.deepcopy(net) for name in backends}
-    optimisers = {name: torch.optim.Adam(nets[name].parameters(), lr=lr) for name in backends}
-    batches = PixelBatches(coords.shape[0], batch, seed)
-    totals = dict.fromkeys(backends, 0.0)
-    for step in range(steps + 1):
-        index = batches.next()
-        for name in backends:
-            start = time.perf_counter()
-            _optimisation_step(nets[name], optimisers[name], coords, target, task, name, index)
-            if step > 0:
-                totals[name] += time.perf_counter() - start
-    return {name: totals[name] / max(steps, 1) for name in backends}
+    """Median seconds per training step of a Siren with each backend, on the same batches (``net`` untouched)."""
+    timings = time_backend_steps(net, _task_step(coords, target, task), PixelBatches(coords.shape[0], batch, seed),
+                                 functools.partial(torch.optim.Adam, lr=lr), steps=steps, warmup_steps=1)
+    return {backend: timing.median_seconds for backend, timing in timings.items()}
 
 
 @torch.no_grad()

@@ -7,21 +7,21 @@ SIREN, on the backend asked for; other models (the ReLU and tanh baselines) go t
 
 from __future__ import annotations
 
-import os
-import time
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from .. import reference
-from ..jet import jet
-from ..modules import Siren
-from .baselines import MODELS
-from .sdf_data import OrientedPoints, SdfBatch, SdfBatchSampler
-from .sdf_loss import sdf_loss_terms
+from ... import reference
+from ...jet import jet
+from ...modules import Siren
+from ..baselines import MODELS
+from ..training_loop import Checkpoint, StepTiming, time_backend_steps, train
+from .data import OrientedPoints, SdfBatch, SdfBatchSampler
+from .loss import sdf_loss_terms
 
 # Settings that shape the network or the batches: a checkpoint only resumes a run that agrees on them.
 ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "first_omega_0", "on_surface", "seed")
@@ -95,33 +95,6 @@ def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: SdfBa
     return {"loss": float(loss.detach()), **{name: float(term.detach()) for name, term in terms.items()}}
 
 
-def _save_checkpoint(path: Path, config: SdfTrainConfig, step: int, net: nn.Module,
-                     optimizer: torch.optim.Optimizer, sampler: SdfBatchSampler, losses: Dict[str, float]) -> None:
-    """Write to a temporary file, then rename: an interruption mid-write leaves the old checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save({"config": asdict(config), "step": step, "model": net.state_dict(),
-                "optimizer": optimizer.state_dict(), "sampler_rng": sampler.generator.get_state(),
-                "losses": losses}, temporary)
-    os.replace(temporary, path)
-
-
-def _load_checkpoint(path: Path, config: SdfTrainConfig, net: nn.Module, optimizer: torch.optim.Optimizer,
-                     sampler: SdfBatchSampler) -> Tuple[int, Dict[str, float]]:
-    """Restore the network, optimizer and batch sequence; returns the saved step and losses."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    saved = state["config"]
-    mismatched = {name: (saved.get(name), getattr(config, name)) for name in ARCHITECTURE_FIELDS
-                  if saved.get(name) != getattr(config, name)}
-    if mismatched:
-        details = ", ".join(f"{name}: checkpoint {old!r} vs now {new!r}" for name, (old, new) in mismatched.items())
-        raise ValueError(f"{path} comes from a different run ({details}); use another output folder or drop --resume")
-    net.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    sampler.generator.set_state(state["sampler_rng"])
-    return int(state["step"]), dict(state["losses"])
-
-
 def train_sdf(config: SdfTrainConfig, surface: OrientedPoints, checkpoint_path: Optional[Path] = None,
               resume: bool = False, progress: bool = True) -> SdfTrainResult:
     """Fit ``config.model`` to the normalised ``surface`` for ``config.steps`` steps in total.
@@ -129,38 +102,24 @@ def train_sdf(config: SdfTrainConfig, surface: OrientedPoints, checkpoint_path: 
     Saves a checkpoint every ``config.checkpoint_every`` steps, at the end, and on Ctrl-C; with
     ``resume`` and an existing checkpoint the run continues from its step (raising ``steps`` extends it).
     """
-    from tqdm.auto import tqdm
-
     net = build_model(config)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     sampler = SdfBatchSampler(surface, config.on_surface, seed=config.seed)
-    step, losses = 0, {}
-    if resume and checkpoint_path is not None and checkpoint_path.is_file():
-        step, losses = _load_checkpoint(checkpoint_path, config, net, optimizer, sampler)
-    step_seconds: List[float] = []
-    bar = tqdm(total=config.steps, initial=min(step, config.steps), desc=f"fit-sdf {config.model}",
-               disable=not progress, dynamic_ncols=True)
-    try:
-        while step < config.steps:
-            # The state before this step's batch: an interrupted step is redone with the same batch on resume.
-            unfinished_step_rng = sampler.generator.get_state()
-            batch = sampler.sample()
-            start = time.perf_counter()
-            losses = training_step(net, optimizer, batch, config.backend)
-            step_seconds.append(time.perf_counter() - start)
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss']:.3g}")
-            if checkpoint_path is not None and step % config.checkpoint_every == 0:
-                _save_checkpoint(checkpoint_path, config, step, net, optimizer, sampler, losses)
-    except KeyboardInterrupt:
-        if checkpoint_path is not None:
-            sampler.generator.set_state(unfinished_step_rng)
-            _save_checkpoint(checkpoint_path, config, step, net, optimizer, sampler, losses)
-            bar.write(f"interrupted at step {step}; saved {checkpoint_path}; rerun with --resume to continue")
-        raise
-    finally:
-        bar.close()
-    if checkpoint_path is not None:
-        _save_checkpoint(checkpoint_path, config, step, net, optimizer, sampler, losses)
-    return SdfTrainResult(net, step, losses, step_seconds)
+    checkpoint = None if checkpoint_path is None else Checkpoint(
+        checkpoint_path, config.checkpoint_every, {"model": net, "optimizer": optimizer}, asdict(config),
+        ARCHITECTURE_FIELDS)
+    # training_step is looked up at each call, so a test can replace it to interrupt a run.
+    run = train(lambda batch: training_step(net, optimizer, batch, config.backend), sampler, config.steps,
+                checkpoint, resume, label=f"fit-sdf {config.model}", progress=progress)
+    return SdfTrainResult(net, run.step, run.losses, run.step_seconds)
+
+
+def time_training_steps(config: SdfTrainConfig, surface: OrientedPoints,
+                        backends: Sequence[str] = ("fused", "reference"), steps: int = 20,
+                        warmup_steps: int = 3) -> Dict[str, StepTiming]:
+    """Median and mean step time per backend for ``config``'s SIREN and batch size (its ``backend`` is ignored)."""
+    if config.model != "siren":
+        raise ValueError(f"backends only differ for the siren model, got model={config.model!r}")
+    return time_backend_steps(build_model(config), training_step,
+                              SdfBatchSampler(surface, config.on_surface, seed=config.seed),
+                              functools.partial(torch.optim.Adam, lr=config.lr), backends, steps, warmup_steps)

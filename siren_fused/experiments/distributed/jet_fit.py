@@ -11,8 +11,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..jet import jet
-from ..modules import Siren
+from ...jet import jet
+from ...modules import Siren
 
 
 class ValueAndLaplacian(nn.Module):

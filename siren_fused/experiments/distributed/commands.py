@@ -18,16 +18,17 @@ import dataclasses
 import math
 import os
 import socket
-from typing import NamedTuple
+from typing import Dict, NamedTuple
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from ..modules import Siren
-from .image_jet_signal import ImageJetSignal, cameraman, image_jet_signal
-from .jet_training import ValueAndLaplacian, train_step
+from ...modules import Siren
+from ..training_loop import FixedBatch, train
+from .jet_fit import ValueAndLaplacian, train_step
+from .signal import ImageJetSignal, cameraman, image_jet_signal
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -92,8 +93,6 @@ def peak_signal_to_noise(value_mse: float) -> float:
 
 def run_rank(rank: int, world_size: int, local_rank: int, init_method: str, config: FitConfig) -> None:
     """One process of the fit: join the group, train on this rank's shard, rank 0 reports and saves."""
-    from tqdm import trange
-
     on_cuda = config.device == "cuda"
     dist.init_process_group("nccl" if on_cuda else "gloo", init_method=init_method, rank=rank,
                             world_size=world_size)
@@ -112,18 +111,21 @@ def run_rank(rank: int, world_size: int, local_rank: int, init_method: str, conf
         if rank == 0 and points % world_size:
             print(f"fit-ddp: dropping {points % world_size} of {points} pixels so the {world_size} shards are equal")
         model = DistributedDataParallel(setup.model, device_ids=[local_rank] if on_cuda else None)
-        progress = trange(config.steps, desc=f"fit-ddp x{world_size}", disable=rank != 0)
-        for _ in progress:
-            loss = torch.stack(train_step(model, shard.coords, shard.targets, setup.optimizer,
+
+        def step(batch: ImageJetSignal) -> Dict[str, float]:
+            loss = torch.stack(train_step(model, batch.coords, batch.targets, setup.optimizer,
                                           setup.laplacian_weight))
             # Shards are equal, so the mean of the shards' mean losses is the loss over all their pixels.
             dist.all_reduce(loss)
             total, value_mse, _ = (loss / world_size).tolist()
-            progress.set_postfix(loss=f"{total:.3e}", psnr=f"{peak_signal_to_noise(value_mse):.2f}dB")
+            return {"loss": total, "psnr_db": peak_signal_to_noise(value_mse)}
+
+        run = train(step, FixedBatch(shard), config.steps, label=f"fit-ddp x{world_size}", progress=rank == 0)
         if rank == 0:
             state = {name: tensor.cpu() for name, tensor in setup.model.siren.state_dict().items()}
             torch.save(state, config.output)
-            print(f"fit-ddp: loss {total:.4e}, PSNR {peak_signal_to_noise(value_mse):.2f} dB; saved {config.output}")
+            print(f"fit-ddp: loss {run.losses['loss']:.4e}, PSNR {run.losses['psnr_db']:.2f} dB; "
+                  f"saved {config.output}")
         # Tear down together: a rank that closes its gloo connections while rank 0 is still saving
         # can make rank 0's transport threads abort the process (seen once in CI).
         dist.barrier()
@@ -180,4 +182,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device,
                         help="cpu: gloo; cuda: NCCL, one GPU per process")
     parser.add_argument("--output", default=defaults.output, help="where rank 0 saves the Siren's state dict")
-    parser.set_defaults(func=_fit_ddp_command)
+    parser.set_defaults(func=_fit_ddp_command, requires=("tqdm", "skimage", "scipy"))

@@ -6,11 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on the machines this runs on
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROW_NAMES = ("image", "|gradient|", "Laplacian")
 FIGURE_DPI = 72  # keeps a 5 x 3 grid of 256-pixel panels under 300 KB (about 230 KB)
@@ -25,10 +21,21 @@ class Derivatives:
     laplacian: np.ndarray
 
 
-def _save(figure: plt.Figure, path: str) -> str:
+def _pyplot():
+    """matplotlib's pyplot drawing to files only (no display on the machines this runs on); imported here, not
+    with the module, because matplotlib comes with the experiments extra."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: "matplotlib.figure.Figure", path: str) -> str:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     return path
 
 
@@ -43,7 +50,7 @@ def save_derivative_grid(columns: Dict[str, Derivatives], path: str, title: str 
     lap_max = float(np.percentile(np.abs(reference.laplacian), 99)) or 1.0
     styles = [dict(cmap="gray", vmin=-1.0, vmax=1.0), dict(cmap="viridis", vmin=0.0, vmax=grad_max),
               dict(cmap="RdBu_r", vmin=-lap_max, vmax=lap_max)]
-    figure, axes = plt.subplots(3, len(names), figsize=(2.6 * len(names), 7.8), squeeze=False)
+    figure, axes = _pyplot().subplots(3, len(names), figsize=(2.6 * len(names), 7.8), squeeze=False)
     for col, name in enumerate(names):
         panels = (columns[name].image, columns[name].grad_norm, columns[name].laplacian)
         for row, (panel, style) in enumerate(zip(panels, styles)):
@@ -62,7 +69,7 @@ def save_derivative_grid(columns: Dict[str, Derivatives], path: str, title: str 
 
 def save_image_row(images: Sequence[np.ndarray], names: Sequence[str], path: str, title: str = "") -> str:
     """Grey images in [-1, 1] side by side, one title each."""
-    figure, axes = plt.subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
+    figure, axes = _pyplot().subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
     for axis, image, name in zip(axes[0], images, names):
         axis.imshow(image, cmap="gray", vmin=-1.0, vmax=1.0)
         axis.set_title(name)

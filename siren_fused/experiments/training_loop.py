@@ -1,0 +1,239 @@
+"""The training loop every experiment runs: steps over batches, a progress bar, checkpoints that resume
+where an interrupted run stopped, and the fused-vs-reference timing of one training step.
+
+An experiment brings three things:
+
+* a **step function** ``step(batch) -> Dict[str, float]``: one optimiser step on ``batch``, returning its loss
+  terms as floats (shown on the progress bar and returned as the run's last losses);
+* a **batch source** (:class:`BatchSource`): ``next()`` draws the next batch; ``state_dict()`` and
+  ``load_state_dict()`` save and restore its random state, so that a resumed run sees the batches the
+  uninterrupted one would have (:class:`SeededBatches` keeps that state for its subclasses;
+  :class:`FixedBatch` is full-batch training);
+* optionally a :class:`Checkpoint`: where to save, how often, which objects (modules, optimisers: anything with
+  ``state_dict``/``load_state_dict``), and which settings a checkpoint must share to be resumed.
+
+A sketch (see :mod:`siren_fused.experiments.sdf.training` for a full one)::
+
+    net = Siren(1, 256, 3, 1, first_omega_0=3000)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+    def step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        loss = ((net(batch.t) - batch.amplitude) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    checkpoint = Checkpoint(Path("out/checkpoint.pt"), every=100, objects={"model": net, "optimizer": optimizer},
+                            settings={"hidden_features": 256}, must_match=("hidden_features",))
+    result = train(step, batches, steps=10_000, checkpoint=checkpoint, resume=True, label="fit-audio")
+
+and, to time one training step per jet backend on the same batches (``step`` taking the net, its optimiser,
+the batch and the backend)::
+
+    timings = time_backend_steps(net, step, batches, functools.partial(torch.optim.Adam, lr=1e-4), steps=20)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence
+
+import torch
+from torch import nn
+
+from ..timing import interleaved_samples
+
+StepFunction = Callable[[Any], Dict[str, float]]
+
+
+class Stateful(Protocol):
+    """What a checkpoint saves: modules, optimisers, batch sources."""
+
+    def state_dict(self) -> Dict[str, Any]: ...
+
+    def load_state_dict(self, state: Dict[str, Any]) -> Any: ...
+
+
+class BatchSource(Stateful, Protocol):
+    """Draws training batches; its state is what makes the batch sequence resumable."""
+
+    def next(self) -> Any: ...
+
+
+class SeededBatches:
+    """Base of batch sources that draw from a torch generator of their own, whose state is theirs to save."""
+
+    def __init__(self, seed: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next(self) -> Any:
+        raise NotImplementedError
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class FixedBatch:
+    """The same batch every step (full-batch training): nothing random, so an empty state."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+
+    def next(self) -> Any:
+        return self.batch
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class Checkpoint:
+    """Where and how often the loop saves, what it saves, and what a checkpoint must agree on to be resumed.
+
+    ``objects`` are saved by name next to the batch source's state and the step. ``settings`` (plain values:
+    a config as a dict) are saved too, for the record; on resume, the ones named in ``must_match`` (those that
+    shape the network or the batches) must equal the checkpoint's or :func:`train` raises.
+    """
+
+    path: Path
+    every: int
+    objects: Mapping[str, Stateful]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    must_match: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, got {self.every}")
+        unknown = [name for name in self.must_match if name not in self.settings]
+        if unknown:
+            raise ValueError(f"must_match names settings that are not given: {unknown}")
+
+    def save(self, step: int, batch_state: Dict[str, Any], losses: Dict[str, float]) -> None:
+        """Write to a temporary file, then rename: an interruption mid-write leaves the old checkpoint intact."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        torch.save({"settings": dict(self.settings), "step": step, "batches": batch_state, "losses": losses,
+                    **{name: stateful.state_dict() for name, stateful in self.objects.items()}}, temporary)
+        os.replace(temporary, self.path)
+
+    def load(self, batches: BatchSource) -> tuple[int, Dict[str, float]]:
+        """Restore the objects and the batch source; returns the saved step and last losses."""
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        saved = state["settings"]
+        mismatched = {name: (saved.get(name), self.settings[name]) for name in self.must_match
+                      if saved.get(name) != self.settings[name]}
+        if mismatched:
+            details = ", ".join(f"{name}: checkpoint {old!r} vs now {new!r}" for name, (old, new) in mismatched.items())
+            raise ValueError(f"{self.path} comes from a different run ({details}); "
+                             "use another output folder or drop --resume")
+        for name, stateful in self.objects.items():
+            stateful.load_state_dict(state[name])
+        batches.load_state_dict(state["batches"])
+        return int(state["step"]), dict(state["losses"])
+
+
+@dataclass
+class TrainingResult:
+    """The step the run reached, its last loss terms, the wall time of each step this run took, and the
+    loop's whole wall time."""
+
+    step: int
+    losses: Dict[str, float]
+    step_seconds: List[float]
+    seconds: float
+
+
+def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Optional[Checkpoint] = None,
+          resume: bool = False, label: str = "train", progress: bool = True) -> TrainingResult:
+    """Run ``step`` on batches from ``batches`` until ``steps`` steps in total have been taken.
+
+    With ``checkpoint``, saves every ``checkpoint.every`` steps, at the end and on Ctrl-C (then re-raises);
+    with ``resume`` and an existing checkpoint file, continues from its step (a larger ``steps`` extends a
+    finished run). The bar shows every loss term the step returns.
+    """
+    from tqdm.auto import tqdm
+
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    completed, losses = 0, {}
+    if resume and checkpoint is not None and checkpoint.path.is_file():
+        completed, losses = checkpoint.load(batches)
+    step_seconds: List[float] = []
+    unfinished_batch_state = batches.state_dict()
+    start = time.perf_counter()
+    bar = tqdm(total=steps, initial=min(completed, steps), desc=label, unit="step", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        while completed < steps:
+            # The state before this step's batch: an interrupted step is redone with the same batch on resume.
+            unfinished_batch_state = batches.state_dict()
+            batch = batches.next()
+            step_start = time.perf_counter()
+            losses = step(batch)
+            step_seconds.append(time.perf_counter() - step_start)
+            completed += 1
+            bar.set_postfix({name: f"{value:.4g}" for name, value in losses.items()}, refresh=False)
+            bar.update(1)
+            if checkpoint is not None and completed % checkpoint.every == 0:
+                checkpoint.save(completed, batches.state_dict(), losses)
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            checkpoint.save(completed, unfinished_batch_state, losses)
+            bar.write(f"interrupted at step {completed}; saved {checkpoint.path}; rerun with --resume to continue")
+        raise
+    finally:
+        bar.close()
+    if checkpoint is not None:
+        checkpoint.save(completed, batches.state_dict(), losses)
+    return TrainingResult(completed, losses, step_seconds, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds per training step of one backend over the timed steps."""
+
+    backend: str
+    median_seconds: float
+    mean_seconds: float
+    steps: int
+
+
+BackendStep = Callable[[nn.Module, torch.optim.Optimizer, Any, str], Dict[str, float]]
+
+
+def time_backend_steps(net: nn.Module, step: BackendStep, batches: BatchSource,
+                       optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+                       backends: Sequence[str] = ("fused", "reference"), steps: int = 20,
+                       warmup_steps: int = 1) -> Dict[str, StepTiming]:
+    """Median and mean wall time of a training step per jet backend, all on the same batches.
+
+    ``step(net, optimizer, batch, backend)`` takes one training step. Each backend trains its own copy of
+    ``net`` (left untouched) with its own ``optimizer(parameters)``. Steps are interleaved (see
+    :func:`siren_fused.timing.interleaved_samples`), so load from other processes on a shared machine hits
+    every backend alike; the median discards the outliers such load causes.
+    """
+    if steps < 1 or warmup_steps < 0:
+        raise ValueError(f"steps must be >= 1 and warmup_steps >= 0, got {steps} and {warmup_steps}")
+
+    def step_on_own_copy(backend: str) -> Callable[[Any], Dict[str, float]]:
+        copied = copy.deepcopy(net)
+        copied_optimizer = optimizer(copied.parameters())
+        return lambda batch: step(copied, copied_optimizer, batch, backend)
+
+    samples = interleaved_samples({backend: step_on_own_copy(backend) for backend in backends}, steps, warmup_steps,
+                                  lambda: (batches.next(),))
+    return {backend: StepTiming(backend, statistics.median(times), statistics.fmean(times), len(times))
+            for backend, times in samples.items()}
