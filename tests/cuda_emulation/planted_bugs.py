@@ -1,0 +1,138 @@
+"""Plants bugs in the CUDA kernels and shows the emulated CUDA test suite failing on each.
+
+    python tests/cuda_emulation/planted_bugs.py            # every bug
+    python tests/cuda_emulation/planted_bugs.py --only removed-gemm-barrier
+
+The bugs are the kind that compile cleanly and that only running the kernels can show: a missing
+barrier, a grid that drops the tail of a batch, a perturbed product. The tracked files are copied to
+a scratch checkout, the extension is built there once with the emulated CUDA kernels, and for each bug
+the kernel file is changed, rebuilt (only that file recompiles), tests/test_cuda.py runs until its
+first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
+few minutes: one full build, then about a minute a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    name: str
+    path: str  # relative to the repository
+    original: str  # must occur exactly once
+    planted: str
+    what: str
+
+
+BUGS = [
+    PlantedBug(
+        "removed-gemm-barrier", "csrc/cuda/jet_gemm.cu",
+        "      __syncthreads();\n#pragma unroll\n      for (int kk = 0; kk < kBlockK; ++kk) {",
+        "#pragma unroll\n      for (int kk = 0; kk < kBlockK; ++kk) {",
+        "the per-layer GEMM reads its shared tiles before every thread has stored its part"),
+    PlantedBug(
+        "removed-bias-barrier", "csrc/cuda/sine_jet_kernels.cu",
+        "  value_grads[threadIdx.y][threadIdx.x] = value_grad;\n  __syncthreads();",
+        "  value_grads[threadIdx.y][threadIdx.x] = value_grad;",
+        "the VJP kernel sums the block's value gradients before they are all written"),
+    PlantedBug(
+        "floor-grid-fused-forward", "csrc/cuda/jet_forward_fused.cu",
+        "ceil_div(args.padded_points, Config::kRows)",
+        "args.padded_points / Config::kRows",
+        "the whole-network kernel's grid drops the batch's last partial block of points"),
+    PlantedBug(
+        "floor-grid-sine-jet", "csrc/cuda/sine_jet_kernels.cu",
+        "ceil_div(count, kThreads)), kThreads, 0, stream, span,",
+        "(count / kThreads)), kThreads, 0, stream, span,",
+        "the backward's sine-jet recomputation skips the span's tail"),
+    PlantedBug(
+        "perturbed-weight-grad-product", "csrc/cuda/weight_grad.cu",
+        "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h, acc[i]);",
+        "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h * 1.0001f, acc[i]);",
+        "every product of the weight-gradient reduction is 1e-4 too large"),
+    PlantedBug(
+        "perturbed-fused-forward-product", "csrc/cuda/jet_forward_fused.cu",
+        "z[c][i][0] = fmaf(hk[kk], w[kk].x, z[c][i][0]);",
+        "z[c][i][0] = fmaf(hk[kk], w[kk].x * 1.0001f, z[c][i][0]);",
+        "one column in four of the whole-network kernel's matmul is 1e-4 too large"),
+]
+
+
+def run(command: list[str], cwd: Path, env: dict, log: Path) -> int:
+    with open(log, "w") as out:
+        return subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def copy_tracked_files(destination: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+
+
+def last_line(log: Path) -> str:
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=[bug.name for bug in BUGS], action="append",
+                        help="plant only this bug (repeatable)")
+    args = parser.parse_args()
+    bugs = [bug for bug in BUGS if not args.only or bug.name in args.only]
+
+    scratch = Path(tempfile.mkdtemp(prefix="siren_fused_planted_"))
+    # The emulated kernels even where CUDA could be built; the scratch copy's package first on the path.
+    env = dict(os.environ, SIREN_FUSED_CUDA="0", SIREN_FUSED_CUDA_EMULATION="1", PYTHONPATH=str(scratch))
+    build = [sys.executable, "setup.py", "build_ext", "--inplace"]
+    tests = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/test_cuda.py"]
+    try:
+        copy_tracked_files(scratch)
+        print(f"building the emulated kernels in {scratch} ...", flush=True)
+        if run(build, scratch, env, scratch / "build.log") != 0:
+            print(f"the unchanged sources do not build: see {scratch / 'build.log'}")
+            return 2
+        if run(tests, scratch, env, scratch / "tests.log") != 0:
+            print(f"the unchanged sources fail tests/test_cuda.py: {last_line(scratch / 'tests.log')}")
+            return 2
+        missed = []
+        for bug in bugs:
+            source = scratch / bug.path
+            original = source.read_text()
+            assert original.count(bug.original) == 1, f"{bug.name}: its line is gone from {bug.path}; update it"
+            source.write_text(original.replace(bug.original, bug.planted))
+            try:
+                log = scratch / f"{bug.name}.log"
+                if run(build, scratch, env, log) != 0:
+                    print(f"{bug.name}: does not build, see {log}")
+                    missed.append(bug.name)
+                    continue
+                caught = run(tests, scratch, env, log) != 0
+                print(f"{'caught' if caught else 'MISSED'}  {bug.name} ({bug.what}): {last_line(log)}", flush=True)
+                if not caught:
+                    missed.append(bug.name)
+            finally:
+                source.write_text(original)
+        if missed:
+            print(f"{len(missed)} of {len(bugs)} planted bugs passed the suite: {', '.join(missed)}")
+            return 1
+        print(f"all {len(bugs)} planted bugs caught")
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
