@@ -56,6 +56,11 @@ BUGS = [
         "(count / kThreads)), kThreads, 0, stream, span,",
         "the backward's sine-jet recomputation skips the span's tail"),
     PlantedBug(
+        "shared-opt-in-without-static", "csrc/cuda/device_code.cuh",
+        "attributes.sharedSizeBytes + dynamic_bytes > 48 * 1024",
+        "dynamic_bytes > 48 * 1024",
+        "the 48 KB opt-in ignores the kernel's static shared arrays (the launch then fails on a GPU)"),
+    PlantedBug(
         "perturbed-weight-grad-product", "csrc/cuda/weight_grad.cu",
         "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h, acc[i]);",
         "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h * 1.0001f, acc[i]);",
