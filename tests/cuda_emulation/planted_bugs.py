@@ -86,9 +86,9 @@ def copy_tracked_files(destination: Path) -> None:
         shutil.copy2(ROOT / name, target)
 
 
-def last_line(log: Path) -> str:
+def last_lines(log: Path, count: int = 1) -> str:
     lines = [line for line in log.read_text().splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
+    return "\n".join(lines[-count:]) if lines else "(no output)"
 
 
 def main() -> int:
@@ -107,10 +107,10 @@ def main() -> int:
         copy_tracked_files(scratch)
         print(f"building the emulated kernels in {scratch} ...", flush=True)
         if run(build, scratch, env, scratch / "build.log") != 0:
-            print(f"the unchanged sources do not build: see {scratch / 'build.log'}")
+            print(f"the unchanged sources do not build:\n{last_lines(scratch / 'build.log', 30)}")
             return 2
         if run(tests, scratch, env, scratch / "tests.log") != 0:
-            print(f"the unchanged sources fail tests/test_cuda.py: {last_line(scratch / 'tests.log')}")
+            print(f"the unchanged sources fail tests/test_cuda.py:\n{last_lines(scratch / 'tests.log', 30)}")
             return 2
         missed = []
         for bug in bugs:
@@ -121,11 +121,11 @@ def main() -> int:
             try:
                 log = scratch / f"{bug.name}.log"
                 if run(build, scratch, env, log) != 0:
-                    print(f"{bug.name}: does not build, see {log}")
+                    print(f"{bug.name}: does not build:\n{last_lines(log, 30)}")
                     missed.append(bug.name)
                     continue
                 caught = run(tests, scratch, env, log) != 0
-                print(f"{'caught' if caught else 'MISSED'}  {bug.name} ({bug.what}): {last_line(log)}", flush=True)
+                print(f"{'caught' if caught else 'MISSED'}  {bug.name} ({bug.what}): {last_lines(log)}", flush=True)
                 if not caught:
                     missed.append(bug.name)
             finally:

@@ -58,9 +58,9 @@ BinarySymbols read_symbols(const char* path, uintptr_t load_base) {
       if (sym.st_shndx == SHN_UNDEF) continue;
       const char* name = names + sym.st_name;
       const uintptr_t address = base + sym.st_value;
-      if (ELFW(ST_TYPE)(sym.st_info) == STT_FUNC) {
+      if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
         symbols.functions.emplace(address, name);
-      } else if (ELFW(ST_TYPE)(sym.st_info) == STT_OBJECT && std::strncmp(name, "_ZZ", 3) == 0) {
+      } else if (ELF64_ST_TYPE(sym.st_info) == STT_OBJECT && std::strncmp(name, "_ZZ", 3) == 0) {
         symbols.local_statics.emplace(name, SharedArray{reinterpret_cast<void*>(address), sym.st_size});
       }
     }
