@@ -11,6 +11,12 @@ import torch
 
 import siren_fused
 from siren_fused import Jet, _extension
+from siren_fused.jet import fused_supports
+
+
+def fused_available(device: str, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether backend="fused" takes tensors of this device and dtype in this build."""
+    return fused_supports(torch.empty(0, dtype=dtype, device=device))
 
 
 def random_siren(in_features: int, hidden: int, hidden_layers: int, out_features: int, seed: int,
