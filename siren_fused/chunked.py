@@ -13,7 +13,7 @@ and autograd then keeps every chunk's saved tensors, as one call would.
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -101,12 +101,13 @@ def _progress_bar(total: int, enabled: bool, description: str):
     return tqdm(total=total, desc=description, unit="pt", unit_scale=True, dynamic_ncols=True)
 
 
-def _fields(result: ChunkResult) -> List[Optional[torch.Tensor]]:
-    return list(result) if isinstance(result, Jet) else [result]
+def _fields(result: ChunkResult) -> Tuple[List[Optional[torch.Tensor]], bool]:
+    """The result's tensors (a Jet's fields, None where not computed), and whether it is a Jet."""
+    return (list(result), True) if isinstance(result, Jet) else ([result], False)
 
 
-def _assemble(template: ChunkResult, fields: List[Optional[torch.Tensor]]) -> ChunkResult:
-    return Jet(*fields) if isinstance(template, Jet) else fields[0]
+def _assemble(is_jet: bool, fields: List[Optional[torch.Tensor]]) -> ChunkResult:
+    return Jet(*fields) if is_jet else fields[0]
 
 
 def evaluate_in_chunks(function: Callable[[torch.Tensor], ChunkResult], points: Points, chunk_size: int,
@@ -126,34 +127,35 @@ def evaluate_in_chunks(function: Callable[[torch.Tensor], ChunkResult], points: 
     bar = _progress_bar(total, progress, description)
     outputs: List[Optional[torch.Tensor]] = []
     differentiable: List[List[Optional[torch.Tensor]]] = []
-    template: ChunkResult = None
+    is_jet: Optional[bool] = None  # known at the first chunk
     try:
         for start in range(0, total, chunk_size):
             stop = min(start + chunk_size, total)
-            result = function(_chunk(points, start, stop))
-            fields = _fields(result)
-            if template is None:
-                template = result
+            fields, chunk_is_jet = _fields(function(_chunk(points, start, stop)))
+            if is_jet is None:
+                is_jet = chunk_is_jet
                 if any(field is not None and field.requires_grad for field in fields):
                     differentiable = [[] for _ in fields]
                 else:
                     outputs = [None if field is None else field.new_empty((total, *field.shape[1:]))
                                for field in fields]
-            for index, field in enumerate(fields):
-                if field is None:
+            for index in range(len(fields)):
+                if fields[index] is None:
                     continue
                 if differentiable:
-                    differentiable[index].append(field)
+                    differentiable[index].append(fields[index])
                 else:
-                    outputs[index][start:stop].copy_(field)
+                    outputs[index][start:stop].copy_(fields[index])
             if bar is not None:
                 bar.update(stop - start)
+            # Without autograd the outputs hold the values now: drop the chunk before computing the next one.
+            del fields
     finally:
         if bar is not None:
             bar.close()
     if differentiable:
         outputs = [torch.cat(parts) if parts else None for parts in differentiable]
-    return _assemble(template, outputs)
+    return _assemble(is_jet, outputs)
 
 
 def jet_components(in_features: int, order: int, hessian: bool) -> int:

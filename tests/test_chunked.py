@@ -8,6 +8,8 @@ of each field's largest entry (the errors of 3 sine layers with omega_0 = 30 add
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -77,6 +79,21 @@ def test_chunks_cover_every_point_once_in_order():
     assert [len(part) for part in seen] == [7] * 7 + [4]
     assert torch.equal(torch.cat(seen), x[:, 0])
     assert torch.equal(result, x * 2)
+
+
+def test_without_autograd_no_chunk_outlives_its_copy():
+    """What bounds the memory: while a chunk is computed, no earlier chunk's results are alive."""
+    earlier: list = []
+
+    def squares(points: torch.Tensor) -> torch.Tensor:
+        assert all(reference() is None for reference in earlier), "an earlier chunk's result is still alive"
+        result = points ** 2
+        earlier.append(weakref.ref(result))
+        return result
+
+    x = torch.arange(40, dtype=torch.float64).reshape(20, 2)
+    assert torch.equal(evaluate_in_chunks(squares, x, chunk_size=3), x ** 2)
+    assert len(earlier) == 7
 
 
 def test_empty_points_give_empty_outputs():
