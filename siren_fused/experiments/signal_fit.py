@@ -78,7 +78,7 @@ def fit_signal(net: nn.Module, coords: torch.Tensor, values: torch.Tensor, steps
 
 @torch.no_grad()
 def render(net: nn.Module, points: Points, chunk_size: int = RENDER_CHUNK, progress: bool = False) -> torch.Tensor:
-    """The network's values ``[N, out]`` at every point, a chunk at a time (see :func:`siren_fused.evaluate_in_chunks`)."""
+    """The network's values ``[N, out]`` at every point, a chunk at a time (:func:`siren_fused.evaluate_in_chunks`)."""
     return evaluate_in_chunks(net, points, chunk_size, progress, description="rendering")
 
 

@@ -77,7 +77,7 @@ def spoken_digits() -> Tuple[np.ndarray, int]:
     if not all(path.is_file() for path in files):
         raise RecordingNotInstalled(
             f"the default recording (spoken digits) comes from the Debian package {DIGITS_PACKAGE}, which is not "
-            f"installed: run `apt-get install {DIGITS_PACKAGE}` as root, or pass --audio FILE.wav")
+            f"installed: run `apt-get update && apt-get install {DIGITS_PACKAGE}` as root, or pass --audio FILE.wav")
     decoded = [decode_audio(path, container_format="g722") for path in files]
     return np.concatenate([samples for samples, _ in decoded]), decoded[0][1]
 

