@@ -77,10 +77,9 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
     for name, fit in fits.items():
         waveform = render(fit.net, grid)[:, 0].numpy()
         _write_wav(args.out / f"{name}.wav", waveform, recording.rate)
-        waveforms[f"{TITLES[name]}: PSNR {psnr(waveform, recording.amplitude):.1f}, "
-                  f"SNR {snr(waveform, recording.amplitude):.1f} dB"] = waveform
-        rows.append({"model": name, "psnr_db": psnr(waveform, recording.amplitude),
-                     "snr_db": snr(waveform, recording.amplitude), "train_seconds": fit.seconds, "step": fit.step,
+        scores = {"psnr_db": psnr(waveform, recording.amplitude), "snr_db": snr(waveform, recording.amplitude)}
+        waveforms[f"{TITLES[name]}: PSNR {scores['psnr_db']:.1f}, SNR {scores['snr_db']:.1f} dB"] = waveform
+        rows.append({"model": name, **scores, "train_seconds": fit.seconds, "step": fit.step,
                      "final_loss": fit.final_loss})
     record = {**signal, "name": recording.name, "rate": recording.rate, "duration_seconds": recording.seconds,
               "hidden": args.hidden, "layers": args.layers, "steps": args.steps, "lr": args.lr, "batch": args.batch,

@@ -99,12 +99,13 @@ def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
     psnr_per_frame, rows = {}, []
     for name, fit in fits.items():
         rendered = render(fit.net, grid, args.chunk_size, progress=True).reshape(clip.frames.shape).numpy()
-        title = f"{TITLES[name]}\n{psnr(rendered, clip.frames):.1f} dB"
+        clip_psnr = psnr(rendered, clip.frames)
+        title = f"{TITLES[name]}\n{clip_psnr:.1f} dB"
         clips[title] = rendered
         gradients[title] = network_spatial_gradient(fit.net, clip, gradient_frame, args.chunk_size)
         psnr_per_frame[TITLES[name]] = [psnr(rendered[t], clip.frames[t]) for t in range(frames)]
-        rows.append({"model": name, "psnr_db": psnr(rendered, clip.frames), "psnr_per_frame_db": psnr_per_frame[
-            TITLES[name]], "train_seconds": fit.seconds, "step": fit.step, "final_loss": fit.final_loss})
+        rows.append({"model": name, "psnr_db": clip_psnr, "psnr_per_frame_db": psnr_per_frame[TITLES[name]],
+                     "train_seconds": fit.seconds, "step": fit.step, "final_loss": fit.final_loss})
     record = {**signal, "name": clip.name, "shape": [frames, height, width], "source_shape": clip.source_shape,
               "fps": clip.fps, "hidden": args.hidden, "layers": args.layers, "steps": args.steps, "lr": args.lr,
               "batch": args.batch, "threads": torch.get_num_threads(), "models": rows}
