@@ -78,7 +78,8 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
         waveform = render(fit.net, grid)[:, 0].numpy()
         _write_wav(args.out / f"{name}.wav", waveform, recording.rate)
         scores = {"psnr_db": psnr(waveform, recording.amplitude), "snr_db": snr(waveform, recording.amplitude)}
-        waveforms[f"{TITLES[name]}: PSNR {scores['psnr_db']:.1f}, SNR {scores['snr_db']:.1f} dB"] = waveform
+        # + 0.0 turns a rounded -0.0 into 0.0
+        waveforms[f"{TITLES[name]}\nPSNR {scores['psnr_db']:.1f}, SNR {round(scores['snr_db'], 1) + 0.0} dB"] = waveform
         rows.append({"model": name, **scores, "train_seconds": fit.seconds, "step": fit.step,
                      "final_loss": fit.final_loss})
     record = {**signal, "name": recording.name, "rate": recording.rate, "duration_seconds": recording.seconds,

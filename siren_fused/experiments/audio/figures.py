@@ -16,7 +16,7 @@ def save_audio_figure(signals: Dict[str, np.ndarray], rate: int, path: str, titl
     """Waveforms (top) and spectrograms (bottom) of ``signals`` (the truth first), on the truth's colour scale."""
     names = list(signals)
     figure, axes = pyplot().subplots(2, len(names), figsize=(3.2 * len(names), 5.0), squeeze=False,
-                                     sharex=True, sharey="row")
+                                     sharex=True, sharey="row", layout="constrained")
     time = np.arange(len(signals[names[0]])) / rate
     window = min(SPECTROGRAM_WINDOW, len(time))
     loudest_db = None
