@@ -81,3 +81,6 @@ MODELS: Dict[str, Callable[[int, int, int, int], nn.Module]] = {
     "relu_pe": ReluPE,
     "tanh": lambda i, h, l, o: ActivationMLP(i, h, l, o, nn.Tanh),
 }
+
+# How figures and tables name the models.
+MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}

