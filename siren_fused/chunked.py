@@ -182,9 +182,11 @@ def jet_chunked(net: Siren, points: Points, order: int = 2, hessian: bool = Fals
 
     ``points`` is a ``[N, in_features]`` tensor or a :class:`Grid`, with the net's dtype and device; the outputs
     are on that device. ``chunk_size=None`` picks :func:`default_chunk_size`. Under ``torch.no_grad()``, peak
-    memory is the outputs plus one chunk's work. The results equal one unchunked call's up to rounding: a BLAS
-    may order a GEMM row's sums differently for a different number of rows (the fused CPU kernels gave
-    bit-identical results in our tests; the reference, through torch's GEMMs, did not).
+    memory is the outputs plus one chunk's work; with autograd on, the result is differentiable (with respect to
+    the parameters and a tensor ``points``) and autograd keeps every chunk's saved tensors. The results equal
+    one unchunked call's up to rounding: a BLAS may order a GEMM row's sums differently for a different number
+    of rows (the fused CPU kernels gave bit-identical results in our tests; the reference, through torch's
+    GEMMs, did not).
     """
     if chunk_size is None:
         if not isinstance(net, Siren):
