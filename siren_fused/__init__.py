@@ -8,9 +8,11 @@
 """
 
 from . import reference
+from .chunked import Grid, evaluate_in_chunks, jet_chunked
 from .jet import empty_cache, jet
 from .jet_types import Jet
 from .modules import Siren, SineLayer
 
-__all__ = ["Jet", "Siren", "SineLayer", "empty_cache", "jet", "reference"]
+__all__ = ["Grid", "Jet", "Siren", "SineLayer", "empty_cache", "evaluate_in_chunks", "jet", "jet_chunked",
+           "reference"]
 __version__ = "0.1.0"

@@ -19,11 +19,14 @@ COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
     "siren_fused.experiments.sdf.commands",
     "siren_fused.experiments.distributed.commands",
+    "siren_fused.experiments.audio.commands",
+    "siren_fused.experiments.video.commands",
 )
 
 # The optional modules the commands use, each with the extra (pyproject.toml) that installs it.
 EXTRA_OF_MODULE = {"scipy": "experiments", "skimage": "experiments", "matplotlib": "experiments",
-                   "tqdm": "experiments", "trimesh": "experiments", "pymeshfix": "experiments"}
+                   "tqdm": "experiments", "trimesh": "experiments", "pymeshfix": "experiments",
+                   "av": "experiments", "skvideo": "experiments"}
 
 
 def build_parser() -> argparse.ArgumentParser:

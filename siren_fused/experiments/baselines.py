@@ -67,9 +67,20 @@ class ReluPE(nn.Module):
         return self.mlp(self.encoding(x))
 
 
+def nyquist_frequencies(samples: int) -> int:
+    """The paper's number of encoding frequencies for a signal of ``samples`` samples along an axis over [-1, 1]
+    (its ``get_num_frequencies_nyquist``): the highest octave below the grid's Nyquist rate, samples / 4."""
+    if samples < 4:
+        raise ValueError(f"samples must be >= 4 for a positional encoding below the Nyquist rate, got {samples}")
+    return int(math.floor(math.log2(samples / 4)))
+
+
 MODELS: Dict[str, Callable[[int, int, int, int], nn.Module]] = {
     "siren": Siren,
     "relu": lambda i, h, l, o: ActivationMLP(i, h, l, o, nn.ReLU),
     "relu_pe": ReluPE,
     "tanh": lambda i, h, l, o: ActivationMLP(i, h, l, o, nn.Tanh),
 }
+
+# How figures and tables name the models.
+MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}

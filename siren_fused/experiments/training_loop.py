@@ -36,6 +36,7 @@ the batch and the backend)::
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
 import statistics
@@ -143,6 +144,24 @@ class Checkpoint:
             stateful.load_state_dict(state[name])
         batches.load_state_dict(state["batches"])
         return int(state["step"]), dict(state["losses"])
+
+
+def add_resume_arguments(parser: argparse._ActionsContainer) -> None:
+    """``--resume`` and ``--restart``, for commands that keep a checkpoint per model in their output folder."""
+    resuming = parser.add_mutually_exclusive_group()
+    resuming.add_argument("--resume", action="store_true", help="continue from <out>/<model>/checkpoint.pt")
+    resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
+
+
+def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
+    """Where ``model``'s checkpoint lives in the output folder ``out`` (what ``--resume`` continues); refuses to
+    silently overwrite one unless told what to do with it."""
+    path = Path(out) / model / "checkpoint.pt"
+    if path.is_file() and not (resume or restart):
+        raise FileExistsError(f"{path} exists: pass --resume to continue that run or --restart to discard it")
+    if restart:
+        path.unlink(missing_ok=True)
+    return path
 
 
 @dataclass

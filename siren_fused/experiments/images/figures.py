@@ -21,7 +21,7 @@ class Derivatives:
     laplacian: np.ndarray
 
 
-def _pyplot():
+def pyplot():
     """matplotlib's pyplot drawing to files only (no display on the machines this runs on); imported here, not
     with the module, because matplotlib comes with the experiments extra."""
     import matplotlib
@@ -32,10 +32,10 @@ def _pyplot():
     return plt
 
 
-def _save(figure: "matplotlib.figure.Figure", path: str) -> str:
+def save_figure(figure: "matplotlib.figure.Figure", path: str) -> str:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     figure.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
-    _pyplot().close(figure)
+    pyplot().close(figure)
     return path
 
 
@@ -50,7 +50,7 @@ def save_derivative_grid(columns: Dict[str, Derivatives], path: str, title: str 
     lap_max = float(np.percentile(np.abs(reference.laplacian), 99)) or 1.0
     styles = [dict(cmap="gray", vmin=-1.0, vmax=1.0), dict(cmap="viridis", vmin=0.0, vmax=grad_max),
               dict(cmap="RdBu_r", vmin=-lap_max, vmax=lap_max)]
-    figure, axes = _pyplot().subplots(3, len(names), figsize=(2.6 * len(names), 7.8), squeeze=False)
+    figure, axes = pyplot().subplots(3, len(names), figsize=(2.6 * len(names), 7.8), squeeze=False)
     for col, name in enumerate(names):
         panels = (columns[name].image, columns[name].grad_norm, columns[name].laplacian)
         for row, (panel, style) in enumerate(zip(panels, styles)):
@@ -64,12 +64,12 @@ def save_derivative_grid(columns: Dict[str, Derivatives], path: str, title: str 
                 axis.set_ylabel(ROW_NAMES[row])
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def save_image_row(images: Sequence[np.ndarray], names: Sequence[str], path: str, title: str = "") -> str:
     """Grey images in [-1, 1] side by side, one title each."""
-    figure, axes = _pyplot().subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
+    figure, axes = pyplot().subplots(1, len(images), figsize=(2.8 * len(images), 3.2), squeeze=False)
     for axis, image, name in zip(axes[0], images, names):
         axis.imshow(image, cmap="gray", vmin=-1.0, vmax=1.0)
         axis.set_title(name)
@@ -77,4 +77,4 @@ def save_image_row(images: Sequence[np.ndarray], names: Sequence[str], path: str
         axis.set_yticks([])
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -13,10 +13,12 @@ from typing import Dict, Optional
 import torch
 
 from ... import reference
+from ...chunked import evaluate_in_chunks
 from ...jet import jet
 from ...jet_types import Jet
 from ...modules import Siren
-from ..training_loop import SeededBatches, time_backend_steps, train
+from ..signal_fit import SampleBatches
+from ..training_loop import time_backend_steps, train
 
 TASK_ORDERS: Dict[str, int] = {"fit": 0, "grad": 1, "laplacian": 2}
 EVALUATION_CHUNK = 8192  # pixels per jet call when evaluating: bounds memory at 512x512 and above
@@ -50,21 +52,6 @@ class TrainingRun:
     final_loss: float
 
 
-class PixelBatches(SeededBatches):
-    """Random mini-batches of pixel indices; the whole image when ``batch`` covers it."""
-
-    def __init__(self, pixels: int, batch: int, seed: int) -> None:
-        super().__init__(seed)
-        self.pixels = pixels
-        self.batch = pixels if batch <= 0 else min(batch, pixels)
-
-    def next(self) -> Optional[torch.Tensor]:
-        """Indices of the next batch, or None for every pixel."""
-        if self.batch == self.pixels:
-            return None
-        return torch.randint(0, self.pixels, (self.batch,), generator=self.generator)
-
-
 def _task_step(coords: torch.Tensor, target: torch.Tensor, task: str):
     """The training step on ``task`` for :mod:`..training_loop`: ``step(net, optimiser, pixel index, backend)``."""
 
@@ -86,7 +73,7 @@ def train_image_network(net: torch.nn.Module, coords: torch.Tensor, target: torc
     """Adam on ``task_loss`` for ``steps`` steps, with a progress bar showing the loss."""
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     step = _task_step(coords, target, task)
-    run = train(lambda index: step(net, optimiser, index, backend), PixelBatches(coords.shape[0], batch, seed),
+    run = train(lambda index: step(net, optimiser, index, backend), SampleBatches(coords.shape[0], batch, seed),
                 steps, label=label)
     return TrainingRun(net, run.seconds, run.losses.get("loss", float("nan")))
 
@@ -94,7 +81,7 @@ def train_image_network(net: torch.nn.Module, coords: torch.Tensor, target: torc
 def time_backends_per_step(net: Siren, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int,
                            lr: float, batch: int, seed: int = 0) -> Dict[str, float]:
     """Median seconds per training step of a Siren with each backend, on the same batches (``net`` untouched)."""
-    timings = time_backend_steps(net, _task_step(coords, target, task), PixelBatches(coords.shape[0], batch, seed),
+    timings = time_backend_steps(net, _task_step(coords, target, task), SampleBatches(coords.shape[0], batch, seed),
                                  functools.partial(torch.optim.Adam, lr=lr), steps=steps, warmup_steps=1)
     return {backend: timing.median_seconds for backend, timing in timings.items()}
 
@@ -102,5 +89,4 @@ def time_backends_per_step(net: Siren, coords: torch.Tensor, target: torch.Tenso
 @torch.no_grad()
 def evaluate_jet(net: torch.nn.Module, coords: torch.Tensor, backend: str = "fused") -> Jet:
     """Value, gradient and Laplacian at every pixel, in chunks, without building a graph."""
-    chunks = [model_jet(net, part, 2, backend) for part in coords.split(EVALUATION_CHUNK)]
-    return Jet(*(torch.cat([getattr(c, field) for c in chunks]) for field in ("value", "grad", "laplacian")))
+    return evaluate_in_chunks(lambda x: model_jet(net, x, 2, backend), coords, EVALUATION_CHUNK)

@@ -24,15 +24,13 @@ import torch
 
 from ...cli import run_command
 from ...jet import BACKENDS
-from ..baselines import MODELS
+from ..baselines import MODEL_TITLES, MODELS
+from ..training_loop import add_resume_arguments, checkpoint_file
 from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
 from .mesh import extract_mesh, largest_component, network_field, write_mesh
 from .metrics import compare_surfaces, sample_mesh_surface
 from .render import render_meshes
 from .training import SdfTrainConfig, time_training_steps, train_sdf
-
-MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,9 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
     training.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
                           help="steps between checkpoints (default %(default)s)")
-    resuming = training.add_mutually_exclusive_group()
-    resuming.add_argument("--resume", action="store_true", help="continue from <out>/<model>/checkpoint.pt")
-    resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
+    add_resume_arguments(training)
     training.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     training.add_argument("--time-backends", type=int, default=0, metavar="STEPS",
                           help="also time STEPS SIREN training steps per backend, fused vs reference (default off)")
@@ -93,20 +89,10 @@ def _config_for(model: str, args: argparse.Namespace) -> SdfTrainConfig:
                           backend=args.backend, seed=args.seed, checkpoint_every=args.checkpoint_every)
 
 
-def _checkpoint_path(out: Path, model: str, resume: bool, restart: bool) -> Path:
-    """Where ``model``'s checkpoint lives; refuses to silently overwrite one unless told what to do with it."""
-    path = out / model / CHECKPOINT_NAME
-    if path.is_file() and not (resume or restart):
-        raise FileExistsError(f"{path} exists: pass --resume to continue that run or --restart to discard it")
-    if restart:
-        path.unlink(missing_ok=True)
-    return path
-
-
 def fit_and_score(config: SdfTrainConfig, surface: OrientedPoints, reference: OrientedPoints,
                   args: argparse.Namespace) -> Tuple[Dict[str, object], "trimesh.Trimesh"]:
     """Train (or resume) one model and write its mesh; returns its record for metrics.json, and the mesh."""
-    checkpoint = _checkpoint_path(args.out, config.model, args.resume, args.restart)
+    checkpoint = checkpoint_file(args.out, config.model, args.resume, args.restart)
     result = train_sdf(config, surface, checkpoint, resume=args.resume)
     mesh = extract_mesh(network_field(result.net), args.resolution, chunk_size=args.chunk_size)
     mesh_path = write_mesh(mesh, args.out / config.model / "mesh.ply")

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...chunked import Grid, evaluate_in_chunks
+
 ScalarField = Callable[[torch.Tensor], torch.Tensor]  # points [N, 3] -> values [N] or [N, 1]
 
 
@@ -30,22 +32,14 @@ def network_field(net: nn.Module) -> ScalarField:
 def evaluate_on_grid(field: ScalarField, resolution: int, bound: float = 1.0, chunk_size: int = 65_536) -> np.ndarray:
     """Values ``[R, R, R]`` (float32) of ``field`` at the ``R^3`` grid spanning ``[-bound, bound]^3``.
 
-    Entry ``[i, j, k]`` is the value at ``(axis[i], axis[j], axis[k])``.
+    Entry ``[i, j, k]`` is the value at ``(axis[i], axis[j], axis[k])``. The grid's points are generated and
+    evaluated ``chunk_size`` at a time (:class:`siren_fused.Grid`, :func:`siren_fused.evaluate_in_chunks`).
     """
     if resolution < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    axis = torch.linspace(-bound, bound, resolution, dtype=torch.float64)
-    total = resolution ** 3
-    values = np.empty(total, dtype=np.float32)
-    for start in range(0, total, chunk_size):
-        flat = torch.arange(start, min(start + chunk_size, total))
-        # Row-major unravel of the flat index, matching values.reshape(R, R, R).
-        points = torch.stack([axis[flat // resolution ** 2], axis[(flat // resolution) % resolution],
-                              axis[flat % resolution]], dim=1).float()
-        values[start:start + len(flat)] = field(points).reshape(-1).detach().cpu().numpy()
-    return values.reshape(resolution, resolution, resolution)
+    grid = Grid((resolution,) * 3, low=-bound, high=bound)
+    values = evaluate_in_chunks(lambda points: field(points).reshape(-1).detach().float(), grid, chunk_size)
+    return values.cpu().numpy().reshape(resolution, resolution, resolution)
 
 
 def extract_mesh(field: ScalarField, resolution: int = 128, bound: float = 1.0, chunk_size: int = 65_536,
