@@ -1,4 +1,6 @@
-"""One table, measured in one run: SIREN derivatives by the fused jet, nested autograd and torch.func.
+"""One table, measured in one run: SIREN derivatives by the fused jet, nested autograd, torch.func, and the
+forward-mode Laplacian written in plain tensor ops and compiled with torch.compile (the strongest plain-PyTorch
+route we know: one GEMM per layer on the stacked jet, as ours, with inductor fusing the elementwise rule).
 
 Every time is also given as a ratio to a plain forward pass (``net(x)`` under no_grad) taken in
 the same run, because ratios survive a noisy machine far better than seconds do; the workloads are
@@ -32,6 +34,10 @@ def build(args: argparse.Namespace):
     return net, x, target
 
 
+COMPILED_JET = "compiled forward-Laplacian jet"
+COMPILED_STEP = "compiled forward-Laplacian train step"
+
+
 def torch_func_jet(net: torch.nn.Module, x: torch.Tensor):
     """Value, Jacobian and Hessian (hence Laplacian) the torch.func way: per-point transforms, vmapped."""
     def point(p):
@@ -40,6 +46,53 @@ def torch_func_jet(net: torch.nn.Module, x: torch.Tensor):
     jac = torch.func.vmap(torch.func.jacrev(point))(x)
     hess = torch.func.vmap(torch.func.hessian(point))(x)
     return value, jac, torch.diagonal(hess, dim1=-2, dim2=-1).sum(-1)
+
+
+def forward_laplacian(net: siren_fused.Siren, x: torch.Tensor):
+    """Value [N, out], gradient [N, out, D] and Laplacian [N, out] carried forward layer by layer in plain
+    tensor ops: the same jet rule as the fused kernels, left for torch.compile to fuse."""
+    n, d = x.shape
+    value = x
+    tangents = torch.eye(d, dtype=x.dtype).unsqueeze(1).expand(d, n, d)  # d/dx_k of x, one slab per k
+    laplacian = torch.zeros_like(x)
+    for layer in net.layers:
+        weight, bias = layer.linear.weight, layer.linear.bias
+        value = torch.addmm(bias, value, weight.t())
+        tangents = tangents @ weight.t()
+        laplacian = laplacian @ weight.t()
+        if not layer.is_linear:
+            omega = layer.omega_0
+            sine, cosine = torch.sin(omega * value), torch.cos(omega * value)
+            laplacian = omega * cosine * laplacian - omega ** 2 * sine * tangents.square().sum(0)
+            tangents = omega * cosine * tangents
+            value = sine
+    return value, tangents.permute(1, 2, 0), laplacian
+
+
+compiled_forward_laplacian = torch.compile(forward_laplacian, fullgraph=True)
+
+
+def laplacian_loss(value: torch.Tensor, laplacian: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The train steps' loss, the same for every route."""
+    return ((laplacian - target) ** 2).mean() + (value ** 2).mean()
+
+
+@torch.compile(fullgraph=True)
+def compiled_forward_laplacian_loss(net: siren_fused.Siren, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Jet and loss in one compiled graph, so inductor also fuses the loss and AOTAutograd compiles backward."""
+    value, _, laplacian = forward_laplacian(net, x)
+    return laplacian_loss(value, laplacian, target)
+
+
+def check_compiled_route(net: siren_fused.Siren, x: torch.Tensor) -> None:
+    """The compiled route computes the fused jet (float32 rounding apart): timing it is a fair comparison."""
+    with torch.no_grad():
+        fused = siren_fused.jet(net, x[:1024], 2, backend="fused")
+        compiled = compiled_forward_laplacian(net, x[:1024])
+    for name, ours, theirs in zip(("value", "grad", "laplacian"), fused, compiled):
+        error = ((ours - theirs).abs().max() / ours.abs().max()).item()
+        if error > 1e-3:
+            raise RuntimeError(f"compiled forward Laplacian disagrees with the fused jet: {name} off by {error:.2g}")
 
 
 def workloads(net, x, target) -> Dict[str, Callable[[], object]]:
@@ -53,9 +106,12 @@ def workloads(net, x, target) -> Dict[str, Callable[[], object]]:
         def run():
             net.zero_grad(set_to_none=True)
             j = siren_fused.jet(net, x, 2, backend=backend)
-            loss = ((j.laplacian - target) ** 2).mean() + (j.value ** 2).mean()
-            loss.backward()
+            laplacian_loss(j.value, j.laplacian, target).backward()
         return run
+
+    def compiled_train_step():
+        net.zero_grad(set_to_none=True)
+        compiled_forward_laplacian_loss(net, x, target).backward()
 
     return {
         "forward (net(x), no_grad)": no_grad(lambda: net(x)),
@@ -63,8 +119,10 @@ def workloads(net, x, target) -> Dict[str, Callable[[], object]]:
         "fused jet, order 2 (autograd on)": lambda: siren_fused.jet(net, x, 2, backend="fused"),
         "autograd jet, order 2": lambda: siren_fused.jet(net, x, 2, backend="reference"),
         "torch.func jet (jacrev + hessian)": lambda: torch_func_jet(net, x),
+        COMPILED_JET: lambda: compiled_forward_laplacian(net, x),
         "fused Laplacian-loss train step": train_step("fused"),
         "autograd Laplacian-loss train step": train_step("reference"),
+        COMPILED_STEP: compiled_train_step,
     }
 
 
@@ -80,6 +138,8 @@ def _peak_memory_child(args: argparse.Namespace, name: str, queue) -> None:
     torch.set_num_threads(args.threads)
     net, x, target = build(args)
     fn = workloads(net, x, target)[name]
+    if name in (COMPILED_JET, COMPILED_STEP):
+        fn()  # compile first: what compiling takes is not the workload's memory
     # Reset the high-water mark (ru_maxrss would carry the parent's peak across exec).
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -113,6 +173,8 @@ def jet_matmul_flops(args: argparse.Namespace, components: int) -> int:
 def run(args: argparse.Namespace) -> List[dict]:
     torch.set_num_threads(args.threads)
     net, x, target = build(args)
+    check_compiled_route(net, x)
+    # The warm-up round compiles the two compiled routes.
     seconds = interleaved_median_times(workloads(net, x, target), args.repeats)
     rows = [{"workload": name, "seconds": value} for name, value in seconds.items()]
     forward = rows[0]["seconds"]
@@ -159,12 +221,16 @@ def main() -> None:
         / by_name["fused jet, order 2 (autograd on)"]["seconds"],
         "fused jet vs torch.func jet": by_name["torch.func jet (jacrev + hessian)"]["seconds"]
         / by_name["fused jet, order 2 (autograd on)"]["seconds"],
+        "fused jet vs compiled forward-Laplacian jet": by_name[COMPILED_JET]["seconds"]
+        / by_name["fused jet, order 2 (autograd on)"]["seconds"],
         "fused train step vs autograd train step": by_name["autograd Laplacian-loss train step"]["seconds"]
         / by_name["fused Laplacian-loss train step"]["seconds"],
+        "fused train step vs compiled forward-Laplacian step": by_name[COMPILED_STEP]["seconds"]
+        / by_name["fused Laplacian-loss train step"]["seconds"],
     }
-    print()
+    print("\nfused speed-ups (the other route's time / the fused time; below 1: the other route is faster):")
     for name, value in speedups.items():
-        print(f"{name:45s} {value:6.2f}x faster")
+        print(f"  {name:52s} {value:6.2f}x")
     floors = {
         "forward": (by_name["forward (net(x), no_grad)"]["seconds"], floor_forward),
         "fused jet (no_grad)": (by_name["fused jet, order 2 (no_grad)"]["seconds"], floor_jet),

@@ -7,12 +7,17 @@ import math
 
 import numpy as np
 import pytest
-import skimage.io
 import torch
 
-from siren_fused import cli
-from siren_fused.experiments.images import data as image_data
-from siren_fused.experiments.images.commands import run_comparison
+skimage_io = pytest.importorskip("skimage.io", reason="the image experiments need scikit-image "
+                                                      "(pip install siren_fused[experiments])")
+pytest.importorskip("scipy", reason="the image targets use scipy.ndimage")
+pytest.importorskip("matplotlib", reason="the image commands draw figures with matplotlib")
+pytest.importorskip("tqdm", reason="the training loop's progress bar is tqdm")
+
+from siren_fused import cli  # noqa: E402
+from siren_fused.experiments.images import data as image_data  # noqa: E402
+from siren_fused.experiments.images.commands import run_comparison  # noqa: E402
 
 SIDE = 32
 TINY_NET = ["--size", str(SIDE), "--hidden", "32", "--layers", "2", "--threads", "1"]
@@ -25,7 +30,7 @@ def smooth_image_file(tmp_path) -> str:
     rows, cols = np.meshgrid(x, x, indexing="ij")
     image = 0.6 * np.sin(2.0 * rows) * np.cos(1.5 * cols) + 0.2 * rows
     path = str(tmp_path / "smooth.png")
-    skimage.io.imsave(path, np.round((image + 1.0) / 2.0 * 255.0).astype(np.uint8), check_contrast=False)
+    skimage_io.imsave(path, np.round((image + 1.0) / 2.0 * 255.0).astype(np.uint8), check_contrast=False)
     return path
 
 

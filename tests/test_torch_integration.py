@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import siren_fused
-from conftest import jet_fields, op_arguments, random_points, random_siren
+from conftest import assert_loss_and_gradients_match_reference, jet_fields, op_arguments, random_points, random_siren
 from siren_fused.jet import network_arguments
 
 OP_CASES = [(0, False), (1, False), (2, False), (2, True)]
@@ -67,8 +67,8 @@ def test_opcheck_backward(order, hessian):
                           (grad_out, x, weights, biases, omegas, order, hessian, False, saved, True))
 
 
-def _laplacian_loss(net, x, target):
-    j = siren_fused.jet(net, x, 2, backend="fused")
+def _laplacian_loss(net, x, target, backend="fused"):
+    j = siren_fused.jet(net, x, 2, backend=backend)
     return ((j.laplacian - target) ** 2).mean() + (j.value ** 2).mean() + (j.grad ** 2).mean()
 
 
@@ -81,13 +81,15 @@ def _train(net, loss_fn, x, target, steps=3):
     return net
 
 
-def test_compiled_training_step_matches_eager():
+def test_compiled_training_step_matches_eager_and_reference():
     torch._dynamo.reset()
     net = random_siren(2, 32, 2, 1, seed=5, dtype=torch.float32)
     x = random_points(200, 2, seed=5, dtype=torch.float32)
     target = torch.randn(200, 1, generator=torch.Generator().manual_seed(5))
+    compiled_loss = torch.compile(_laplacian_loss, fullgraph=True)
+    assert_loss_and_gradients_match_reference(compiled_loss, _laplacian_loss, net, x, target)
     eager = _train(copy.deepcopy(net), _laplacian_loss, x, target)
-    compiled = _train(copy.deepcopy(net), torch.compile(_laplacian_loss, fullgraph=True), x, target)
+    compiled = _train(copy.deepcopy(net), compiled_loss, x, target)
     for a, b in zip(eager.parameters(), compiled.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     assert any((a != b).any() for a, b in zip(net.parameters(), eager.parameters()))
