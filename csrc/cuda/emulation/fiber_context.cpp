@@ -46,7 +46,9 @@ void prepare_fiber(FiberContext& fiber, char* stack_bottom, size_t bytes, void (
   fiber.stack_pointer = frame;
 }
 
-void switch_fiber(FiberContext& from, FiberContext& to) { siren_fiber_switch(&from.stack_pointer, to.stack_pointer); }
+SIREN_FIBER_UNINSTRUMENTED void switch_fiber(FiberContext& from, FiberContext& to) {
+  siren_fiber_switch(&from.stack_pointer, to.stack_pointer);
+}
 
 #else
 
@@ -58,7 +60,9 @@ void prepare_fiber(FiberContext& fiber, char* stack_bottom, size_t bytes, void (
   makecontext(&fiber.context, entry, 0);
 }
 
-void switch_fiber(FiberContext& from, FiberContext& to) { swapcontext(&from.context, &to.context); }
+SIREN_FIBER_UNINSTRUMENTED void switch_fiber(FiberContext& from, FiberContext& to) {
+  swapcontext(&from.context, &to.context);
+}
 
 #endif
 

@@ -1,0 +1,381 @@
+// Runs the emulated CUDA kernels' launch sequences (jet_forward_cuda, jet_backward_cuda) over every
+// kernel and shape family, on host buffers of exactly the sizes the torch glue allocates
+// (csrc/cuda/jet_cuda.cpp, csrc/jet_args.cpp), for run_sanitizers.sh: built with AddressSanitizer,
+// any access past a buffer, or past a block's shared memory, is reported; with UBSan, undefined
+// behaviour; with ThreadSanitizer, two threads of a block touching the same memory between
+// barriers. No torch: the driver links the .cu files and the emulation alone.
+//
+// Results are checked too, so a case that runs without a report but computes garbage still fails:
+// outputs and workspace start as NaN (as at::empty leaves them, at worst), so an element a kernel
+// forgets to write, or a read of one never written, shows as a non-finite result; the forward's
+// value is compared with a double-precision recomputation of the network.
+//
+// Prints one line per case and "N passed, M failed"; exits non-zero on any failure.
+// Usage: sanitizer_driver [NAME_PART | --except NAME_PART]: only, or all but, the cases whose
+// names contain NAME_PART.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../csrc/cuda/jet_cuda.h"
+
+namespace {
+
+using siren_fused::JetSpec;
+using siren_fused::jet_tile_count;
+using siren_fused::jet_tile_rows;
+using siren_fused::cuda::JetLayer;
+using siren_fused::cuda::JetProblem;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+struct Case {
+  std::string name;
+  JetSpec spec;
+  std::vector<int64_t> hidden_widths;
+  int64_t out_width;
+  bool outermost_linear;
+  int64_t points;
+  bool expect_launch_refused = false;  // shared memory past the device's opt-in maximum
+};
+
+// A SIREN with the paper's initialisation (first layer U(-1/in, 1/in), later layers
+// U(-sqrt(6/in)/omega, sqrt(6/in)/omega)), biases as torch.nn.Linear's, and a different omega a layer.
+struct Network {
+  std::vector<std::vector<float>> weights;  // [out, in], row-major
+  std::vector<std::vector<float>> biases;
+  std::vector<int64_t> widths;  // in_dims, then each layer's out_width
+  std::vector<float> omegas;
+  bool outermost_linear;
+
+  int64_t layers() const { return static_cast<int64_t>(weights.size()); }
+  bool is_sine(int64_t l) const { return !(outermost_linear && l == layers() - 1); }
+};
+
+Network make_network(const Case& c, std::mt19937& rng) {
+  Network net;
+  net.widths.push_back(c.spec.in_dims);
+  net.widths.insert(net.widths.end(), c.hidden_widths.begin(), c.hidden_widths.end());
+  net.widths.push_back(c.out_width);
+  net.outermost_linear = c.outermost_linear;
+  for (size_t l = 0; l + 1 < net.widths.size(); ++l) {
+    const int64_t in = net.widths[l];
+    const int64_t out = net.widths[l + 1];
+    const float omega = l == 0 ? 30.0f : 20.0f + 5.0f * static_cast<float>(l);
+    const double weight_bound = l == 0 ? 1.0 / in : std::sqrt(6.0 / in) / omega;
+    const double bias_bound = 1.0 / std::sqrt(static_cast<double>(in));
+    std::uniform_real_distribution<float> weight(-weight_bound, weight_bound), bias(-bias_bound, bias_bound);
+    net.weights.emplace_back(out * in);
+    net.biases.emplace_back(out);
+    for (float& w : net.weights.back()) w = weight(rng);
+    for (float& b : net.biases.back()) b = bias(rng);
+    net.omegas.push_back(omega);
+  }
+  return net;
+}
+
+JetProblem problem_of(const Case& c, const Network& net) {
+  JetProblem problem{c.spec, c.points, 0, {}};
+  for (int64_t l = 0; l < net.layers(); ++l) {
+    problem.layers.push_back({net.weights[l].data(), net.biases[l].data(), net.widths[l], net.widths[l + 1],
+                              net.omegas[l], net.is_sine(l)});
+  }
+  problem.tile_rows = jet_tile_rows(c.spec.components(), problem.max_width());
+  return problem;
+}
+
+// Values in [-1, -0.05] or [0.05, 1]: random, and never zero.
+std::vector<float> nonzero_uniform(size_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> magnitude(0.05f, 1.0f);
+  std::bernoulli_distribution negative(0.5);
+  std::vector<float> values(count);
+  for (float& v : values) v = negative(rng) ? -magnitude(rng) : magnitude(rng);
+  return values;
+}
+
+// The network's value at one point, in double precision.
+std::vector<double> reference_value(const Network& net, std::vector<double> h) {
+  for (int64_t l = 0; l < net.layers(); ++l) {
+    const int64_t in = net.widths[l];
+    std::vector<double> z(net.biases[l].begin(), net.biases[l].end());
+    for (size_t j = 0; j < z.size(); ++j) {
+      for (int64_t k = 0; k < in; ++k) z[j] += static_cast<double>(net.weights[l][j * in + k]) * h[k];
+      if (net.is_sine(l)) z[j] = std::sin(net.omegas[l] * z[j]);
+    }
+    h = std::move(z);
+  }
+  return h;
+}
+
+// Buffers shaped as the glue allocates them: one [tiles, components, tile_rows, width] pre-activation
+// jet per sine layer, NaN-filled.
+std::vector<std::vector<float>> saved_buffers(const JetProblem& problem) {
+  std::vector<std::vector<float>> saved;
+  const int64_t tiles = jet_tile_count(problem.num_points, problem.tile_rows);
+  for (const JetLayer& layer : problem.layers) {
+    if (layer.sine) saved.emplace_back(tiles * problem.spec.components() * problem.tile_rows * layer.out_width, kNaN);
+  }
+  return saved;
+}
+
+template <typename T>
+std::vector<T*> pointers(std::vector<std::vector<float>>& buffers) {
+  std::vector<T*> result;
+  for (auto& buffer : buffers) result.push_back(buffer.data());
+  return result;
+}
+
+// Failures of one case, collected as text.
+struct Verdict {
+  std::string failures;
+  void fail(const std::string& why) { failures += (failures.empty() ? "" : "; ") + why; }
+  bool launched(cudaError_t err, const char* what) {
+    if (err != cudaSuccess) fail(std::string(what) + ": " + cudaGetErrorString(err));
+    return err == cudaSuccess;
+  }
+  void expect_finite(const std::vector<float>& values, const std::string& what) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) return fail(what + "[" + std::to_string(i) + "] = " + std::to_string(values[i]));
+    }
+  }
+};
+
+// Forward without and with saved pre-activations; returns the saved buffers for the backward.
+std::vector<std::vector<float>> check_forward(const Case& c, const Network& net, const JetProblem& problem,
+                                              const std::vector<float>& x, Verdict& verdict) {
+  const int64_t components = c.spec.components();
+  const size_t out_elements = components * c.points * c.out_width;
+  std::vector<float> workspace(siren_fused::cuda::jet_forward_workspace_elements(problem), kNaN);
+  std::vector<float> out(out_elements, kNaN);
+  if (!verdict.launched(siren_fused::cuda::jet_forward_cuda(problem, x.data(), out.data(), {}, workspace.data(),
+                                                            nullptr),
+                        "forward")) {
+    return {};
+  }
+  std::vector<std::vector<float>> saved = saved_buffers(problem);
+  std::vector<float> out_saving(out_elements, kNaN);
+  std::fill(workspace.begin(), workspace.end(), kNaN);
+  if (!verdict.launched(siren_fused::cuda::jet_forward_cuda(problem, x.data(), out_saving.data(),
+                                                            pointers<float>(saved), workspace.data(), nullptr),
+                        "forward saving")) {
+    return {};
+  }
+  verdict.expect_finite(out, "out");
+  for (size_t s = 0; s < saved.size(); ++s) verdict.expect_finite(saved[s], "saved" + std::to_string(s));
+  if (out != out_saving) verdict.fail("the forward's output changes when it saves pre-activations");
+
+  // float32 through sines of omega 30 loses a few ulps of the pre-activation a layer.
+  constexpr double kTolerance = 2e-4;
+  double worst = 0.0;
+  for (int64_t p = 0; p < c.points; ++p) {
+    const float* point = x.data() + p * c.spec.in_dims;
+    const std::vector<double> expected = reference_value(net, std::vector<double>(point, point + c.spec.in_dims));
+    for (int64_t j = 0; j < c.out_width; ++j) {
+      worst = std::max(worst, std::abs(out[p * c.out_width + j] - expected[j]) / (1.0 + std::abs(expected[j])));
+    }
+  }
+  if (!(worst <= kTolerance)) verdict.fail("value off the double-precision network by " + std::to_string(worst));
+  return saved;
+}
+
+// At order 0 the jet is the value alone, so grad_x is grad_out's product with the value's
+// Jacobian: checked against central differences of the double-precision network.
+void check_value_input_grad(const Network& net, const std::vector<float>& x, const std::vector<float>& grad_out,
+                            const std::vector<float>& grad_x, Verdict& verdict) {
+  const int64_t d_count = net.widths.front(), out_width = net.widths.back();
+  constexpr double kStep = 1e-5;
+  std::vector<double> expected(grad_x.size());
+  double scale = 0.0;
+  for (size_t p = 0; p * d_count < x.size(); ++p) {
+    for (int64_t d = 0; d < d_count; ++d) {
+      std::vector<double> sides[2];
+      for (int side = 0; side < 2; ++side) {
+        std::vector<double> shifted(x.begin() + p * d_count, x.begin() + (p + 1) * d_count);
+        shifted[d] += side == 0 ? kStep : -kStep;
+        sides[side] = reference_value(net, shifted);
+      }
+      double& g = expected[p * d_count + d];
+      for (int64_t j = 0; j < out_width; ++j) {
+        g += grad_out[p * out_width + j] * (sides[0][j] - sides[1][j]) / (2 * kStep);
+      }
+      scale = std::max(scale, std::abs(g));
+    }
+  }
+  for (size_t i = 0; i < grad_x.size(); ++i) {
+    if (!(std::abs(grad_x[i] - expected[i]) <= 1e-3 * scale)) {
+      return verdict.fail("grad_x[" + std::to_string(i) + "] = " + std::to_string(grad_x[i]) +
+                          ", central differences give " + std::to_string(expected[i]));
+    }
+  }
+}
+
+// Backward with and without grad_x. Gradients accumulate with atomics in an order that changes
+// between launches, so the two runs' weight gradients agree to rounding only.
+void check_backward(const Case& c, const Network& net, const JetProblem& problem, const std::vector<float>& x,
+                    std::vector<std::vector<float>>& saved, std::mt19937& rng, Verdict& verdict) {
+  const std::vector<float> grad_out = nonzero_uniform(c.spec.components() * c.points * c.out_width, rng);
+  std::vector<std::vector<float>> first_weight_grads;
+  for (const bool input_grad : {true, false}) {
+    std::vector<std::vector<float>> grad_weights, grad_biases;
+    for (int64_t l = 0; l < net.layers(); ++l) {
+      grad_weights.emplace_back(net.weights[l].size(), 0.0f);  // zeroed, as zero_grads leaves them
+      grad_biases.emplace_back(net.biases[l].size(), 0.0f);
+    }
+    std::vector<float> grad_x(input_grad ? x.size() : 0, kNaN);
+    std::vector<float> workspace(siren_fused::cuda::jet_backward_workspace_elements(problem), kNaN);
+    const char* what = input_grad ? "backward with grad_x" : "backward";
+    if (!verdict.launched(siren_fused::cuda::jet_backward_cuda(problem, grad_out.data(), x.data(),
+                                                               pointers<const float>(saved),
+                                                               input_grad ? grad_x.data() : nullptr,
+                                                               pointers<float>(grad_weights),
+                                                               pointers<float>(grad_biases), workspace.data(),
+                                                               nullptr),
+                          what)) {
+      return;
+    }
+    verdict.expect_finite(grad_x, "grad_x");
+    if (input_grad && c.spec.order == 0) check_value_input_grad(net, x, grad_out, grad_x, verdict);
+    for (int64_t l = 0; l < net.layers(); ++l) {
+      verdict.expect_finite(grad_weights[l], "grad_weight" + std::to_string(l));
+      verdict.expect_finite(grad_biases[l], "grad_bias" + std::to_string(l));
+    }
+    if (first_weight_grads.empty()) {
+      first_weight_grads = grad_weights;
+      continue;
+    }
+    for (int64_t l = 0; l < net.layers(); ++l) {
+      double scale = 0.0;
+      for (float g : first_weight_grads[l]) scale = std::max(scale, std::abs(static_cast<double>(g)));
+      for (size_t i = 0; i < grad_weights[l].size(); ++i) {
+        const double a = first_weight_grads[l][i], b = grad_weights[l][i];
+        if (!(std::abs(a - b) <= 5e-3 * scale)) {
+          return verdict.fail("grad_weight" + std::to_string(l) + " differs without grad_x: " + std::to_string(a) +
+                              " vs " + std::to_string(b));
+        }
+      }
+    }
+  }
+}
+
+// A launch past the device's shared-memory maximum must fail with the error, and the error must
+// not stick: the next launch succeeds.
+void check_launch_refused(const Case& c, const JetProblem& problem, const std::vector<float>& x,
+                          std::mt19937& rng, Verdict& verdict) {
+  std::vector<float> out(c.spec.components() * c.points * c.out_width, kNaN);
+  std::vector<float> workspace(siren_fused::cuda::jet_forward_workspace_elements(problem), kNaN);
+  const cudaError_t err =
+      siren_fused::cuda::jet_forward_cuda(problem, x.data(), out.data(), {}, workspace.data(), nullptr);
+  if (err != cudaErrorInvalidValue) {
+    return verdict.fail(std::string("expected cudaErrorInvalidValue, got ") + cudaGetErrorString(err));
+  }
+  std::printf("      refused as expected: %s\n", cudaGetErrorString(err));
+  if (cudaPeekAtLastError() != cudaSuccess) verdict.fail("the refused launch left its error pending");
+  const Case next{"after refusal", JetSpec{2, 1, false}, {16}, 1, true, 5};
+  const Network net = make_network(next, rng);
+  const std::vector<float> next_x = nonzero_uniform(next.points * next.spec.in_dims, rng);
+  check_forward(next, net, problem_of(next, net), next_x, verdict);
+}
+
+bool run_case(const Case& c, uint32_t seed) {
+  const auto start = std::chrono::steady_clock::now();
+  std::mt19937 rng(seed);
+  const Network net = make_network(c, rng);
+  const JetProblem problem = problem_of(c, net);
+  const std::vector<float> x = nonzero_uniform(c.points * c.spec.in_dims, rng);
+  Verdict verdict;
+  if (c.expect_launch_refused) {
+    check_launch_refused(c, problem, x, rng, verdict);
+  } else {
+    std::vector<std::vector<float>> saved = check_forward(c, net, problem, x, verdict);
+    if (verdict.failures.empty()) check_backward(c, net, problem, x, saved, rng, verdict);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%s %-40s %5.1f s  %s, N=%lld, tiles=%lld of %lld rows, chunks=%lld%s%s\n",
+              verdict.failures.empty() ? "ok  " : "FAIL", c.name.c_str(), seconds,
+              siren_fused::cuda::jet_forward_fused_supported(problem) ? "fused" : "per-layer",
+              static_cast<long long>(c.points), static_cast<long long>(problem.tiles()),
+              static_cast<long long>(problem.tile_rows),
+              static_cast<long long>((problem.tiles() + problem.chunk_tiles() - 1) / problem.chunk_tiles()),
+              verdict.failures.empty() ? "" : ": ", verdict.failures.c_str());
+  std::fflush(stdout);
+  return verdict.failures.empty();
+}
+
+// Points filling `full_tiles` tiles of the case's layout and 3 rows of one more.
+Case past_full_tiles(Case c, int64_t full_tiles) {
+  int64_t max_width = std::max(c.spec.in_dims, c.out_width);
+  for (int64_t width : c.hidden_widths) max_width = std::max(max_width, width);
+  c.points = full_tiles * jet_tile_rows(c.spec.components(), max_width) + 3;
+  return c;
+}
+
+// Points filling one chunk (JetProblem::chunk_tiles) and 3 rows of a second.
+Case past_one_chunk(Case c) {
+  c.points = std::numeric_limits<int32_t>::max();
+  std::mt19937 rng;
+  const Network net = make_network(c, rng);
+  const JetProblem problem = problem_of(c, net);
+  return past_full_tiles(c, problem.chunk_tiles());
+}
+
+std::vector<Case> all_cases() {
+  const JetSpec laplacian2{2, 2, false};
+  std::vector<Case> cases;
+  // The whole-network kernel at each padded width and one past it; from 64 on, past a full tile,
+  // so a block's points straddle two tiles of the saved layout.
+  for (int64_t width : {16, 17, 32, 33, 64, 65, 128}) {
+    cases.push_back(past_full_tiles({"fused width " + std::to_string(width), laplacian2, {width, width}, 3, true, 0},
+                                    width >= 64 ? 1 : 0));
+  }
+  // The per-layer path: wider than the fused kernel's 128.
+  for (int64_t width : {129, 161}) {
+    cases.push_back({"per-layer width " + std::to_string(width), laplacian2, {width, width}, 3, true, 37});
+  }
+  // Enough stacked rows that the weight gradient's blocks each loop over several steps of rows.
+  cases.push_back(past_full_tiles({"per-layer width 256", laplacian2, {256, 256}, 3, true, 0}, 4));
+  // Every jet shape; D > 3 with derivatives falls back to the per-layer path.
+  for (int64_t d : {1, 2, 3, 4}) {
+    for (const JetSpec spec : {JetSpec{d, 0, false}, JetSpec{d, 1, false}, JetSpec{d, 2, false}, JetSpec{d, 2, true}}) {
+      const std::string shape = spec.order < 2 ? "order " + std::to_string(spec.order)
+                                               : (spec.hessian ? "Hessian" : "Laplacian");
+      const bool sine_last = (d + spec.order) % 2 == 0;
+      cases.push_back({"D=" + std::to_string(d) + " " + shape + (sine_last ? ", sine last" : ", linear last"), spec,
+                       {32, 24}, 2 + d % 2, !sine_last, 23});
+    }
+  }
+  cases.push_back({"N=1 fused", laplacian2, {32}, 2, false, 1});
+  cases.push_back({"N=1 per-layer", JetSpec{4, 2, true}, {32}, 2, true, 1});
+  cases.push_back({"zero hidden layers, fused", JetSpec{3, 2, true}, {}, 2, false, 9});
+  cases.push_back({"zero hidden layers, per-layer", JetSpec{4, 1, false}, {}, 3, true, 9});
+  cases.push_back(past_one_chunk({"two chunks, per-layer", JetSpec{6, 2, true}, {}, 256, true, 0}));
+  // Near the shared-memory limits: 171, 190 and 162 components need jet_gemm's 48 KB opt-in
+  // counted with its static tiles; 1891 components exceed the opt-in maximum.
+  cases.push_back({"Hessian D=17 (48 KB opt-in)", JetSpec{17, 2, true}, {16}, 2, true, 5});
+  cases.push_back({"Hessian D=18 (48 KB opt-in)", JetSpec{18, 2, true}, {16}, 2, false, 5});
+  cases.push_back({"Laplacian D=160 (48 KB opt-in)", JetSpec{160, 2, false}, {16}, 2, true, 9});
+  cases.push_back({"Hessian D=60 (past the device maximum)", JetSpec{60, 2, true}, {16}, 2, true, 1, true});
+  return cases;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const bool except = !args.empty() && args[0] == "--except";
+  const std::string name_part = args.empty() ? "" : args.back();
+  int passed = 0, failed = 0;
+  uint32_t seed = 0;
+  for (const Case& c : all_cases()) {
+    ++seed;  // a case's seed is its place in the list, whichever cases run
+    if ((c.name.find(name_part) != std::string::npos) == except) continue;
+    (run_case(c, seed) ? passed : failed)++;
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
