@@ -24,20 +24,48 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
-# build_and_run NAME "SANITIZER FLAGS" [DRIVER ARGUMENTS...]
-build_and_run() {
-  local name=$1 sanitizer_flags=$2
-  shift 2
-  local start=$SECONDS
-  echo "== $name: building"
+# build NAME "SANITIZER FLAGS": the driver built with those sanitizers, in the background.
+build() {
   # shellcheck disable=SC2086  # the flags are words
-  g++ "${common_flags[@]}" $sanitizer_flags "${sources[@]}" -o "$build_dir/$name"
-  echo "== $name: running"
-  "$build_dir/$name" "$@"
-  echo "== $name: clean, $((SECONDS - start)) s"
+  g++ "${common_flags[@]}" $2 "${sources[@]}" -o "$build_dir/$1" > "$build_dir/$1.build.log" 2>&1 &
 }
 
-build_and_run asan_ubsan "-fsanitize=address,undefined -fno-sanitize-recover=all"
-# Races are within a block, so ThreadSanitizer (several times slower) skips the one case whose
-# size is its batch alone; every kernel and block shape runs in the others.
-build_and_run tsan "-fsanitize=thread" --except "two chunks"
+# run NAME [DRIVER ARGUMENTS...]: the driver under that build, in the background.
+run() {
+  local name=$1
+  shift
+  "$build_dir/$name" "$@" > "$build_dir/$name.log" 2>&1 &
+}
+
+# report NAME STATUS LOG_SUFFIX: the step's log, and whether it passed.
+report() {
+  echo "== $1 ($3): $([[ $2 == 0 ]] && echo clean || echo "FAILED, exit $2")"
+  cat "$build_dir/$1.$3"
+}
+
+# The two passes build and run side by side (each is single-threaded).
+start=$SECONDS
+build asan_ubsan "-fsanitize=address,undefined -fno-sanitize-recover=all"
+build tsan "-fsanitize=thread"
+status=0
+for name in asan_ubsan tsan; do
+  wait -n || true
+done
+for name in asan_ubsan tsan; do
+  [[ -x $build_dir/$name ]] || { report "$name" 1 build.log; status=1; }
+done
+(( status == 0 )) || exit 1
+echo "== built in $((SECONDS - start)) s"
+
+run asan_ubsan
+asan_pid=$!
+# Races are within a block, so ThreadSanitizer (several times slower) skips the cases whose size is
+# their batch or their width alone; every kernel and block shape runs in the others.
+run tsan --except "two chunks" --except "width 256" --except "D=160"
+tsan_pid=$!
+wait "$asan_pid" && asan_status=0 || asan_status=$?
+wait "$tsan_pid" && tsan_status=0 || tsan_status=$?
+report asan_ubsan "$asan_status" log
+report tsan "$tsan_status" log
+echo "== sanitizer runs: $((SECONDS - start)) s in all"
+(( asan_status == 0 && tsan_status == 0 ))

@@ -11,7 +11,7 @@
 // value is compared with a double-precision recomputation of the network.
 //
 // Prints one line per case and "N passed, M failed"; exits non-zero on any failure.
-// Usage: sanitizer_driver [NAME_PART | --except NAME_PART]: only, or all but, the cases whose
+// Usage: sanitizer_driver [NAME_PART] [--except NAME_PART]...: only, or all but, the cases whose
 // names contain NAME_PART.
 #include <algorithm>
 #include <chrono>
@@ -366,14 +366,27 @@ std::vector<Case> all_cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  const bool except = !args.empty() && args[0] == "--except";
-  const std::string name_part = args.empty() ? "" : args.back();
+  std::string only;                  // a name part every case run must have ("": any)
+  std::vector<std::string> excluded;  // name parts no case run may have
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--except" && i + 1 < argc) {
+      excluded.push_back(argv[++i]);
+    } else {
+      only = argv[i];
+    }
+  }
+  const auto selected = [&](const std::string& name) {
+    if (name.find(only) == std::string::npos) return false;
+    for (const std::string& part : excluded) {
+      if (name.find(part) != std::string::npos) return false;
+    }
+    return true;
+  };
   int passed = 0, failed = 0;
   uint32_t seed = 0;
   for (const Case& c : all_cases()) {
     ++seed;  // a case's seed is its place in the list, whichever cases run
-    if ((c.name.find(name_part) != std::string::npos) == except) continue;
+    if (!selected(c.name)) continue;
     (run_case(c, seed) ? passed : failed)++;
   }
   std::printf("%d passed, %d failed\n", passed, failed);

@@ -168,6 +168,14 @@ std::string barrier_site(const Fiber& fiber) {
   return std::string(load_relaxed(fiber.barrier_file)) + ":" + std::to_string(load_relaxed(fiber.barrier_line));
 }
 
+// Compared without building strings: every thread is checked at every barrier. (__FILE__ of one
+// file is one string literal in practice; a differing pointer for the same file would only add a
+// false "different barriers" failure, never hide one.)
+bool same_barrier(const Fiber& a, const Fiber& b) {
+  return load_relaxed(a.barrier_line) == load_relaxed(b.barrier_line) &&
+         load_relaxed(a.barrier_file) == load_relaxed(b.barrier_file);
+}
+
 // Runs one block to the end; returns why it failed, or "".
 std::string run_block(const ThreadCoordinates& block, int threads, std::mt19937& rng) {
   const dim3& dim = block.block_dim;
@@ -197,7 +205,7 @@ std::string run_block(const ThreadCoordinates& block, int threads, std::mt19937&
         returned = &fiber;
       } else if (waiting == nullptr) {
         waiting = &fiber;
-      } else if (barrier_site(fiber) != barrier_site(*waiting)) {
+      } else if (!same_barrier(fiber, *waiting)) {
         failure = describe(waiting->coordinates.thread_idx) + " waits at __syncthreads " + barrier_site(*waiting) +
                   " but " + describe(fiber.coordinates.thread_idx) + " at " + barrier_site(fiber) +
                   ": every thread of a block must reach the same barrier";
