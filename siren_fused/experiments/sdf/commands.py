@@ -23,8 +23,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ...cli import run_command
-from ...jet import BACKENDS
 from ..baselines import MODELS
+from ..command_options import add_run_options
+from ..training_loop import prepared_checkpoint_path
 from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
 from .mesh import extract_mesh, largest_component, network_field, write_mesh
 from .metrics import compare_surfaces, sample_mesh_surface
@@ -65,17 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--steps", type=int, default=defaults.steps, help="training steps (default %(default)s)")
     training.add_argument("--lr", type=float, default=defaults.lr,
                           help="Adam learning rate (default %(default)s; paper 1e-4)")
-    training.add_argument("--backend", choices=BACKENDS, default=defaults.backend,
-                          help="jet backend for the SIREN's gradient (default %(default)s: fused when built)")
-    training.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
-    training.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
-                          help="steps between checkpoints (default %(default)s)")
-    resuming = training.add_mutually_exclusive_group()
-    resuming.add_argument("--resume", action="store_true", help="continue from <out>/<model>/checkpoint.pt")
-    resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
-    training.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    training.add_argument("--time-backends", type=int, default=0, metavar="STEPS",
-                          help="also time STEPS SIREN training steps per backend, fused vs reference (default off)")
+    add_run_options(training, defaults.checkpoint_every)
 
     output = parser.add_argument_group("mesh and metrics")
     output.add_argument("--resolution", type=int, default=128, help="marching cubes grid size (default %(default)s)")
@@ -93,20 +84,10 @@ def _config_for(model: str, args: argparse.Namespace) -> SdfTrainConfig:
                           backend=args.backend, seed=args.seed, checkpoint_every=args.checkpoint_every)
 
 
-def _checkpoint_path(out: Path, model: str, resume: bool, restart: bool) -> Path:
-    """Where ``model``'s checkpoint lives; refuses to silently overwrite one unless told what to do with it."""
-    path = out / model / CHECKPOINT_NAME
-    if path.is_file() and not (resume or restart):
-        raise FileExistsError(f"{path} exists: pass --resume to continue that run or --restart to discard it")
-    if restart:
-        path.unlink(missing_ok=True)
-    return path
-
-
 def fit_and_score(config: SdfTrainConfig, surface: OrientedPoints, reference: OrientedPoints,
                   args: argparse.Namespace) -> Tuple[Dict[str, object], "trimesh.Trimesh"]:
     """Train (or resume) one model and write its mesh; returns its record for metrics.json, and the mesh."""
-    checkpoint = _checkpoint_path(args.out, config.model, args.resume, args.restart)
+    checkpoint = prepared_checkpoint_path(args.out / config.model / CHECKPOINT_NAME, args.resume, args.restart)
     result = train_sdf(config, surface, checkpoint, resume=args.resume)
     mesh = extract_mesh(network_field(result.net), args.resolution, chunk_size=args.chunk_size)
     mesh_path = write_mesh(mesh, args.out / config.model / "mesh.ply")
