@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
     "siren_fused.experiments.sdf.commands",
     "siren_fused.experiments.helmholtz.commands",
+    "siren_fused.experiments.wave.commands",
     "siren_fused.experiments.distributed.commands",
 )
 

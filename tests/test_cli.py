@@ -13,7 +13,7 @@ import sys
 
 from siren_fused import cli
 
-COMMANDS = ("demo", "fit-image", "poisson", "compose", "fit-sdf", "helmholtz", "fit-ddp")
+COMMANDS = ("demo", "fit-image", "poisson", "compose", "fit-sdf", "helmholtz", "wave", "fit-ddp")
 # Prints, as JSON, what each command line returned and wrote; one interpreter for all (each start imports torch).
 WITHOUT_EXTRAS = f"""
 import contextlib, io, json, sys
