@@ -39,7 +39,7 @@ class WaveConfig:
     hidden_layers: int = 3
     points: int = 4096
     steps: int = 1500
-    lr: float = 1e-4
+    lr: float = 3e-4
     final_window: float = 0.4
     backend: str = "auto"
     seed: int = 0
