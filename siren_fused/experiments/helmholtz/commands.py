@@ -7,8 +7,8 @@ layer, more than 0.1 from the source. The numbers go to ``<out>/metrics.json``, 
 errors) to ``<out>/helmholtz.png``. ``--time-backends N`` also times N SIREN training steps of the fused and
 the reference jet backends, interleaved in this process on the same batches.
 
-The defaults finish in minutes on a CPU; the paper's batch and schedule are
-``--points 52900 --lr 2e-5 --steps 50000`` (a GPU job).
+The defaults finish in minutes on a CPU; the paper's network, batch and schedule are
+``--hidden-features 256 --points 52900 --lr 2e-5 --steps 50000`` (a GPU job).
 """
 
 from __future__ import annotations
