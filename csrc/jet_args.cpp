@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "jet_layout.h"
 
@@ -17,7 +18,8 @@ int64_t JetArgs::max_width() const {
 int64_t JetArgs::tile_rows() const { return jet_tile_rows(spec.components(), max_width()); }
 
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                       c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear) {
+                       c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
+                       std::optional<c10::ArrayRef<double>> laplacian_weights) {
   TORCH_CHECK(order >= 0 && order <= 2, "order must be 0, 1 or 2, got ", order);
   TORCH_CHECK(!hessian || order == 2, "hessian=True needs order=2, got order=", order);
   TORCH_CHECK(x.dim() == 2, "x must be [N, in_features], got shape ", x.sizes());
@@ -32,7 +34,19 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
   args.x = x.contiguous();
   args.caller_x = x;
   args.outermost_linear = outermost_linear;
-  args.spec = JetSpec{x.size(1), order, hessian};
+  args.spec = JetSpec{x.size(1), order, hessian, laplacian_weights.has_value()};
+  if (laplacian_weights.has_value()) {
+    TORCH_CHECK(order == 2 && !hessian, "laplacian_weights needs order=2 and hessian=False, got order=", order,
+                " and hessian=", hessian);
+    TORCH_CHECK(static_cast<int64_t>(laplacian_weights->size()) == x.size(1),
+                "laplacian_weights must have one entry per input dimension (", x.size(1), "), got ",
+                laplacian_weights->size());
+    for (const double a : *laplacian_weights) {
+      TORCH_CHECK(std::isfinite(a), "laplacian_weights must be finite, got ", *laplacian_weights);
+    }
+    // A [D] copy on x's device: a handful of bytes, copied once a call.
+    args.laplacian_weights = at::tensor(*laplacian_weights, at::dtype(at::kDouble)).to(x.device(), x.scalar_type());
+  }
   args.omegas.assign(omegas.begin(), omegas.end());
   int64_t width = x.size(1);
   for (size_t l = 0; l < weights.size(); ++l) {

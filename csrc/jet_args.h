@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct JetArgs {
   std::vector<at::Tensor> caller_weights;
   std::vector<at::Tensor> caller_biases;
   JetSpec spec;
+  // The weighted Laplacian's a_k: [D] in x's dtype on x's device where spec.weighted_laplacian,
+  // else undefined.
+  at::Tensor laplacian_weights;
 
   int64_t layers() const { return static_cast<int64_t>(weights.size()); }
   int64_t num_points() const { return x.size(0); }
@@ -31,11 +35,18 @@ struct JetArgs {
   bool is_sine(int64_t l) const { return !(outermost_linear && l == layers() - 1); }
   int64_t max_width() const;
   int64_t tile_rows() const;
+  // laplacian_weights' data for the kernels, null when the Laplacian is not weighted.
+  template <typename T>
+  const T* laplacian_weights_data() const {
+    return laplacian_weights.defined() ? laplacian_weights.data_ptr<T>() : nullptr;
+  }
 };
 
-// Checks shapes, dtypes, devices and the derivative order, naming the offending argument.
+// Checks shapes, dtypes, devices, the derivative order and the Laplacian's weights (D finite
+// numbers, order 2 without the Hessian), naming the offending argument.
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                       c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear);
+                       c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
+                       std::optional<c10::ArrayRef<double>> laplacian_weights);
 
 // Shapes of the tensors the forward saves for backward: one [tiles, components, tile_rows, width]
 // pre-activation jet per sine layer.

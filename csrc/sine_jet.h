@@ -5,13 +5,17 @@
 // It includes no torch header and compiles as plain C++ or as CUDA.
 //
 // A jet of z at one point holds its value z, its tangents z_k = dz/dx_k (k < D) and a second-order
-// part: either the Laplacian sum_k d2z/dx_k^2 or the packed upper triangle of the Hessian
-// (k <= l, row-major). With f = sin(omega * .), the chain rule gives
+// part: either the weighted Laplacian sum_k a_k d2z/dx_k^2 (a_k = 1 for the Laplacian itself) or the
+// packed upper triangle of the Hessian (k <= l, row-major). With f = sin(omega * .), the chain rule
+// gives
 //     y     = f(z)
 //     y_k   = f'(z) z_k
 //     y_kl  = f'(z) z_kl + f''(z) z_k z_l
-//     y_lap = f'(z) z_lap + f''(z) sum_k z_k^2
-// and the vector-Jacobian products below invert those lines for the backward pass.
+//     y_lap = f'(z) z_lap + f''(z) sum_k a_k z_k^2
+// and the vector-Jacobian products below invert those lines for the backward pass. The weights a_k
+// are constants of the operator (the wave equation's u_tt - c^2 (u_xx + u_yy) is a = (1, -c^2, -c^2)),
+// not values of the jet: the Laplacian line stays linear in z_lap, so one component carries any
+// weighted sum of diagonal second derivatives at the cost of the plain Laplacian.
 #pragma once
 
 #include <cmath>
@@ -150,9 +154,10 @@ SIREN_HD T jet_hessian_entry(const SineDerivatives<T>& d, T z_kl, T z_k, T z_l) 
   return d.f1 * z_kl + d.f2 * z_k * z_l;
 }
 
+// weighted_tangent_sq_sum: sum_k a_k z_k^2.
 template <typename T>
-SIREN_HD T jet_laplacian(const SineDerivatives<T>& d, T z_lap, T tangent_sq_sum) {
-  return d.f1 * z_lap + d.f2 * tangent_sq_sum;
+SIREN_HD T jet_laplacian(const SineDerivatives<T>& d, T z_lap, T weighted_tangent_sq_sum) {
+  return d.f1 * z_lap + d.f2 * weighted_tangent_sq_sum;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,10 +178,10 @@ SIREN_HD T jet_value_vjp_first(const SineDerivatives<T>& d, T g_y, T tangent_dot
   return d.f1 * g_y + d.f2 * tangent_dot_grad;
 }
 
-// Term of g_z from the Laplacian: (f''(z) z_lap + f'''(z) sum_k z_k^2) g_{y_lap}.
+// Term of g_z from the Laplacian: (f''(z) z_lap + f'''(z) sum_k a_k z_k^2) g_{y_lap}.
 template <typename T>
-SIREN_HD T jet_value_vjp_laplacian(const SineDerivatives<T>& d, T z_lap, T tangent_sq_sum, T g_lap) {
-  return (d.f2 * z_lap + d.f3 * tangent_sq_sum) * g_lap;
+SIREN_HD T jet_value_vjp_laplacian(const SineDerivatives<T>& d, T z_lap, T weighted_tangent_sq_sum, T g_lap) {
+  return (d.f2 * z_lap + d.f3 * weighted_tangent_sq_sum) * g_lap;
 }
 
 // Term of g_z from one Hessian entry: (f''(z) z_kl + f'''(z) z_k z_l) g_{y_kl}.
@@ -185,10 +190,10 @@ SIREN_HD T jet_value_vjp_hessian(const SineDerivatives<T>& d, T z_kl, T z_k, T z
   return (d.f2 * z_kl + d.f3 * z_k * z_l) * g_kl;
 }
 
-// Term of g_{z_k} from the Laplacian: 2 f''(z) z_k g_{y_lap}.
+// Term of g_{z_k} from the Laplacian: 2 a_k f''(z) z_k g_{y_lap}.
 template <typename T>
-SIREN_HD T jet_tangent_vjp_laplacian(const SineDerivatives<T>& d, T z_k, T g_lap) {
-  return T(2) * d.f2 * z_k * g_lap;
+SIREN_HD T jet_tangent_vjp_laplacian(const SineDerivatives<T>& d, T a_k, T z_k, T g_lap) {
+  return T(2) * a_k * d.f2 * z_k * g_lap;
 }
 
 // Term of g_{z_k} from Hessian entry (k, l): f''(z) z_l g_{y_kl}; entry (k, k) counts twice.
@@ -204,6 +209,9 @@ struct JetSpec {
   int64_t in_dims;  // D
   int64_t order;    // 0, 1 or 2
   bool hessian;     // order 2 only: packed Hessian instead of the Laplacian
+  // Order 2 without the Hessian only: the Laplacian is weighted, sum_k a_k d2/dx_k^2, with the D
+  // weights a_k handed to the kernels beside the spec (they read them only when this is set).
+  bool weighted_laplacian = false;
 
   SIREN_HD int64_t tangent_count() const { return order >= 1 ? in_dims : 0; }
   SIREN_HD int64_t second_count() const {
@@ -213,5 +221,13 @@ struct JetSpec {
   SIREN_HD int64_t components() const { return 1 + tangent_count() + second_count(); }
   SIREN_HD int64_t second_offset() const { return 1 + tangent_count(); }
 };
+
+// a_k, the weight of d2/dx_k^2 in the Laplacian: laplacian_weights[k] when `weighted`, else 1
+// (laplacian_weights is then not read). The CPU passes `weighted` as a compile-time constant, so
+// the plain Laplacian multiplies by nothing; the device passes spec.weighted_laplacian.
+template <typename T>
+SIREN_HD T laplacian_weight(bool weighted, const T* laplacian_weights, int64_t k) {
+  return weighted ? laplacian_weights[k] : T(1);
+}
 
 }  // namespace siren_fused

@@ -18,6 +18,8 @@ from typing import List, Optional, Sequence
 COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
     "siren_fused.experiments.sdf.commands",
+    "siren_fused.experiments.helmholtz.commands",
+    "siren_fused.experiments.wave.commands",
     "siren_fused.experiments.distributed.commands",
     "siren_fused.experiments.audio.commands",
     "siren_fused.experiments.video.commands",

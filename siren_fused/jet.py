@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List
+import math
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -40,6 +41,39 @@ def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian:
         raise ValueError(f"x is on {x.device} but the net's parameters are on {param.device}")
 
 
+LaplacianWeights = Union[Sequence[float], torch.Tensor]
+
+
+def checked_laplacian_weights(laplacian_weights: Optional[LaplacianWeights], in_dims: int,
+                              order: int) -> Optional[Tuple[float, ...]]:
+    """``laplacian_weights`` as a tuple of D finite floats (None stays None), or a clear error."""
+    if laplacian_weights is None:
+        return None
+    if order != 2:
+        raise ValueError(f"laplacian_weights needs order=2, got order={order}")
+    if isinstance(laplacian_weights, torch.Tensor):
+        if laplacian_weights.requires_grad:
+            raise TypeError("laplacian_weights are constants of the operator and get no gradient; pass a tensor "
+                            "that does not require grad")
+        if laplacian_weights.dim() != 1:
+            raise ValueError(f"laplacian_weights must be 1-D with {in_dims} entries, got shape "
+                             f"{list(laplacian_weights.shape)}")
+        laplacian_weights = laplacian_weights.tolist()
+    if isinstance(laplacian_weights, (str, bytes)) or not isinstance(laplacian_weights, Sequence):
+        raise TypeError(f"laplacian_weights must be a sequence of {in_dims} numbers or a 1-D tensor, got "
+                        f"{type(laplacian_weights).__name__}")
+    if len(laplacian_weights) != in_dims:
+        raise ValueError(f"laplacian_weights must have one entry per input dimension ({in_dims}), got "
+                         f"{len(laplacian_weights)}")
+    try:
+        weights = tuple(float(a) for a in laplacian_weights)
+    except (TypeError, ValueError):
+        raise TypeError(f"laplacian_weights must hold numbers, got {list(laplacian_weights)!r}") from None
+    if not all(math.isfinite(a) for a in weights):
+        raise ValueError(f"laplacian_weights must be finite, got {list(weights)}")
+    return weights
+
+
 def fused_supports(x: torch.Tensor) -> bool:
     """Whether the compiled kernels handle x's device and dtype (what backend="auto" picks)."""
     if _extension.load() is None:
@@ -74,8 +108,18 @@ def _hessian_index(in_dims: int, device: torch.device) -> torch.Tensor:
     return index.flatten().to(device)
 
 
-def _unpack(packed: torch.Tensor, in_dims: int, order: int, hessian: bool) -> Jet:
-    """[components, N, out] -> Jet of [N, out], [N, out, D], [N, out], [N, out, D, D]."""
+def weighted_trace(hess: torch.Tensor, laplacian_weights: Optional[Tuple[float, ...]]) -> torch.Tensor:
+    """sum_k a_k H_kk of Hessians [..., D, D] (the plain trace without weights)."""
+    diagonal = torch.diagonal(hess, dim1=-2, dim2=-1)
+    if laplacian_weights is None:
+        return diagonal.sum(-1)
+    return diagonal @ torch.tensor(laplacian_weights, dtype=hess.dtype, device=hess.device)
+
+
+def _unpack(packed: torch.Tensor, in_dims: int, order: int, hessian: bool,
+            laplacian_weights: Optional[Tuple[float, ...]]) -> Jet:
+    """[components, N, out] -> Jet of [N, out], [N, out, D], [N, out], [N, out, D, D]. With the Hessian,
+    the (weighted) Laplacian comes from its diagonal."""
     value = packed[0]
     if order == 0:
         return Jet(value)
@@ -87,8 +131,7 @@ def _unpack(packed: torch.Tensor, in_dims: int, order: int, hessian: bool) -> Je
         return Jet(value, grad, second[0])
     full = second.index_select(0, _hessian_index(in_dims, packed.device))
     hess = full.unflatten(0, (in_dims, in_dims)).permute(2, 3, 0, 1)
-    lap = torch.diagonal(hess, dim1=2, dim2=3).sum(-1)
-    return Jet(value, grad, lap, hess)
+    return Jet(value, grad, weighted_trace(hess, laplacian_weights), hess)
 
 
 def network_arguments(net: Siren) -> tuple[List[torch.Tensor], List[torch.Tensor], List[float]]:
@@ -105,9 +148,11 @@ def uses_reverse_gradient(net: Siren, x: torch.Tensor, order: int) -> bool:
     return order == 1 and net.out_features == 1 and x.device.type == "cpu"
 
 
-def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, cuda_emulated: bool = False) -> Jet:
+def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, cuda_emulated: bool = False,
+              laplacian_weights: Optional[Tuple[float, ...]] = None) -> Jet:
     """The jet from the compiled kernels, or from the emulated CUDA kernels (no argument checks:
-    call :func:`jet`)."""
+    call :func:`jet`). A weighted Laplacian is one component of the kernels' jet, or, with the Hessian,
+    its weighted trace."""
     weights, biases, omegas = network_arguments(net)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in weights + biases))
     forward = torch.ops.siren_fused.cuda_emulated_jet_forward if cuda_emulated else torch.ops.siren_fused.jet_forward
@@ -115,11 +160,13 @@ def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False
         value, grad, _ = torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, net.outermost_linear,
                                                                 needs_grad)
         return Jet(value, grad.unsqueeze(1))
-    packed, _ = forward(x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad)
-    return _unpack(packed, x.shape[1], order, hessian)
+    packed, _ = forward(x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad,
+                        None if hessian else laplacian_weights)
+    return _unpack(packed, x.shape[1], order, hessian, laplacian_weights)
 
 
-def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, backend: str = "auto") -> Jet:
+def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, backend: str = "auto",
+        laplacian_weights: Optional[LaplacianWeights] = None) -> Jet:
     """Value and derivatives of a SIREN at N points, in one forward pass.
 
     Args:
@@ -132,6 +179,11 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             ``"cuda_emulated"``: the CUDA kernels run on the CPU by the emulation that builds where
             CUDA does not (float32 CPU tensors). A test facility that checks the CUDA kernels
             without a GPU, far slower than ``"fused"``; never chosen by ``"auto"``.
+        laplacian_weights: with ``order=2``, D finite numbers a_k (a sequence or a 1-D tensor, any
+            signs) that make the ``laplacian`` field the weighted sum ``sum_k a_k d2f/dx_k^2``: the
+            wave operator u_tt - c^2 (u_xx + u_yy) on inputs (t, x, y) is ``(1, -c**2, -c**2)``. It
+            costs what the Laplacian costs (one jet component). With ``hessian=True`` the field is
+            the Hessian's weighted trace. The weights are constants: they get no gradient.
 
     Returns:
         :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
@@ -139,6 +191,7 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         autograd is on.
     """
     _check_arguments(net, x, order, hessian, backend)
+    weights = checked_laplacian_weights(laplacian_weights, x.shape[1], order)
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated():
             _extension.require()
@@ -147,13 +200,13 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         if x.device.type != "cpu" or x.dtype != torch.float32:
             raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
                              f"{x.dtype} on {x.device}")
-        return fused_jet(net, x, order, hessian, cuda_emulated=True)
+        return fused_jet(net, x, order, hessian, cuda_emulated=True, laplacian_weights=weights)
     if backend == "reference" or (backend == "auto" and not fused_supports(x)):
-        return reference.jet(net, x, order, hessian)
+        return reference.jet(net, x, order, hessian, weights)
     if not fused_supports(x):
         _extension.require()
         raise ValueError(
             f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "
             f"got {x.dtype} on {x.device}"
         )
-    return fused_jet(net, x, order, hessian)
+    return fused_jet(net, x, order, hessian, laplacian_weights=weights)

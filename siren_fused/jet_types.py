@@ -12,7 +12,7 @@ class Jet(NamedTuple):
 
     value:     [N, out]
     grad:      [N, out, in] (order >= 1, else None): the Jacobian
-    laplacian: [N, out] (order 2, else None)
+    laplacian: [N, out] (order 2, else None): sum_k a_k d2/dx_k^2, a_k = 1 unless laplacian_weights are given
     hessian:   [N, out, in, in] (order 2 with ``hessian=True``, else None)
     """
 

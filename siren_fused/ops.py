@@ -2,10 +2,13 @@
 
 The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp``:
 
-* ``siren_fused::jet_forward(x, weights, biases, omegas, order, hessian, outermost_linear, save)``
-  returns the packed jet ``[components, N, out]`` and, when ``save``, the pre-activation jets;
+* ``siren_fused::jet_forward(x, weights, biases, omegas, order, hessian, outermost_linear, save,
+  laplacian_weights=None)`` returns the packed jet ``[components, N, out]`` and, when ``save``, the
+  pre-activation jets; with ``laplacian_weights`` (D floats, order 2 without the Hessian) its
+  Laplacian component is the weighted sum ``sum_k a_k d2/dx_k^2``;
 * ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
-  outermost_linear, saved, input_grad)`` returns the gradients of x, the weights and the biases.
+  outermost_linear, saved, input_grad, laplacian_weights=None)`` returns the gradients of x, the
+  weights and the biases.
 
 * ``siren_fused::gradient_forward(x, weights, biases, omegas, outermost_linear, save)`` is the
   reverse-mode alternative for order 1 and one output: value ``[N, 1]``, gradient ``[N, D]`` and,
@@ -59,15 +62,22 @@ if _extension.cuda_emulated():
     JET_OPS.append(("cuda_emulated_jet_forward", "cuda_emulated_jet_backward"))
 
 
-def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save):
+def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights=None):
     torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
     torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
+    if laplacian_weights is not None:
+        torch._check(order == 2 and not hessian, lambda: "laplacian_weights needs order=2 and hessian=False, got "
+                                                          f"order={order} and hessian={hessian}")
+        torch._check(len(laplacian_weights) == x.shape[1],
+                     lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[1]}), "
+                             f"got {len(laplacian_weights)}")
     out = x.new_empty(component_count(x.shape[1], order, hessian), x.shape[0], weights[-1].shape[0])
     saved = [x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear)] if save else []
     return out, saved
 
 
-def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad):
+def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad,
+                       laplacian_weights=None):
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
 
@@ -113,8 +123,12 @@ def _kept_for_backward(ctx, op: str):
 
 
 def _jet_forward_setup_context(ctx, inputs, output):
-    x, weights, biases, omegas, order, hessian, outermost_linear, save = inputs
-    _keep_for_backward(ctx, x, weights, biases, output[1], save, (omegas, order, hessian, outermost_linear))
+    x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights = inputs
+    _keep_for_backward(ctx, x, weights, biases, output[1], save,
+                       (omegas, order, hessian, outermost_linear, laplacian_weights))
+    # inputs has every argument, defaults filled in, but backward answers for those the dispatcher passed,
+    # which leaves out a trailing argument left at its default (laplacian_weights=None).
+    ctx.passed_arguments = len(inputs) - (laplacian_weights is None)
 
 
 def _jet_forward_backward(forward: str, backward: str):
@@ -123,13 +137,15 @@ def _jet_forward_backward(forward: str, backward: str):
 
     def formula(ctx, grad_out, grad_saved):
         x, weights, biases, saved = _kept_for_backward(ctx, forward)
-        omegas, order, hessian, outermost_linear = ctx.config
+        omegas, order, hessian, outermost_linear, laplacian_weights = ctx.config
+        no_gradients = (None,) * (ctx.passed_arguments - 3)  # omegas and the other non-tensor arguments
         if grad_out is None:  # nothing downstream used the jet
-            return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None, None, None
+            return (None, [None] * ctx.layers, [None] * ctx.layers) + no_gradients
         grad_x, grad_w, grad_b = backward_op(
-            grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0]
+            grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0],
+            laplacian_weights
         )
-        return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None, None, None
+        return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b) + no_gradients
 
     return formula
 
@@ -188,9 +204,11 @@ def _jet_forward_vmap(forward: str):
     """The vmap rule of the jet forward op `forward`: the batch folds into the points."""
     forward_op = getattr(torch.ops.siren_fused, forward)
 
-    def rule(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save):
+    def rule(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save,
+             laplacian_weights=None):
         points, batch, n = _folded_points(in_dims, x)
-        packed, saved = forward_op(points, weights, biases, omegas, order, hessian, outermost_linear, save)
+        packed, saved = forward_op(points, weights, biases, omegas, order, hessian, outermost_linear, save,
+                                   laplacian_weights)
         return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
 
     return rule

@@ -7,6 +7,8 @@ stay differentiable with respect to the network's parameters.
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import torch
 
 from .jet_types import Jet
@@ -49,8 +51,11 @@ def hessian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def jet(net: torch.nn.Module, x: torch.Tensor, order: int = 2, hessian: bool = False) -> Jet:
-    """Value and derivatives of ``net`` at ``x`` by nested autograd (see :func:`siren_fused.jet`)."""
+def jet(net: torch.nn.Module, x: torch.Tensor, order: int = 2, hessian: bool = False,
+        laplacian_weights: Optional[Sequence[float]] = None) -> Jet:
+    """Value and derivatives of ``net`` at ``x`` by nested autograd (see :func:`siren_fused.jet`);
+    with ``laplacian_weights`` a, the Laplacian is sum_k a_k d2/dx_k^2."""
+    weights = [1.0] * x.shape[1] if laplacian_weights is None else [float(a) for a in laplacian_weights]
     outer_grad = torch.is_grad_enabled()
     with torch.enable_grad():
         xr = x if (x.requires_grad and outer_grad) else x.detach().requires_grad_(True)
@@ -59,9 +64,9 @@ def jet(net: torch.nn.Module, x: torch.Tensor, order: int = 2, hessian: bool = F
         if order >= 1:
             grad = jacobian(value, xr)
         if order >= 2:
-            # Row (i, k) of the Hessian is the gradient of dy_i/dx_k; the Laplacian is its trace.
+            # Row (i, k) of the Hessian is the gradient of dy_i/dx_k; the Laplacian is its (weighted) trace.
             rows = [[gradient(grad[:, i, k], xr) for k in range(xr.shape[1])] for i in range(value.shape[1])]
-            lap = torch.stack([sum(r[k][:, k] for k in range(len(r))) for r in rows], dim=1)
+            lap = torch.stack([sum(weights[k] * r[k][:, k] for k in range(len(r))) for r in rows], dim=1)
             if hessian:
                 hess = torch.stack([torch.stack(r, dim=1) for r in rows], dim=1)
     result = Jet(value, grad, lap, hess)

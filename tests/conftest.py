@@ -174,5 +174,15 @@ def cuda_kernels(request) -> CudaKernels:
     return request.param
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: on a shared, busy machine more threads wait on each other and run several
+    times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def maybe(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return None if x is None else x.detach()

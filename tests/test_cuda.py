@@ -41,12 +41,12 @@ CASES = [(0, False), (1, False), (2, False), (2, True)]  # (order, hessian)
 CASE_IDS = ["value", "jacobian", "laplacian", "hessian"]
 
 
-def results(net, x, order, hessian, backend, dtype, device, x_grad, view):
+def results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights=None):
     """The jet's fields at view(x), and the gradients of a fixed random linear loss on them with
     respect to the parameters (and x when x_grad), for a copy of net in dtype on device."""
     net = copy.deepcopy(net).to(device=device, dtype=dtype)
     xr = view(x.to(device=device, dtype=dtype)).detach().requires_grad_(x_grad)
-    jet = siren_fused.jet(net, xr, order, hessian, backend=backend)
+    jet = siren_fused.jet(net, xr, order, hessian, backend=backend, laplacian_weights=laplacian_weights)
     out = dict(jet_fields(jet))
     names = [f"grad {name}" for name, _ in net.named_parameters()]
     leaves = list(net.parameters())
@@ -71,11 +71,11 @@ def assert_matches_reference(name, value, yardsticks, ref64, device, summed_term
         assert_float32_bound(value.cpu(), yardstick, ref64, name, floor=floor)
 
 
-def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x_grad=True):
+def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x_grad=True, laplacian_weights=None):
     """The CUDA kernels in float32 vs the reference in float64 at the points view(x), with the float32
     reference and CPU kernels as yardsticks."""
     fused, ref32, cpu32, ref64 = (
-        results(net, x, order, hessian, backend, dtype, device, x_grad, view)
+        results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights)
         for backend, dtype, device in ((kernels.backend, torch.float32, kernels.device),
                                        ("reference", torch.float32, kernels.device), ("fused", torch.float32, "cpu"),
                                        ("reference", torch.float64, kernels.device)))
@@ -104,6 +104,18 @@ def tile_rows_of(net, order, hessian):
 def test_jet_and_gradients_match_reference(cuda_kernels, order, hessian, in_features):
     net = random_siren(in_features, 32, 2, 1, seed=in_features)
     check_against_reference(cuda_kernels, net, random_points(67, in_features, seed=1), order, hessian)
+
+
+# The weighted Laplacian sum_k a_k d2/dx_k^2, weights of both signs: through the whole-network
+# forward kernel (D <= 3, widths <= 128) and the per-layer kernels (D = 4, or a wider layer), and the
+# backward (with and without x's gradient), against the reference's weighted trace.
+@pytest.mark.parametrize("in_features,hidden,x_grad", [(1, 32, True), (2, 16, False), (3, 64, True), (4, 20, True),
+                                                       (3, 160, False)])
+def test_weighted_laplacian(cuda_kernels, in_features, hidden, x_grad):
+    net = random_siren(in_features, hidden, 1, 2, seed=hidden)
+    weights = [(-1.0) ** k * (0.5 + k) for k in range(in_features)]
+    check_against_reference(cuda_kernels, net, random_points(31, in_features, seed=hidden), 2, False, x_grad=x_grad,
+                            laplacian_weights=weights)
 
 
 @pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)

@@ -42,13 +42,7 @@ def write_xyz(path: Path, surface: OrientedPoints) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def few_threads():
-    """One thread: on a shared, busy machine more threads wait on each other and run several times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- loading and normalising -------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import av
 import numpy as np
 import pytest
 import torch
+
+av = pytest.importorskip("av", reason="fit-video decodes with PyAV: pip install \"siren_fused[experiments]\"")
 
 from siren_fused import cli, reference
 from siren_fused.experiments.video.commands import network_spatial_gradient, true_spatial_gradient

@@ -25,7 +25,8 @@ namespace {
 
 JetArgs check_gradient_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                             at::ArrayRef<double> omegas, bool outermost_linear) {
-  JetArgs args = check_jet_args(x, weights, biases, omegas, /*order=*/1, /*hessian=*/false, outermost_linear);
+  JetArgs args = check_jet_args(x, weights, biases, omegas, /*order=*/1, /*hessian=*/false, outermost_linear,
+                                /*laplacian_weights=*/std::nullopt);
   TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
   TORCH_CHECK(args.out_width(args.layers() - 1) == 1,
               "the reverse-mode gradient takes a net with one output (weights[-1] must be [1, in]), got weights[-1] "

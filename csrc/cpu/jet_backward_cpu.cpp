@@ -16,8 +16,9 @@ namespace siren_fused::cpu {
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad) {
-  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const TilePlan plan(args);
 
   const std::vector<int64_t> out_shape{plan.components, plan.num_points, args.out_width(plan.last)};
@@ -38,6 +39,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
+    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     // Per-tile partial sums of a bias gradient ([width]: column sums of the value component, the only one
     // the bias reaches) or of the first layer's weight gradient ([D, width]).
@@ -62,7 +64,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
         scalar_t* tile = buffers.jet[gz] + offset;
         load_tile(grad_out.data_ptr<scalar_t>(), plan.components, plan.num_points, (first + i) * plan.rows, plan.rows,
                   out_width, tile);
-        if (z_last) rule.vjp(plan.spec, z_last + offset, tile, plan.rows * out_width, omega_last, tile);
+        if (z_last) {
+          rule.vjp(plan.spec, laplacian_weights, z_last + offset, tile, plan.rows * out_width, omega_last, tile);
+        }
         column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
       });
       grads.biases[plan.last] += total_of_tile_sums(count, out_width);
@@ -95,8 +99,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
         const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
         for_each_tile(count, [&](int64_t i) {
           const int64_t offset = i * plan.tile_jet_rows * in_width;
-          rule.forward_vjp(plan.spec, z_below + offset, plan.rows * in_width, omega, buffers.jet[2] + offset,
-                           buffers.jet[below] + offset);
+          rule.forward_vjp(plan.spec, laplacian_weights, z_below + offset, plan.rows * in_width, omega,
+                           buffers.jet[2] + offset, buffers.jet[below] + offset);
           column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
         });
         grads.biases[l - 1] += total_of_tile_sums(count, in_width);

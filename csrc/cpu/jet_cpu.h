@@ -3,6 +3,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -11,12 +12,13 @@ namespace siren_fused::cpu {
 std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x, at::TensorList weights,
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save);
+                                                            bool save,
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights);
 
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
-    bool input_grad);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights);
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
     const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,

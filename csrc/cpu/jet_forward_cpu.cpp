@@ -14,8 +14,10 @@ namespace siren_fused::cpu {
 std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save) {
-  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+                                                            bool save,
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const TilePlan plan(args);
 
   at::Tensor out = at::empty({plan.components, plan.num_points, args.out_width(plan.last)}, args.x.options());
@@ -28,6 +30,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
+    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
     ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
@@ -53,7 +56,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
         for_each_tile(count, [&](int64_t i) {
           scalar_t* zi = zp + i * plan.tile_jet_rows * width;
           add_bias(zi, bias, plan.rows, width);
-          if (sine) rule.forward(plan.spec, zi, tile_elements, omega, buffers.jet[next] + i * plan.tile_jet_rows * width);
+          if (sine) {
+            rule.forward(plan.spec, laplacian_weights, zi, tile_elements, omega,
+                         buffers.jet[next] + i * plan.tile_jet_rows * width);
+          }
           if (l == plan.last) {
             store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width, out.data_ptr<scalar_t>(),
                        plan.num_points, (first + i) * plan.rows);

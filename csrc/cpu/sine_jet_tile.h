@@ -69,26 +69,28 @@ void for_each_sine(const T* z, int64_t count, T omega, const Fn& fn) {
 template <int kValue>
 using IntConstant = std::integral_constant<int, kValue>;
 
-// Calls fn(dims, order, hessian) with each a std::integral_constant matching spec: dims 1 to 3, or
-// 0 for "any, read spec.in_dims at run time" (order 0 carries no tangents, so its dims are 0).
+// Calls fn(dims, order, hessian, weighted) with each a std::integral_constant matching spec: dims 1
+// to 3, or 0 for "any, read spec.in_dims at run time" (order 0 carries no tangents, so its dims are
+// 0); weighted: a weighted Laplacian, whose weights the rule reads (the plain one multiplies by none).
 template <typename Fn>
 void with_jet_shape(const JetSpec& spec, const Fn& fn) {
-  auto with_dims = [&](auto order, auto hessian) {
+  auto with_dims = [&](auto order, auto hessian, auto weighted) {
     if constexpr (decltype(order)::value == 0) {
-      fn(IntConstant<0>{}, order, hessian);
+      fn(IntConstant<0>{}, order, hessian, weighted);
     } else {
       switch (spec.in_dims) {
-        case 1: return fn(IntConstant<1>{}, order, hessian);
-        case 2: return fn(IntConstant<2>{}, order, hessian);
-        case 3: return fn(IntConstant<3>{}, order, hessian);
-        default: return fn(IntConstant<0>{}, order, hessian);
+        case 1: return fn(IntConstant<1>{}, order, hessian, weighted);
+        case 2: return fn(IntConstant<2>{}, order, hessian, weighted);
+        case 3: return fn(IntConstant<3>{}, order, hessian, weighted);
+        default: return fn(IntConstant<0>{}, order, hessian, weighted);
       }
     }
   };
-  if (spec.order == 0) return with_dims(IntConstant<0>{}, std::false_type{});
-  if (spec.order == 1) return with_dims(IntConstant<1>{}, std::false_type{});
-  if (spec.hessian) return with_dims(IntConstant<2>{}, std::true_type{});
-  return with_dims(IntConstant<2>{}, std::false_type{});
+  if (spec.order == 0) return with_dims(IntConstant<0>{}, std::false_type{}, std::false_type{});
+  if (spec.order == 1) return with_dims(IntConstant<1>{}, std::false_type{}, std::false_type{});
+  if (spec.hessian) return with_dims(IntConstant<2>{}, std::true_type{}, std::false_type{});
+  if (spec.weighted_laplacian) return with_dims(IntConstant<2>{}, std::false_type{}, std::true_type{});
+  return with_dims(IntConstant<2>{}, std::false_type{}, std::false_type{});
 }
 
 // Calls fn(k, l, component) for every packed Hessian entry k <= l, in packed order.
@@ -105,21 +107,24 @@ SIREN_HD void for_each_hessian_entry(int64_t dims, int64_t first_component, cons
 
 // The per-element rules, in a form the tile passes below run alone or together over one block of
 // sines. `e` indexes a component block of `count` elements; `first_second` is the second-order
-// part's first component.
+// part's first component; `weights` holds the Laplacian's a_k when kWeighted (else it is not read).
 
 // y = sine jet of the pre-activation jet z, at element e.
-template <int kOrder, bool kHessian, typename T>
-SIREN_HD void sine_jet_forward_element(int64_t dims, int64_t first_second, int64_t count, int64_t e,
-                                       const SineDerivatives<T>& d, const T* z, T* y) {
+template <int kOrder, bool kHessian, bool kWeighted, typename T>
+SIREN_HD void sine_jet_forward_element(int64_t dims, int64_t first_second, const T* weights, int64_t count,
+                                       int64_t e, const SineDerivatives<T>& d, const T* z, T* y) {
   const int64_t second = first_second * count;
   y[e] = d.f0;
   if constexpr (kOrder >= 1) {
     for (int64_t k = 1; k <= dims; ++k) y[k * count + e] = jet_tangent(d, z[k * count + e]);
   }
   if constexpr (kOrder == 2 && !kHessian) {
-    T tangent_sq_sum = T(0);
-    for (int64_t k = 1; k <= dims; ++k) tangent_sq_sum += z[k * count + e] * z[k * count + e];
-    y[second + e] = jet_laplacian(d, z[second + e], tangent_sq_sum);
+    T weighted_tangent_sq_sum = T(0);
+    for (int64_t k = 1; k <= dims; ++k) {
+      const T z_k = z[k * count + e];
+      weighted_tangent_sq_sum += laplacian_weight(kWeighted, weights, k - 1) * z_k * z_k;
+    }
+    y[second + e] = jet_laplacian(d, z[second + e], weighted_tangent_sq_sum);
   }
   if constexpr (kHessian) {
     for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
@@ -131,8 +136,8 @@ SIREN_HD void sine_jet_forward_element(int64_t dims, int64_t first_second, int64
 
 // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy, at element e.
 // gz may be gy: every component of gy is read before that component of gz is written.
-template <int kOrder, bool kHessian, typename T>
-SIREN_HD void sine_jet_vjp_element(int64_t dims, int64_t first_second, int64_t count, int64_t e,
+template <int kOrder, bool kHessian, bool kWeighted, typename T>
+SIREN_HD void sine_jet_vjp_element(int64_t dims, int64_t first_second, const T* weights, int64_t count, int64_t e,
                                    const SineDerivatives<T>& d, const T* z, const T* gy, T* gz) {
   const int64_t second = first_second * count;
   // Linear parts: every non-value component's gradient starts at f'(z) g.
@@ -146,13 +151,14 @@ SIREN_HD void sine_jet_vjp_element(int64_t dims, int64_t first_second, int64_t c
   if constexpr (kOrder == 2 && !kHessian) {
     const T g_lap = gy[second + e];
     gz[second + e] = jet_linear_part_vjp(d, g_lap);
-    T tangent_sq_sum = T(0);
+    T weighted_tangent_sq_sum = T(0);
     for (int64_t k = 1; k <= dims; ++k) {
       const T z_k = z[k * count + e];
-      tangent_sq_sum += z_k * z_k;
-      gz[k * count + e] += jet_tangent_vjp_laplacian(d, z_k, g_lap);
+      const T a_k = laplacian_weight(kWeighted, weights, k - 1);
+      weighted_tangent_sq_sum += a_k * z_k * z_k;
+      gz[k * count + e] += jet_tangent_vjp_laplacian(d, a_k, z_k, g_lap);
     }
-    gz_value += jet_value_vjp_laplacian(d, z[second + e], tangent_sq_sum, g_lap);
+    gz_value += jet_value_vjp_laplacian(d, z[second + e], weighted_tangent_sq_sum, g_lap);
   }
   if constexpr (kHessian) {
     for_each_hessian_entry(dims, first_second, [&](int64_t k, int64_t l, int64_t entry) {
@@ -170,59 +176,67 @@ SIREN_HD void sine_jet_vjp_element(int64_t dims, int64_t first_second, int64_t c
 }
 
 // y = sine jet of the pre-activation jet z.
-template <int kDims, int kOrder, bool kHessian, typename T>
-void sine_jet_forward_shape(const JetSpec& spec, const T* z, int64_t count, T omega, T* y) {
+template <int kDims, int kOrder, bool kHessian, bool kWeighted, typename T>
+void sine_jet_forward_shape(const JetSpec& spec, const T* weights, const T* z, int64_t count, T omega, T* y) {
   const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
   const int64_t first_second = spec.second_offset();
   for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
-    sine_jet_forward_element<kOrder, kHessian>(dims, first_second, count, e, d, z, y);
+    sine_jet_forward_element<kOrder, kHessian, kWeighted>(dims, first_second, weights, count, e, d, z, y);
   });
 }
 
 // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
-template <int kDims, int kOrder, bool kHessian, typename T>
-void sine_jet_vjp_shape(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz) {
+template <int kDims, int kOrder, bool kHessian, bool kWeighted, typename T>
+void sine_jet_vjp_shape(const JetSpec& spec, const T* weights, const T* z, const T* gy, int64_t count, T omega,
+                        T* gz) {
   const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
   const int64_t first_second = spec.second_offset();
   for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
-    sine_jet_vjp_element<kOrder, kHessian>(dims, first_second, count, e, d, z, gy, gz);
+    sine_jet_vjp_element<kOrder, kHessian, kWeighted>(dims, first_second, weights, count, e, d, z, gy, gz);
   });
 }
 
 // Both at once, from one evaluation of the sines: y = sine jet of z, and g (holding the upstream
 // gradient) becomes the vector-Jacobian product in place.
-template <int kDims, int kOrder, bool kHessian, typename T>
-void sine_jet_forward_vjp_shape(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g) {
+template <int kDims, int kOrder, bool kHessian, bool kWeighted, typename T>
+void sine_jet_forward_vjp_shape(const JetSpec& spec, const T* weights, const T* z, int64_t count, T omega, T* y,
+                                T* g) {
   const int64_t dims = kDims > 0 ? kDims : spec.in_dims;
   const int64_t first_second = spec.second_offset();
   for_each_sine(z, count, omega, [&](int64_t e, const SineDerivatives<T>& d) {
-    sine_jet_forward_element<kOrder, kHessian>(dims, first_second, count, e, d, z, y);
-    sine_jet_vjp_element<kOrder, kHessian>(dims, first_second, count, e, d, z, g, g);
+    sine_jet_forward_element<kOrder, kHessian, kWeighted>(dims, first_second, weights, count, e, d, z, y);
+    sine_jet_vjp_element<kOrder, kHessian, kWeighted>(dims, first_second, weights, count, e, d, z, g, g);
+  });
+}
+
+// The instance of a *_shape function for a jet shape from with_jet_shape.
+#define SIREN_JET_SHAPE_INSTANCE(function) \
+  function<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value, decltype(weighted)::value>
+
+template <typename T>
+void sine_jet_forward_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega,
+                           T* y) {
+  with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
+    SIREN_JET_SHAPE_INSTANCE(sine_jet_forward_shape)(spec, laplacian_weights, z, count, omega, y);
   });
 }
 
 template <typename T>
-void sine_jet_forward_tile(const JetSpec& spec, const T* z, int64_t count, T omega, T* y) {
-  with_jet_shape(spec, [&](auto dims, auto order, auto hessian) {
-    sine_jet_forward_shape<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value>(spec, z, count,
-                                                                                                    omega, y);
+void sine_jet_vjp_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, const T* gy, int64_t count,
+                       T omega, T* gz) {
+  with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
+    SIREN_JET_SHAPE_INSTANCE(sine_jet_vjp_shape)(spec, laplacian_weights, z, gy, count, omega, gz);
   });
 }
 
 template <typename T>
-void sine_jet_vjp_tile(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz) {
-  with_jet_shape(spec, [&](auto dims, auto order, auto hessian) {
-    sine_jet_vjp_shape<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value>(spec, z, gy, count,
-                                                                                                omega, gz);
+void sine_jet_forward_vjp_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega,
+                               T* y, T* g) {
+  with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
+    SIREN_JET_SHAPE_INSTANCE(sine_jet_forward_vjp_shape)(spec, laplacian_weights, z, count, omega, y, g);
   });
 }
 
-template <typename T>
-void sine_jet_forward_vjp_tile(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g) {
-  with_jet_shape(spec, [&](auto dims, auto order, auto hessian) {
-    sine_jet_forward_vjp_shape<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value>(
-        spec, z, count, omega, y, g);
-  });
-}
+#undef SIREN_JET_SHAPE_INSTANCE
 
 }  // namespace siren_fused::cpu::SIREN_CPU_ISA

@@ -14,12 +14,15 @@ namespace siren_fused::cpu {
 template <typename T>
 struct SineTileKernels {
   // y = sine jet of the pre-activation jet z (one tile, component blocks of `count` elements).
-  void (*forward)(const JetSpec& spec, const T* z, int64_t count, T omega, T* y);
+  // laplacian_weights: the D weights a_k when spec.weighted_laplacian, else not read.
+  void (*forward)(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega, T* y);
   // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
-  void (*vjp)(const JetSpec& spec, const T* z, const T* gy, int64_t count, T omega, T* gz);
+  void (*vjp)(const JetSpec& spec, const T* laplacian_weights, const T* z, const T* gy, int64_t count, T omega,
+              T* gz);
   // Both from one evaluation of the sines, as the backward needs them for the layer below: y = sine
   // jet of z, and g, holding gy, replaced in place by gz.
-  void (*forward_vjp)(const JetSpec& spec, const T* z, int64_t count, T omega, T* y, T* g);
+  void (*forward_vjp)(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega, T* y,
+                      T* g);
 
   // The reverse-mode gradient's passes over a block of pre-activations (sine_adjoint_tile.h).
   void (*value)(const T* z, int64_t count, T omega, T* h);

@@ -40,7 +40,8 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, 
       const JetLayer& layer = problem.layers[l];
       const int64_t width = layer.out_width;
       const float* pre_activation = layer.sine ? saved[sine_slot[l]] + chunk_offset(span, width) : nullptr;
-      const JetVjpArgs vjp{span, spec, upstream, pre_activation, layer.omega, grad_z, width, grad_biases[l]};
+      const JetVjpArgs vjp{span,        spec,   problem.laplacian_weights, upstream, pre_activation,
+                           layer.omega, grad_z, width,                     grad_biases[l]};
       cudaError_t err = launch_jet_vjp(vjp, stream);
       if (err != cudaSuccess) return err;
 
@@ -48,8 +49,9 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, 
         err = launch_build_input_jet(span, spec, x, input_jet, stream);
       } else {
         const JetLayer& previous = problem.layers[l - 1];
-        err = launch_sine_jet(span, spec, saved[sine_slot[l - 1]] + chunk_offset(span, previous.out_width),
-                              previous.out_width, previous.omega, input_jet, stream);
+        err = launch_sine_jet(span, spec, problem.laplacian_weights,
+                              saved[sine_slot[l - 1]] + chunk_offset(span, previous.out_width), previous.out_width,
+                              previous.omega, input_jet, stream);
       }
       if (err != cudaSuccess) return err;
       err = launch_weight_grad(span, grad_z, width, input_jet, layer.in_width, grad_weights[l], stream);
@@ -60,7 +62,7 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, 
       if (l > 0 || grad_x != nullptr) {
         JetMatrix<float> result{grad_input, layer.in_width, false};
         if (l == 0) result = {grad_x, layer.in_width, true};
-        const JetGemmEpilogue pass_through{nullptr, 0.0f, false, nullptr, result};
+        const JetGemmEpilogue pass_through{nullptr, 0.0f, false, nullptr, nullptr, result};
         const JetGemmArgs args{span,           spec, l > 0 ? spec.components() : 1, grad_z, width, layer.weight,
                                layer.in_width, 1,    layer.in_width,                pass_through};
         err = launch_jet_gemm(args, stream);

@@ -38,8 +38,9 @@ struct KernelContext {
 #endif
 
 JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                            at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear) {
-  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear);
+                            at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
+                            std::optional<at::ArrayRef<double>> laplacian_weights) {
+  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   TORCH_CHECK(args.x.device().type() == kKernelDevice, "siren_fused CUDA kernel (", kKernelDevice,
               " tensors) got x on ", args.x.device());
   TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
@@ -48,7 +49,7 @@ JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::Ten
 }
 
 JetProblem problem_of(const JetArgs& args) {
-  JetProblem problem{args.spec, args.num_points(), args.tile_rows(), {}};
+  JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {}};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
                               args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
@@ -63,8 +64,10 @@ void check_cuda(cudaError_t err, const char* what) {
 std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save) {
-  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+                                                            bool save,
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const KernelContext context(args.x);
   const int64_t components = args.spec.components();
   at::Tensor out = at::empty({components, args.num_points(), args.out_width(args.layers() - 1)}, args.x.options());
@@ -89,8 +92,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad) {
-  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const KernelContext context(args.x);
   const std::vector<int64_t> out_shape{args.spec.components(), args.num_points(),
                                        args.out_width(args.layers() - 1)};

@@ -26,6 +26,7 @@ struct JetLayer {
 
 struct JetProblem {
   JetSpec spec;
+  const float* laplacian_weights;  // [in_dims] on the device where spec.weighted_laplacian, else null
   int64_t num_points;  // N
   int64_t tile_rows;   // T = jet_tile_rows(components, max_width): the saved tensors' layout
   std::vector<JetLayer> layers;

@@ -35,7 +35,7 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* o
       // z = h W^T: B(kk, j) = W[j, kk].
       const JetGemmArgs args{span,         spec, spec.components(), jets[current], layer.in_width, layer.weight,
                              1,            layer.in_width,          width,
-                             {layer.bias, layer.omega, layer.sine, pre_activation, result}};
+                             {layer.bias, layer.omega, layer.sine, problem.laplacian_weights, pre_activation, result}};
       err = launch_jet_gemm(args, stream);
       if (err != cudaSuccess) return err;
       current = 1 - current;

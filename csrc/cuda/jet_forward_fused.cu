@@ -36,6 +36,10 @@ struct FusedLayer {
 struct FusedArgs {
   const float* x;  // [num_points, in_dims]
   float* out;      // [components, num_points, out_width of the last layer]
+  // The Laplacian's a_k where weighted_laplacian: a run-time switch, not an instance of its own,
+  // since the device's rule branches on it once per element, the same way in every thread.
+  const float* laplacian_weights;
+  bool weighted_laplacian;
   int64_t num_points;
   int64_t padded_points;  // tiles * tile_rows: the points the saved layout holds, padding included
   int64_t tile_rows;
@@ -68,7 +72,9 @@ struct FusedConfig {
   static constexpr size_t kSharedBytes =
       sizeof(float) * (static_cast<size_t>(kWidth) * kWidth + kWidth + kComponents * kRows * kJetStride);
 
-  __device__ static JetSpec spec(int in_dims) { return {kInDims > 0 ? kInDims : in_dims, kOrder, kHessian}; }
+  __device__ static JetSpec spec(int in_dims, bool weighted_laplacian) {
+    return {kInDims > 0 ? kInDims : in_dims, kOrder, kHessian, weighted_laplacian};
+  }
 };
 
 __device__ __forceinline__ int round_up_4(int n) { return (n + 3) & ~3; }
@@ -127,7 +133,7 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
   float* bias = weight_t + kWidth * kWidth;                     // [kWidth]
   float* jet = bias + kWidth;                                   // [kComponents][kRows][kStride]
 
-  const JetSpec spec = Config::spec(args.in_dims);
+  const JetSpec spec = Config::spec(args.in_dims, args.weighted_laplacian);
   const int thread_col = threadIdx.x % Config::kThreadCols;
   const int thread_row = threadIdx.x / Config::kThreadCols;
   const int first_col = thread_col * kColsPerThread;
@@ -195,7 +201,7 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
           float pre[kComponents], post[kComponents];
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) pre[c] = z[c][i][m];
-          sine_jet_forward_point(spec, layer.omega, pre, 1, post, 1);
+          sine_jet_forward_point(spec, args.laplacian_weights, layer.omega, pre, 1, post, 1);
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) z[c][i][m] = post[c];
         }
@@ -304,6 +310,8 @@ cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, fl
   FusedArgs args{};
   args.x = x;
   args.out = out;
+  args.laplacian_weights = problem.laplacian_weights;
+  args.weighted_laplacian = problem.spec.weighted_laplacian;
   args.num_points = problem.num_points;
   args.padded_points = problem.tiles() * problem.tile_rows;
   args.tile_rows = problem.tile_rows;

@@ -38,7 +38,7 @@ __device__ void jet_gemm_epilogue(const JetGemmArgs& args, int64_t tile, int64_t
   float* y = out.data + out.offset(span, tile, row, col);
   const int64_t y_stride = out.component_stride(span);
   if (epilogue.sine) {
-    sine_jet_forward_point(args.spec, epilogue.omega, z, z_stride, y, y_stride);
+    sine_jet_forward_point(args.spec, epilogue.laplacian_weights, epilogue.omega, z, z_stride, y, y_stride);
   } else {
     for (int64_t c = 0; c < components; ++c) y[c * y_stride] = z[c * z_stride];
   }

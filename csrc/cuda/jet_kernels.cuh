@@ -22,6 +22,7 @@ struct JetGemmEpilogue {
   const float* bias;  // added to the value component; null for none
   float omega;
   bool sine;               // apply the sine jet rule; otherwise the jet passes through unchanged
+  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
   float* pre_activation;   // tiled [tiles, C, T, n] copy of the result before the sine; null for none
   JetMatrix<float> out;    // width n
 };
@@ -43,8 +44,8 @@ cudaError_t launch_jet_gemm(const JetGemmArgs& args, cudaStream_t stream);
 
 // sine_jet_kernels.cu: the sine jet of a tiled pre-activation jet (backward recomputes each
 // layer's input jet this way instead of storing it).
-cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const float* pre_activation, int64_t width,
-                            float omega, float* jet, cudaStream_t stream);
+cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const float* laplacian_weights,
+                            const float* pre_activation, int64_t width, float omega, float* jet, cudaStream_t stream);
 
 // sine_jet_kernels.cu: grad_z (tiled, zero on padding rows) = VJP of the sine jet at
 // pre_activation applied to upstream, or upstream itself when pre_activation is null (a linear
@@ -52,6 +53,7 @@ cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const flo
 struct JetVjpArgs {
   TileSpan span;
   JetSpec spec;
+  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
   JetMatrix<const float> upstream;
   const float* pre_activation;  // tiled; null for a linear layer
   float omega;

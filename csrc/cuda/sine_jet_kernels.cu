@@ -11,15 +11,15 @@ constexpr int kThreads = 256;
 constexpr int kVjpCols = 32;  // one warp along the neurons, so loads and stores coalesce
 constexpr int kVjpPoints = 8;
 
-__global__ void sine_jet_kernel(TileSpan span, JetSpec spec, const float* pre_activation, int64_t width, float omega,
-                                float* jet) {
+__global__ void sine_jet_kernel(TileSpan span, JetSpec spec, const float* laplacian_weights,
+                                const float* pre_activation, int64_t width, float omega, float* jet) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= span.span_points() * width) return;
   const int64_t col = index % width;
   const int64_t point = index / width;
   const int64_t offset = span.tiled_row(point / span.tile_rows, 0, point % span.tile_rows) * width + col;
   const int64_t stride = span.tile_rows * width;
-  sine_jet_forward_point(spec, omega, pre_activation + offset, stride, jet + offset, stride);
+  sine_jet_forward_point(spec, laplacian_weights, omega, pre_activation + offset, stride, jet + offset, stride);
 }
 
 __global__ void jet_vjp_kernel(JetVjpArgs args) {
@@ -42,7 +42,8 @@ __global__ void jet_vjp_kernel(JetVjpArgs args) {
       const float* g = args.upstream.data + args.upstream.offset(span, tile, row, col);
       const int64_t g_stride = args.upstream.component_stride(span);
       if (args.pre_activation != nullptr) {
-        sine_jet_vjp_point(args.spec, args.omega, args.pre_activation + offset, stride, g, g_stride, gz, stride);
+        sine_jet_vjp_point(args.spec, args.laplacian_weights, args.omega, args.pre_activation + offset, stride, g,
+                           g_stride, gz, stride);
       } else {
         for (int64_t c = 0; c < components; ++c) gz[c * stride] = g[c * g_stride];
       }
@@ -61,12 +62,12 @@ __global__ void jet_vjp_kernel(JetVjpArgs args) {
 
 }  // namespace
 
-cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const float* pre_activation, int64_t width,
-                            float omega, float* jet, cudaStream_t stream) {
+cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const float* laplacian_weights,
+                            const float* pre_activation, int64_t width, float omega, float* jet, cudaStream_t stream) {
   const int64_t count = span.span_points() * width;
   if (count == 0) return cudaSuccess;
   return launch_kernel(sine_jet_kernel, static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream, span,
-                       spec, pre_activation, width, omega, jet);
+                       spec, laplacian_weights, pre_activation, width, omega, jet);
 }
 
 cudaError_t launch_jet_vjp(const JetVjpArgs& args, cudaStream_t stream) {

@@ -1,5 +1,6 @@
 // The sine jet rule at one (point, neuron) on the device: all components of one jet element,
 // `stride` apart, through the per-element functions of sine_jet.h (the same ones the CPU runs).
+// laplacian_weights: the D weights a_k on the device where spec.weighted_laplacian, else not read.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +12,8 @@ namespace siren_fused::cuda {
 
 // y = sine jet of the pre-activation jet z.
 template <typename T>
-__device__ void sine_jet_forward_point(const JetSpec& spec, T omega, const T* z, int64_t z_stride, T* y,
-                                       int64_t y_stride) {
+__device__ void sine_jet_forward_point(const JetSpec& spec, const T* laplacian_weights, T omega, const T* z,
+                                       int64_t z_stride, T* y, int64_t y_stride) {
   const SineDerivatives<T> d = sine_derivatives(z[0], omega);
   y[0] = d.f0;
   const int64_t tangents = spec.tangent_count();
@@ -20,9 +21,12 @@ __device__ void sine_jet_forward_point(const JetSpec& spec, T omega, const T* z,
   if (spec.second_count() == 0) return;
   const int64_t base = spec.second_offset();
   if (!spec.hessian) {
-    T tangent_sq_sum = T(0);
-    for (int64_t k = 1; k <= tangents; ++k) tangent_sq_sum += z[k * z_stride] * z[k * z_stride];
-    y[base * y_stride] = jet_laplacian(d, z[base * z_stride], tangent_sq_sum);
+    T weighted_tangent_sq_sum = T(0);
+    for (int64_t k = 1; k <= tangents; ++k) {
+      const T z_k = z[k * z_stride];
+      weighted_tangent_sq_sum += laplacian_weight(spec.weighted_laplacian, laplacian_weights, k - 1) * z_k * z_k;
+    }
+    y[base * y_stride] = jet_laplacian(d, z[base * z_stride], weighted_tangent_sq_sum);
     return;
   }
   int64_t entry = base;
@@ -36,8 +40,8 @@ __device__ void sine_jet_forward_point(const JetSpec& spec, T omega, const T* z,
 
 // gz = vector-Jacobian product of the sine jet at z with the upstream gradient g.
 template <typename T>
-__device__ void sine_jet_vjp_point(const JetSpec& spec, T omega, const T* z, int64_t z_stride, const T* g,
-                                   int64_t g_stride, T* gz, int64_t gz_stride) {
+__device__ void sine_jet_vjp_point(const JetSpec& spec, const T* laplacian_weights, T omega, const T* z,
+                                   int64_t z_stride, const T* g, int64_t g_stride, T* gz, int64_t gz_stride) {
   const SineDerivatives<T> d = sine_derivatives(z[0], omega);
   const int64_t tangents = spec.tangent_count();
   // Linear parts: every non-value component's gradient starts at f'(z) g.
@@ -49,12 +53,14 @@ __device__ void sine_jet_vjp_point(const JetSpec& spec, T omega, const T* z, int
     const int64_t base = spec.second_offset();
     if (!spec.hessian) {
       const T lap_grad = g[base * g_stride];
-      T tangent_sq_sum = T(0);
-      for (int64_t k = 1; k <= tangents; ++k) tangent_sq_sum += z[k * z_stride] * z[k * z_stride];
-      value_grad += jet_value_vjp_laplacian(d, z[base * z_stride], tangent_sq_sum, lap_grad);
+      T weighted_tangent_sq_sum = T(0);
       for (int64_t k = 1; k <= tangents; ++k) {
-        gz[k * gz_stride] += jet_tangent_vjp_laplacian(d, z[k * z_stride], lap_grad);
+        const T z_k = z[k * z_stride];
+        const T a_k = laplacian_weight(spec.weighted_laplacian, laplacian_weights, k - 1);
+        weighted_tangent_sq_sum += a_k * z_k * z_k;
+        gz[k * gz_stride] += jet_tangent_vjp_laplacian(d, a_k, z_k, lap_grad);
       }
+      value_grad += jet_value_vjp_laplacian(d, z[base * z_stride], weighted_tangent_sq_sum, lap_grad);
     } else {
       int64_t entry = base;
       for (int64_t k = 0; k < spec.in_dims; ++k) {

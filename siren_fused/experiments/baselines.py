@@ -8,11 +8,14 @@ Their derivatives come from :func:`siren_fused.reference.jet` (autograd), which 
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
+from .. import reference
+from ..jet import jet
+from ..jet_types import Jet
 from ..modules import Siren
 
 
@@ -84,3 +87,21 @@ MODELS: Dict[str, Callable[[int, int, int, int], nn.Module]] = {
 
 # How figures and tables name the models.
 MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
+
+def network_jet(net: nn.Module, x: torch.Tensor, order: int, hessian: bool = False, backend: str = "auto",
+                laplacian_weights: Optional[Sequence[float]] = None) -> Jet:
+    """The jet of any of :data:`MODELS`: :func:`siren_fused.jet` on ``backend`` for a Siren, the autograd
+    reference for the others (``backend`` does not apply to them)."""
+    if isinstance(net, Siren):
+        return jet(net, x, order, hessian, backend=backend, laplacian_weights=laplacian_weights)
+    return reference.jet(net, x, order, hessian, laplacian_weights)
+
+
+def check_model_settings(config: Any, minimums: Mapping[str, int]) -> None:
+    """A training config's checks: ``config.model`` is one of :data:`MODELS`, and each field named in ``minimums``
+    is at least its minimum; a ValueError names the first that is not."""
+    if config.model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {config.model!r}")
+    for name, minimum in minimums.items():
+        if getattr(config, name) < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {getattr(config, name)}")

@@ -220,6 +220,39 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
     return TrainingResult(completed, losses, step_seconds, time.perf_counter() - start)
 
 
+@dataclass
+class FittedModel:
+    """A trained network, the step its run reached, its last loss terms, and the wall time of each step this
+    run took (a resumed run times only its own steps)."""
+
+    net: nn.Module
+    step: int
+    losses: Dict[str, float]
+    step_seconds: List[float] = field(default_factory=list)
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, terms: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    """One step of ``optimizer`` on the sum of the loss ``terms``; returns the terms and their sum ("loss") as
+    floats, what a step function returns."""
+    loss = sum(terms.values())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": float(loss.detach()), **{name: float(term.detach()) for name, term in terms.items()}}
+
+
+def fit(net: nn.Module, optimizer: torch.optim.Optimizer, step: StepFunction, batches: BatchSource, steps: int,
+        checkpoint_path: Optional[Path], checkpoint_every: int, settings: Mapping[str, Any],
+        must_match: Sequence[str], resume: bool = False, label: str = "train", progress: bool = True) -> FittedModel:
+    """:func:`train` for one network and its optimiser, which a checkpoint at ``checkpoint_path`` (if given)
+    saves every ``checkpoint_every`` steps with ``settings``; ``must_match`` names the settings a resumed
+    checkpoint must share."""
+    checkpoint = None if checkpoint_path is None else Checkpoint(
+        checkpoint_path, checkpoint_every, {"model": net, "optimizer": optimizer}, settings, must_match)
+    run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress)
+    return FittedModel(net, run.step, run.losses, run.step_seconds)
+
+
 @dataclass(frozen=True)
 class StepTiming:
     """Seconds per training step of one backend over the timed steps."""

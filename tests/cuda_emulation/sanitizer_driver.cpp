@@ -53,6 +53,7 @@ struct Network {
   std::vector<int64_t> widths;  // in_dims, then each layer's out_width
   std::vector<float> omegas;
   bool outermost_linear;
+  std::vector<float> laplacian_weights;  // mixed signs, where the case's Laplacian is weighted
 
   int64_t layers() const { return static_cast<int64_t>(weights.size()); }
   bool is_sine(int64_t l) const { return !(outermost_linear && l == layers() - 1); }
@@ -64,6 +65,9 @@ Network make_network(const Case& c, std::mt19937& rng) {
   net.widths.insert(net.widths.end(), c.hidden_widths.begin(), c.hidden_widths.end());
   net.widths.push_back(c.out_width);
   net.outermost_linear = c.outermost_linear;
+  if (c.spec.weighted_laplacian) {
+    for (int64_t k = 0; k < c.spec.in_dims; ++k) net.laplacian_weights.push_back(k % 2 == 0 ? 1.5f - k : -0.75f);
+  }
   for (size_t l = 0; l + 1 < net.widths.size(); ++l) {
     const int64_t in = net.widths[l];
     const int64_t out = net.widths[l + 1];
@@ -81,7 +85,7 @@ Network make_network(const Case& c, std::mt19937& rng) {
 }
 
 JetProblem problem_of(const Case& c, const Network& net) {
-  JetProblem problem{c.spec, c.points, 0, {}};
+  JetProblem problem{c.spec, c.spec.weighted_laplacian ? net.laplacian_weights.data() : nullptr, c.points, 0, {}};
   for (int64_t l = 0; l < net.layers(); ++l) {
     problem.layers.push_back({net.weights[l].data(), net.biases[l].data(), net.widths[l], net.widths[l + 1],
                               net.omegas[l], net.is_sine(l)});
@@ -349,6 +353,9 @@ std::vector<Case> all_cases() {
                        {32, 24}, 2 + d % 2, !sine_last, 23});
     }
   }
+  const JetSpec weighted3{3, 2, false, true};
+  cases.push_back({"D=3 weighted Laplacian, fused", weighted3, {32, 24}, 2, true, 23});
+  cases.push_back({"D=3 weighted Laplacian, per-layer", weighted3, {129}, 2, false, 23});
   cases.push_back({"N=1 fused", laplacian2, {32}, 2, false, 1});
   cases.push_back({"N=1 per-layer", JetSpec{4, 2, true}, {32}, 2, true, 1});
   cases.push_back({"zero hidden layers, fused", JetSpec{3, 2, true}, {}, 2, false, 9});

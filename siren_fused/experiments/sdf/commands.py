@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ...cli import run_command
-from ...jet import BACKENDS
 from ..baselines import MODEL_TITLES, MODELS
-from ..training_loop import add_resume_arguments, checkpoint_file
+from ..command_options import add_run_options
+from ..training_loop import checkpoint_file
 from .data import OrientedPoints, load_oriented_points, normalise_to_unit_cube
 from .mesh import extract_mesh, largest_component, network_field, write_mesh
 from .metrics import compare_surfaces, sample_mesh_surface
@@ -63,15 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--steps", type=int, default=defaults.steps, help="training steps (default %(default)s)")
     training.add_argument("--lr", type=float, default=defaults.lr,
                           help="Adam learning rate (default %(default)s; paper 1e-4)")
-    training.add_argument("--backend", choices=BACKENDS, default=defaults.backend,
-                          help="jet backend for the SIREN's gradient (default %(default)s: fused when built)")
-    training.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
-    training.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
-                          help="steps between checkpoints (default %(default)s)")
-    add_resume_arguments(training)
-    training.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    training.add_argument("--time-backends", type=int, default=0, metavar="STEPS",
-                          help="also time STEPS SIREN training steps per backend, fused vs reference (default off)")
+    add_run_options(training, defaults.checkpoint_every)
 
     output = parser.add_argument_group("mesh and metrics")
     output.add_argument("--resolution", type=int, default=128, help="marching cubes grid size (default %(default)s)")

@@ -8,9 +8,9 @@ SIREN, on the backend asked for; other models (the ReLU and tanh baselines) go t
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -18,8 +18,8 @@ from torch import nn
 from ... import reference
 from ...jet import jet
 from ...modules import Siren
-from ..baselines import MODELS
-from ..training_loop import Checkpoint, StepTiming, time_backend_steps, train
+from ..baselines import MODELS, check_model_settings
+from ..training_loop import FittedModel, StepTiming, fit, optimizer_step, time_backend_steps
 from .data import OrientedPoints, SdfBatch, SdfBatchSampler
 from .loss import sdf_loss_terms
 
@@ -49,23 +49,8 @@ class SdfTrainConfig:
     checkpoint_every: int = 100
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
-        for name in ("hidden_features", "on_surface", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps < 0 or self.hidden_layers < 0:
-            raise ValueError(f"steps and hidden_layers must be >= 0, got {self.steps} and {self.hidden_layers}")
-
-
-@dataclass
-class SdfTrainResult:
-    """The trained network, the step it reached, its last loss terms and the timed steps of this run."""
-
-    net: nn.Module
-    step: int
-    losses: Dict[str, float]
-    step_seconds: List[float] = field(default_factory=list)
+        check_model_settings(self, {"hidden_features": 1, "on_surface": 1, "checkpoint_every": 1, "steps": 0,
+                                    "hidden_layers": 0})
 
 
 def build_model(config: SdfTrainConfig) -> nn.Module:
@@ -87,16 +72,11 @@ def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: SdfBa
                   backend: str = "auto") -> Dict[str, float]:
     """One Adam step on the SDF loss; returns the loss terms and their sum as floats."""
     value, grad = value_and_gradient(net, batch.points, backend)
-    terms = sdf_loss_terms(value, grad, batch.normals, batch.on_surface)
-    loss = sum(terms.values())
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return {"loss": float(loss.detach()), **{name: float(term.detach()) for name, term in terms.items()}}
+    return optimizer_step(optimizer, sdf_loss_terms(value, grad, batch.normals, batch.on_surface))
 
 
 def train_sdf(config: SdfTrainConfig, surface: OrientedPoints, checkpoint_path: Optional[Path] = None,
-              resume: bool = False, progress: bool = True) -> SdfTrainResult:
+              resume: bool = False, progress: bool = True) -> FittedModel:
     """Fit ``config.model`` to the normalised ``surface`` for ``config.steps`` steps in total.
 
     Saves a checkpoint every ``config.checkpoint_every`` steps, at the end, and on Ctrl-C; with
@@ -105,13 +85,10 @@ def train_sdf(config: SdfTrainConfig, surface: OrientedPoints, checkpoint_path: 
     net = build_model(config)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     sampler = SdfBatchSampler(surface, config.on_surface, seed=config.seed)
-    checkpoint = None if checkpoint_path is None else Checkpoint(
-        checkpoint_path, config.checkpoint_every, {"model": net, "optimizer": optimizer}, asdict(config),
-        ARCHITECTURE_FIELDS)
     # training_step is looked up at each call, so a test can replace it to interrupt a run.
-    run = train(lambda batch: training_step(net, optimizer, batch, config.backend), sampler, config.steps,
-                checkpoint, resume, label=f"fit-sdf {config.model}", progress=progress)
-    return SdfTrainResult(net, run.step, run.losses, run.step_seconds)
+    return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend), sampler,
+               config.steps, checkpoint_path, config.checkpoint_every, asdict(config), ARCHITECTURE_FIELDS, resume,
+               label=f"fit-sdf {config.model}", progress=progress)
 
 
 def time_training_steps(config: SdfTrainConfig, surface: OrientedPoints,

@@ -1,0 +1,41 @@
+"""Command-line options every PDE command shares: backend, seed, checkpoints, threads, step timing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Mapping
+
+from ..jet import BACKENDS
+from .training_loop import add_resume_arguments
+
+# (flag, config field, type, what it sets) of the network and schedule options.
+TRAINING_SIZE_OPTIONS = (("--hidden-features", "hidden_features", int, "width"),
+                         ("--hidden-layers", "hidden_layers", int, "hidden layers"),
+                         ("--points", "points", int, "points per batch"),
+                         ("--steps", "steps", int, "training steps"),
+                         ("--lr", "lr", float, "Adam learning rate"))
+
+
+def add_training_size_options(group: argparse._ArgumentGroup, defaults: Any, paper: Mapping[str, Any]) -> None:
+    """--hidden-features, --hidden-layers, --points, --steps and --lr, defaulting to the fields of the config
+    ``defaults``; each help gives the paper's value from ``paper`` (keyed by field)."""
+    for flag, name, kind, what in TRAINING_SIZE_OPTIONS:
+        group.add_argument(flag, type=kind, default=getattr(defaults, name),
+                           help=f"{what} (default %(default)s; paper {paper[name]})")
+
+
+def add_run_options(group: argparse._ArgumentGroup, checkpoint_every: int) -> None:
+    """--backend, --seed, --checkpoint-every, --resume/--restart, --threads and --time-backends."""
+    group.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help="jet backend for the SIREN's derivatives (default %(default)s: fused when built)")
+    group.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    group.add_argument("--checkpoint-every", type=int, default=checkpoint_every,
+                       help="steps between checkpoints (default %(default)s)")
+    add_resume_arguments(group)
+    group.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    group.add_argument("--time-backends", type=int, default=0, metavar="STEPS",
+                       help="also time STEPS SIREN training steps per backend, fused vs reference (default off)")
+
+
+def format_step_time(label: str, median_seconds: float, mean_seconds: float, steps: int) -> str:
+    return f"{label}: median {median_seconds * 1e3:.1f} ms (mean {mean_seconds * 1e3:.1f} ms, {steps} steps)"

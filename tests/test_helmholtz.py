@@ -1,0 +1,149 @@
+"""The Helmholtz experiment (``siren-fused helmholtz``): the analytic solution and its source scaling, the PML
+operator, batches, the loss through both jet backends, and the command at a tiny size."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("scipy")
+
+from siren_fused import _extension, cli  # noqa: E402
+from siren_fused.experiments.helmholtz.evaluation import compare_to_analytic, evaluation_mask, grid_points  # noqa: E402
+from siren_fused.experiments.helmholtz.problem import (  # noqa: E402
+    PML_STRENGTH, PML_THICKNESS, SOURCE_AMPLITUDE, SOURCE_SAMPLE_RADIUS, SOURCE_SAMPLES, WAVENUMBER,
+    HelmholtzBatches, analytic_solution, helmholtz_operator, pml_coefficients, squared_slowness)
+from siren_fused.experiments.helmholtz.training import HelmholtzConfig, build_model, loss_terms  # noqa: E402
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_analytic_solution_solves_the_homogeneous_equation_away_from_the_source():
+    points = np.array([[0.3, 0.1], [-0.2, 0.45], [0.05, -0.4]])
+    h = 1e-3
+    shifts = [np.array(s) * h for s in ([1, 0], [-1, 0], [0, 1], [0, -1])]
+    u = analytic_solution(points)
+    laplacian = (sum(analytic_solution(points + s) for s in shifts) - 4 * u) / h ** 2
+    residual = laplacian + WAVENUMBER ** 2 * u
+    assert np.abs(residual).max() < 1e-3 * WAVENUMBER ** 2 * np.abs(u).max()
+
+
+def test_analytic_solution_carries_the_source_amplitude():
+    # Near a source s delta, Delta u = s: the flux of grad u through a small circle is s.
+    radius, dr = 1e-4, 1e-7
+    points = np.array([[radius, 0.0], [radius + dr, 0.0]])
+    u = analytic_solution(points)
+    flux = 2 * math.pi * radius * (u[1] - u[0]) / dr
+    assert abs(flux - SOURCE_AMPLITUDE) < 1e-2 * abs(SOURCE_AMPLITUDE)
+
+
+def _jet_of_outgoing_wave(points: torch.Tensor):
+    """Value, gradient and Hessian (real and imaginary part as outputs) of u = exp(-i k x~(x)), the plane wave
+    leaving through x = 1 in the stretched coordinate x~ = x - i a_0 d^3 / (3 L^2), d the depth into the layer."""
+    x = points[:, 0].to(torch.complex128)
+    depth = (points[:, 0] - (1 - PML_THICKNESS)).clamp(min=0).to(torch.complex128)
+    stretched = x - 1j * PML_STRENGTH * depth ** 3 / (3 * PML_THICKNESS ** 2)
+    e = 1 - 1j * PML_STRENGTH * (depth / PML_THICKNESS) ** 2
+    de = -2j * PML_STRENGTH * depth / PML_THICKNESS ** 2
+    u = torch.exp(-1j * WAVENUMBER * stretched)
+    u_x = -1j * WAVENUMBER * e * u
+    u_xx = -1j * WAVENUMBER * de * u + (-1j * WAVENUMBER * e) ** 2 * u
+    zero = torch.zeros_like(u)
+
+    def as_outputs(z):
+        return torch.stack([z.real, z.imag], dim=1)
+
+    grad = torch.stack([as_outputs(u_x), as_outputs(zero)], dim=-1)
+    hessian = torch.stack([torch.stack([as_outputs(u_xx), as_outputs(zero)], -1),
+                           torch.stack([as_outputs(zero), as_outputs(zero)], -1)], -1)
+    return as_outputs(u), grad, hessian, u
+
+
+def test_pml_operator_annihilates_the_stretched_outgoing_wave():
+    points = torch.tensor([[0.2, 0.1], [0.6, -0.3], [0.8, 0.2], [0.95, 0.0]], dtype=torch.float64)
+    value, grad, hessian, u = _jet_of_outgoing_wave(points)
+    residual = helmholtz_operator(value, grad, hessian, pml_coefficients(points), torch.ones(4, dtype=torch.float64))
+    assert residual.abs().max() < 1e-9 * WAVENUMBER ** 2
+    # Through the layer the wave decays: at x = 0.95 it keeps exp(-k a_0 0.45^3 / (3 L^2)) of its amplitude.
+    assert u[3].abs().item() == pytest.approx(math.exp(-WAVENUMBER * PML_STRENGTH * 0.45 ** 3 / 0.75), rel=1e-9)
+
+
+def test_velocity_variants_slow_the_medium_inside_their_shape():
+    points = torch.tensor([[0.0, 0.0], [0.2, 0.2], [0.5, 0.0]])
+    assert squared_slowness(points, "uniform").tolist() == [1.0, 1.0, 1.0]
+    assert squared_slowness(points, "square").tolist() == [0.25, 0.25, 1.0]
+    assert squared_slowness(points, "circle").tolist() == [0.25, 1.0, 1.0]
+    with pytest.raises(ValueError, match="velocity must be one of"):
+        squared_slowness(points, "marble")
+
+
+def test_batches_always_sample_the_source_and_resume_identically():
+    batches = HelmholtzBatches(500, "square", seed=3)
+    first = batches.next()
+    near = first.points[-SOURCE_SAMPLES:] - torch.tensor([-0.35, 0.0])
+    assert near.norm(dim=1).max() <= SOURCE_SAMPLE_RADIUS + 1e-6
+    assert (first.source[-SOURCE_SAMPLES:] != 0).float().mean() > 0.5
+    assert first.points.abs().max() <= 1.0 and first.points.dtype == torch.float32
+    state = batches.state_dict()
+    second = batches.next()
+    batches.load_state_dict(state)
+    assert torch.equal(batches.next().points, second.points)
+    with pytest.raises(ValueError, match="more than the 100 source samples"):
+        HelmholtzBatches(100, "uniform")
+
+
+@pytest.mark.skipif(_extension.load() is None, reason="the fused extension is not built")
+def test_loss_and_gradients_agree_between_jet_backends():
+    net = build_model(HelmholtzConfig(hidden_features=24, hidden_layers=2)).double()
+    batch = HelmholtzBatches(300, "uniform", seed=1, dtype=torch.float64).next()
+    results = []
+    for backend in ("fused", "reference"):
+        terms = loss_terms(net, batch, backend)
+        results.append((terms, torch.autograd.grad(sum(terms.values()), list(net.parameters()))))
+    (fused_terms, fused_grads), (ref_terms, ref_grads) = results
+    for name in fused_terms:
+        torch.testing.assert_close(fused_terms[name], ref_terms[name], rtol=1e-10, atol=0)
+    for a, b in zip(fused_grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item())
+
+
+def test_evaluation_excludes_the_layer_and_the_source_and_scores_the_exact_field_zero():
+    points = grid_points(40)
+    mask = evaluation_mask(points, (0.0, 0.0))
+    assert not mask[np.abs(points).max(axis=1) >= 0.5].any()
+    assert not mask[np.linalg.norm(points, axis=1) < 0.1].any()
+    assert mask.sum() > 0.15 * len(points)
+
+    class Exact(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+        def forward(self, x):
+            u = analytic_solution(x.numpy())
+            return torch.from_numpy(np.stack([u.real, u.imag], axis=1))
+
+    assert compare_to_analytic(Exact(), 40).relative_l2_error < 1e-12
+    assert compare_to_analytic(build_model(HelmholtzConfig(hidden_features=8, hidden_layers=1)), 40) \
+        .relative_l2_error > 0.5
+
+
+def test_helmholtz_command_trains_scores_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    common = ["helmholtz", "--out", str(out), "--hidden-features", "8", "--hidden-layers", "1", "--points", "160",
+              "--resolution", "24", "--checkpoint-every", "2", "--models", "siren", "tanh"]
+    assert cli.main(common + ["--steps", "2", "--time-backends", "1"]) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert set(summary["models"]) == {"siren", "tanh"}
+    assert all(math.isfinite(record["relative_l2_error"]) for record in summary["models"].values())
+    assert set(summary["step_time"]) == {"fused", "reference"}
+    assert 0 < (out / "helmholtz.png").stat().st_size < 300_000
+    with pytest.raises(FileExistsError, match="--resume"):
+        cli.main(common + ["--steps", "3", "--no-figure"])
+    assert cli.main(common + ["--steps", "3", "--no-figure", "--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["models"]["siren"]["step"] == 3

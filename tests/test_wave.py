@@ -1,0 +1,143 @@
+"""The wave experiment (``siren-fused wave``): the finite-difference solver on its own (second-order convergence on
+a known solution), batches with the growing window, the loss through the weighted Laplacian against the
+reference and the full Hessian, training with resume, and the command at a tiny size."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from siren_fused import _extension, cli
+from siren_fused.experiments.wave import training as wave_training
+from siren_fused.experiments.wave.finite_differences import grid_axis, solve_wave
+from siren_fused.experiments.wave.problem import (INITIAL_SAMPLES, PULSE_PEAK, PULSE_SAMPLE_RADIUS, PULSE_SAMPLES,
+                                                  WaveBatches, initial_pulse, wave_loss_terms)
+from siren_fused.experiments.wave.training import WaveConfig, build_model, loss_terms, time_training_steps, train_wave
+
+needs_extension = pytest.mark.skipif(_extension.load() is None, reason="the fused extension is not built")
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def standing_wave(t, x, y, speed=1.0):
+    """cos(sqrt(2) pi c t) sin(pi (x + 1)) sin(pi (y + 1)): zero on the square's boundary, at rest at t = 0."""
+    return math.cos(math.sqrt(2) * math.pi * speed * t) * np.sin(math.pi * (x + 1)) * np.sin(math.pi * (y + 1))
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.5])
+def test_finite_differences_converge_at_second_order(speed):
+    times = (0.0, 0.35, 0.7)
+    errors = []
+    for intervals in (16, 32, 64):
+        frames = solve_wave(lambda x, y: standing_wave(0.0, x, y), times, intervals, speed)
+        x, y = np.meshgrid(grid_axis(intervals), grid_axis(intervals), indexing="xy")
+        assert np.array_equal(frames[0.0], standing_wave(0.0, x, y) * (np.abs(x) < 1) * (np.abs(y) < 1))
+        errors.append(max(np.abs(frames[t] - standing_wave(t, x, y, speed)).max() for t in times[1:]))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert errors[-1] < 1e-3
+    assert np.all((orders > 1.9) & (orders < 2.3)), orders
+
+
+def test_finite_differences_reject_bad_arguments():
+    with pytest.raises(ValueError, match="cfl must be in"):
+        solve_wave(initial_pulse, [0.1], 10, cfl=1.5)
+    with pytest.raises(ValueError, match="times non-negative"):
+        solve_wave(initial_pulse, [-0.1], 10)
+    with pytest.raises(ValueError, match="intervals must be >= 2"):
+        grid_axis(1)
+
+
+def test_batches_grow_the_window_sample_the_pulse_and_resume():
+    batches = WaveBatches(2500, final_window=0.4, growth_steps=10, seed=2)
+    first = batches.next()
+    assert (first.points[:, 0] == 0).all()  # the window starts empty
+    for _ in range(4):
+        batch = batches.next()
+    times = batch.points[:, 0]
+    assert times.max() <= 0.4 * 4 / 10 and times.max() > 0.1
+    assert batch.at_start.sum() >= INITIAL_SAMPLES and batch.at_start[-INITIAL_SAMPLES:].all()
+    assert batch.points[-PULSE_SAMPLES:, 1:].norm(dim=1).max() <= PULSE_SAMPLE_RADIUS + 1e-6
+    start = batch.at_start
+    expected = initial_pulse(batch.points[start, 1].double(), batch.points[start, 2].double()).float()
+    torch.testing.assert_close(batch.initial_value[start], expected)
+    assert batch.initial_value.max() > 0.5 * PULSE_PEAK and (batch.initial_value[~start] == 0).all()
+    state = batches.state_dict()
+    following = batches.next()
+    restored = WaveBatches(2500, final_window=0.4, growth_steps=10, seed=99)
+    restored.load_state_dict(state)
+    assert torch.equal(restored.next().points, following.points)
+
+
+def test_initial_terms_vanish_for_the_exact_initial_state():
+    batch = WaveBatches(2100, 0.4, 1, seed=0).next()
+    value = batch.initial_value.clone()
+    terms = wave_loss_terms(value, torch.zeros_like(value), torch.zeros_like(value), batch)
+    assert all(term.item() == 0 for term in terms.values())
+    terms = wave_loss_terms(value + 1e-3, torch.zeros_like(value), torch.zeros_like(value), batch)
+    assert terms["initial_value"].item() == pytest.approx(1e-3 * len(value) * 0.1 * batch.at_start.sum().item())
+
+
+@needs_extension
+def test_loss_and_gradients_agree_for_weighted_laplacian_hessian_and_reference():
+    net = build_model(WaveConfig(hidden_features=24, hidden_layers=2)).double()
+    batches = WaveBatches(2200, 0.4, 2, seed=1, dtype=torch.float64)
+    batches.drawn = 1
+    batch = batches.next()
+    results = []
+    for backend, hessian in (("fused", False), ("fused", True), ("reference", False)):
+        terms = loss_terms(net, batch, backend, hessian)
+        results.append((terms, torch.autograd.grad(sum(terms.values()), list(net.parameters()))))
+    (terms, grads), others = results[0], results[1:]
+    for other_terms, other_grads in others:
+        for name in terms:
+            torch.testing.assert_close(other_terms[name], terms[name], rtol=1e-10, atol=0)
+        for a, b in zip(other_grads, grads):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item())
+
+
+def test_resume_after_interruption_continues_the_same_run(tmp_path, monkeypatch):
+    config = WaveConfig(hidden_features=8, hidden_layers=1, points=2050, steps=6, checkpoint_every=2)
+    uninterrupted = train_wave(config, progress=False).net
+    checkpoint = tmp_path / "checkpoint.pt"
+    real_step = wave_training.training_step
+    calls = {"count": 0}
+
+    def step_interrupted_at_fifth(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 5:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(wave_training, "training_step", step_interrupted_at_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        train_wave(config, checkpoint, progress=False)
+    monkeypatch.setattr(wave_training, "training_step", real_step)
+    resumed = train_wave(config, checkpoint, resume=True, progress=False)
+    assert resumed.step == 6 and len(resumed.step_seconds) == 2
+    for name, parameter in uninterrupted.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[name], parameter, msg=name)
+
+
+@needs_extension
+def test_step_timing_covers_backends_and_the_hessian_variant():
+    timings = time_training_steps(WaveConfig(hidden_features=8, hidden_layers=1, points=2050), steps=1, warmup_steps=0)
+    assert set(timings) == {"fused", "reference", "fused_hessian"}
+    assert all(timing.steps == 1 and timing.median_seconds > 0 for timing in timings.values())
+
+
+def test_wave_command_trains_and_scores_against_finite_differences(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("tqdm")
+    out = tmp_path / "out"
+    argv = ["wave", "--out", str(out), "--hidden-features", "8", "--hidden-layers", "1", "--points", "2050",
+            "--steps", "2", "--fd-intervals", "40", "--stride", "2"]
+    assert cli.main(argv) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert set(summary["relative_l2_error"]) == {"0", "0.1", "0.2", "0.3", "0.4"}
+    assert all(math.isfinite(error) and error > 0 for error in summary["relative_l2_error"].values())
+    assert 0 < (out / "wave.png").stat().st_size < 300_000
