@@ -59,6 +59,20 @@ def parameter_grads(net, x: torch.Tensor, j: Jet, seed: int):
     return torch.autograd.grad(random_linear_loss(j, seed), [x] + list(net.parameters()))
 
 
+def trained_copies(net, x: torch.Tensor, loss_fns, steps: int = 3) -> list:
+    """A copy of net per loss function, each trained ``steps`` Adam steps on loss_fn(copy, x)."""
+    trained = []
+    for loss_fn in loss_fns:
+        model = copy.deepcopy(net)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss_fn(model, x).backward()
+            optimizer.step()
+        trained.append(model)
+    return trained
+
+
 def op_arguments(net, x: torch.Tensor, requires_grad: bool):
     """(x, weights, biases, omegas) for calling the ops directly: detached copies, each leaf
     requiring grad or not."""

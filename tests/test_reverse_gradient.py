@@ -4,14 +4,14 @@ forward-mode jet op, gradcheck, opcheck, vmap and torch.compile."""
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 import torch
 
 import siren_fused
 from conftest import (assert_float32_bound, assert_loss_and_gradients_match_reference, config_id, gradient_axis,
-                      op_arguments, parameter_grads, random_points, random_siren, relative_error, sample_configs)
+                      op_arguments, parameter_grads, random_points, random_siren, relative_error, sample_configs,
+                      trained_copies)
 from siren_fused.jet import network_arguments, uses_reverse_gradient
 
 CONFIGS = [dict(c, out_features=1) for c in sample_configs(12, seed=21)]
@@ -153,15 +153,7 @@ def test_compiled_eikonal_training_step_matches_eager_and_reference():
     x = random_points(200, 3, seed=5, dtype=torch.float32, scale=1.0)
     compiled_loss = torch.compile(_eikonal_loss, fullgraph=True)
     assert_loss_and_gradients_match_reference(compiled_loss, _eikonal_loss, net, x)
-    results = []
-    for loss_fn in (_eikonal_loss, compiled_loss):
-        model = copy.deepcopy(net)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for _ in range(3):
-            optimizer.zero_grad()
-            loss_fn(model, x).backward()
-            optimizer.step()
-        results.append(model)
+    results = trained_copies(net, x, (_eikonal_loss, compiled_loss))
     for a, b in zip(*(m.parameters() for m in results)):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     assert any((a != b).any() for a, b in zip(net.parameters(), results[0].parameters()))

@@ -4,7 +4,6 @@ weighted trace; the ops as PyTorch citizens (opcheck, torch.compile, vmap); and 
 
 from __future__ import annotations
 
-import copy
 import random
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 
 import siren_fused
 from conftest import (assert_float32_bound, jet_fields, op_arguments, random_points, random_siren, relative_error,
-                      sample_configs)
+                      sample_configs, trained_copies)
 
 VALUE_TOLERANCE = 1e-10
 GRADIENT_TOLERANCE = 1e-9
@@ -179,15 +178,7 @@ def test_compiled_training_step_matches_eager():
     net = random_siren(3, 32, 2, 1, seed=5, dtype=torch.float32)
     x = random_points(150, 3, seed=5, dtype=torch.float32)
     compiled_loss = torch.compile(_wave_residual_loss, fullgraph=True)
-    trained = []
-    for loss_fn in (_wave_residual_loss, compiled_loss):
-        copied = copy.deepcopy(net)
-        optimizer = torch.optim.Adam(copied.parameters(), lr=1e-3)
-        for _ in range(3):
-            optimizer.zero_grad()
-            loss_fn(copied, x).backward()
-            optimizer.step()
-        trained.append(copied)
+    trained = trained_copies(net, x, (_wave_residual_loss, compiled_loss))
     for a, b in zip(*(t.parameters() for t in trained)):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
