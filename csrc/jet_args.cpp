@@ -4,42 +4,73 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "jet_layout.h"
 
 namespace siren_fused {
 
 int64_t JetArgs::max_width() const {
-  int64_t width = x.size(1);
-  for (const auto& w : weights) width = std::max({width, w.size(0), w.size(1)});
+  int64_t width = x.size(-1);
+  for (const auto& w : weights) width = std::max({width, w.size(-2), w.size(-1)});
   return width;
 }
 
 int64_t JetArgs::tile_rows() const { return jet_tile_rows(spec.components(), max_width()); }
+
+std::vector<int64_t> JetArgs::batch_shape(std::vector<int64_t> shape) const {
+  if (batched) shape.insert(shape.begin(), networks);
+  return shape;
+}
+
+JetArgs JetArgs::network(int64_t b) const {
+  if (!batched) return *this;
+  JetArgs one = *this;
+  one.batched = false;
+  one.networks = 1;
+  one.x = x.select(0, b);
+  one.caller_x = one.x;
+  for (int64_t l = 0; l < layers(); ++l) {
+    one.weights[l] = one.caller_weights[l] = weights[l].select(0, b);
+    one.biases[l] = one.caller_biases[l] = biases[l].select(0, b);
+  }
+  return one;
+}
 
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                        c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
                        std::optional<c10::ArrayRef<double>> laplacian_weights) {
   TORCH_CHECK(order >= 0 && order <= 2, "order must be 0, 1 or 2, got ", order);
   TORCH_CHECK(!hessian || order == 2, "hessian=True needs order=2, got order=", order);
-  TORCH_CHECK(x.dim() == 2, "x must be [N, in_features], got shape ", x.sizes());
-  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
-              "x must be float32 or float64, got ", x.scalar_type());
   TORCH_CHECK(!weights.empty(), "weights must hold at least one layer");
   TORCH_CHECK(weights.size() == biases.size(), "weights and biases must have one entry per layer, got ",
               weights.size(), " weights and ", biases.size(), " biases");
   TORCH_CHECK(omegas.size() == weights.size(), "omegas must have one entry per layer (", weights.size(), "), got ",
               omegas.size());
   JetArgs args;
+  // Batched networks are told by the first weight: [B, out, in] instead of [out, in].
+  args.batched = weights[0].dim() == 3;
+  args.networks = args.batched ? weights[0].size(0) : 1;
+  TORCH_CHECK(args.networks >= 1, "weights[0] is [B, out, in] with B = 0: a batch of networks needs B >= 1");
+  const int64_t batch_dims = args.batched ? 1 : 0;
+  if (args.batched) {
+    TORCH_CHECK(x.dim() == 3 && x.size(0) == args.networks, "x must be [B, N, in_features] with B = ", args.networks,
+                " (the networks in weights[0]), got shape ", x.sizes());
+  } else {
+    TORCH_CHECK(x.dim() == 2, "x must be [N, in_features], got shape ", x.sizes());
+  }
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
+              "x must be float32 or float64, got ", x.scalar_type());
+  const int64_t in_dims = x.size(-1);
   args.x = x.contiguous();
   args.caller_x = x;
   args.outermost_linear = outermost_linear;
-  args.spec = JetSpec{x.size(1), order, hessian, laplacian_weights.has_value()};
+  args.spec = JetSpec{in_dims, order, hessian, laplacian_weights.has_value()};
   if (laplacian_weights.has_value()) {
     TORCH_CHECK(order == 2 && !hessian, "laplacian_weights needs order=2 and hessian=False, got order=", order,
                 " and hessian=", hessian);
-    TORCH_CHECK(static_cast<int64_t>(laplacian_weights->size()) == x.size(1),
-                "laplacian_weights must have one entry per input dimension (", x.size(1), "), got ",
+    TORCH_CHECK(static_cast<int64_t>(laplacian_weights->size()) == in_dims,
+                "laplacian_weights must have one entry per input dimension (", in_dims, "), got ",
                 laplacian_weights->size());
     for (const double a : *laplacian_weights) {
       TORCH_CHECK(std::isfinite(a), "laplacian_weights must be finite, got ", *laplacian_weights);
@@ -48,14 +79,18 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
     args.laplacian_weights = at::tensor(*laplacian_weights, at::dtype(at::kDouble)).to(x.device(), x.scalar_type());
   }
   args.omegas.assign(omegas.begin(), omegas.end());
-  int64_t width = x.size(1);
+  const std::string batch = args.batched ? "B, " : "";
+  int64_t width = in_dims;
   for (size_t l = 0; l < weights.size(); ++l) {
     const at::Tensor& w = weights[l];
     const at::Tensor& b = biases[l];
-    TORCH_CHECK(w.dim() == 2 && w.size(1) == width, "weights[", l, "] must be [out, ", width, "], got shape ",
-                w.sizes());
-    TORCH_CHECK(b.dim() == 1 && b.size(0) == w.size(0), "biases[", l, "] must be [", w.size(0), "], got shape ",
-                b.sizes());
+    TORCH_CHECK(w.dim() == 2 + batch_dims && w.size(-1) == width && (!args.batched || w.size(0) == args.networks),
+                "weights[", l, "] must be [", batch, "out, ", width, "]", args.batched ? " with B = " : "",
+                args.batched ? std::to_string(args.networks) : "", ", got shape ", w.sizes());
+    const int64_t out = w.size(-2);
+    TORCH_CHECK(b.dim() == 1 + batch_dims && b.size(-1) == out && (!args.batched || b.size(0) == args.networks),
+                "biases[", l, "] must be [", batch, out, "]", args.batched ? " with B = " : "",
+                args.batched ? std::to_string(args.networks) : "", ", got shape ", b.sizes());
     TORCH_CHECK(w.scalar_type() == x.scalar_type() && b.scalar_type() == x.scalar_type(), "weights[", l,
                 "] and biases[", l, "] must have x's dtype ", x.scalar_type(), ", got ", w.scalar_type(), " and ",
                 b.scalar_type());
@@ -65,7 +100,7 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
     args.biases.push_back(b.contiguous());
     args.caller_weights.push_back(w);
     args.caller_biases.push_back(b);
-    width = w.size(0);
+    width = out;
   }
   return args;
 }
@@ -75,7 +110,7 @@ std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args) {
   const int64_t tiles = jet_tile_count(args.num_points(), rows);
   std::vector<std::vector<int64_t>> shapes;
   for (int64_t l = 0; l < args.layers(); ++l) {
-    if (args.is_sine(l)) shapes.push_back({tiles, args.spec.components(), rows, args.out_width(l)});
+    if (args.is_sine(l)) shapes.push_back(args.batch_shape({tiles, args.spec.components(), rows, args.out_width(l)}));
   }
   return shapes;
 }
@@ -100,11 +135,22 @@ JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
   JetGrads grads{at::zeros_like(args.x), {}, {}, args.caller_x, args.caller_weights, args.caller_biases};
   for (int64_t l = 0; l < args.layers(); ++l) {
     const at::Tensor& w = args.weights[l];
-    grads.weights.push_back(storage == WeightGradStorage::kTransposed ? at::zeros({w.size(1), w.size(0)}, w.options()).t()
-                                                                     : at::zeros_like(w));
+    grads.weights.push_back(storage == WeightGradStorage::kTransposed
+                                ? at::zeros(args.batch_shape({w.size(-1), w.size(-2)}), w.options()).transpose(-1, -2)
+                                : at::zeros_like(w));
     grads.biases.push_back(at::zeros_like(args.biases[l]));
   }
   return grads;
+}
+
+JetGrads JetGrads::network(const JetArgs& args, int64_t b) const {
+  JetGrads one = *this;
+  one.x = args.of_network(x, b);
+  for (size_t l = 0; l < weights.size(); ++l) {
+    one.weights[l] = args.of_network(weights[l], b);
+    one.biases[l] = args.of_network(biases[l], b);
+  }
+  return one;
 }
 
 namespace {

@@ -13,10 +13,16 @@
 
 namespace siren_fused {
 
+// One network, or a batch of B networks (a hypernetwork's predictions): then every weight is
+// [B, out_l, in_l], every bias [B, out_l] and x [B, N, D], network b seeing points x[b]; every output,
+// saved tensor and gradient gains the same leading B. The kernels take one network at a time
+// (`network(b)`: views, no copies).
 struct JetArgs {
-  at::Tensor x;  // [N, D], contiguous
-  std::vector<at::Tensor> weights;  // [out_l, in_l], contiguous
-  std::vector<at::Tensor> biases;   // [out_l], contiguous
+  at::Tensor x;  // [N, D] or [B, N, D], contiguous
+  std::vector<at::Tensor> weights;  // [out_l, in_l] or [B, out_l, in_l], contiguous
+  std::vector<at::Tensor> biases;   // [out_l] or [B, out_l], contiguous
+  bool batched = false;
+  int64_t networks = 1;  // B, or 1 for one network
   std::vector<double> omegas;       // one per layer; unused for a linear last layer
   bool outermost_linear;
   // The caller's x, weights and biases with their own strides: each gradient goes back in its tensor's layout.
@@ -29,12 +35,18 @@ struct JetArgs {
   at::Tensor laplacian_weights;
 
   int64_t layers() const { return static_cast<int64_t>(weights.size()); }
-  int64_t num_points() const { return x.size(0); }
-  int64_t in_width(int64_t l) const { return weights[l].size(1); }
-  int64_t out_width(int64_t l) const { return weights[l].size(0); }
+  int64_t num_points() const { return x.size(-2); }
+  int64_t in_width(int64_t l) const { return weights[l].size(-1); }
+  int64_t out_width(int64_t l) const { return weights[l].size(-2); }
   bool is_sine(int64_t l) const { return !(outermost_linear && l == layers() - 1); }
   int64_t max_width() const;
   int64_t tile_rows() const;
+  // `shape` of one network's tensor, with the leading B when batched: what the ops return.
+  std::vector<int64_t> batch_shape(std::vector<int64_t> shape) const;
+  // Network b's part of `tensor`, a tensor with the leading B when batched (the tensor itself when not).
+  at::Tensor of_network(const at::Tensor& tensor, int64_t b) const { return batched ? tensor.select(0, b) : tensor; }
+  // Network b's arguments, unbatched: views of x[b], weights[l][b] and biases[l][b].
+  JetArgs network(int64_t b) const;
   // laplacian_weights' data for the kernels, null when the Laplacian is not weighted.
   template <typename T>
   const T* laplacian_weights_data() const {
@@ -42,14 +54,15 @@ struct JetArgs {
   }
 };
 
-// Checks shapes, dtypes, devices, the derivative order and the Laplacian's weights (D finite
-// numbers, order 2 without the Hessian), naming the offending argument.
+// Checks shapes (one network, or B >= 1 networks with x and every parameter batched alike), dtypes,
+// devices, the derivative order and the Laplacian's weights (D finite numbers, order 2 without the
+// Hessian), naming the offending argument.
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                        c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
                        std::optional<c10::ArrayRef<double>> laplacian_weights);
 
 // Shapes of the tensors the forward saves for backward: one [tiles, components, tile_rows, width]
-// pre-activation jet per sine layer.
+// pre-activation jet per sine layer ([B, tiles, ...] when batched).
 std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args);
 
 // The tensors a forward saved, handed back to its backward: checked against the shapes that forward
@@ -76,6 +89,8 @@ struct JetGrads {
   std::vector<at::Tensor> weights_like;
   std::vector<at::Tensor> biases_like;
 
+  // Network b's gradients (views), to accumulate into.
+  JetGrads network(const JetArgs& args, int64_t b) const;
   // Every gradient with the strides torch.empty_like gives its tensor (what the fake kernels return): the
   // tensor's own strides where it is non-overlapping and dense, as autograd's gradient layout contract
   // asks (DistributedDataParallel copies every gradient that breaks it, and warns), else row-major.

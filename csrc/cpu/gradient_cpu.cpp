@@ -71,30 +71,19 @@ LayerViews saved_views(const JetArgs& args, at::TensorList saved, int64_t first,
   return views;
 }
 
-}  // namespace
-
-std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
-    const at::Tensor& x_in, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,
-    bool outermost_linear, bool save) {
-  const JetArgs args = check_gradient_args(x_in, weights, biases, omegas, outermost_linear);
+// One network's forward: its value [N, 1] and gradient [N, D], and `saved` (whole-batch tensors when
+// `save`, else chunk-sized scratch).
+void forward_network(const JetArgs& args, const at::Tensor& value, const at::Tensor& grad,
+                     const std::vector<at::Tensor>& saved, bool save) {
   const int64_t n = args.num_points(), last = args.layers() - 1;
-  at::Tensor value = at::empty({n, 1}, args.x.options());
-  at::Tensor grad = at::empty({n, args.spec.in_dims}, args.x.options());
-  // Without save, whole-batch "saved" tensors would be scratch the size of the batch: use
-  // chunk-sized ones instead.
   const int64_t chunk = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
-  std::vector<at::Tensor> saved, scratch;
-  for (const auto& shape : gradient_saved_shapes(args)) {
-    (save ? saved : scratch).push_back(reusable_empty({save ? n : chunk, shape[1]}, args.x.options()));
-  }
-  if (n == 0) return {value, grad, saved};
-
+  if (n == 0) return;
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_forward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     at::Tensor h_buffers = reusable_empty({2, chunk * args.max_width()}, args.x.options());
     for (int64_t first = 0; first < n; first += chunk) {
       const int64_t rows = std::min(chunk, n - first);
-      const LayerViews views = save ? saved_views(args, saved, first, rows) : saved_views(args, scratch, 0, rows);
+      const LayerViews views = saved_views(args, saved, save ? first : 0, rows);
       auto buffer = [&](int i, int64_t width) { return h_buffers[i].narrow(0, 0, rows * width).view({rows, width}); };
 
       // Forward chain: z_l = h_{l-1} W_l^T + b_l, h_l = sin(omega_l z_l).
@@ -135,26 +124,13 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
       at::mm_out(grad_rows, a, args.weights[0]);
     }
   });
-  return {value, grad, saved};
 }
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradient_backward(
-    const at::Tensor& grad_value_in, const at::Tensor& grad_grad_in, const at::Tensor& x_in, at::TensorList weights,
-    at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad) {
-  const JetArgs args = check_gradient_args(x_in, weights, biases, omegas, outermost_linear);
-  const int64_t n = args.num_points(), last = args.layers() - 1, dims = args.spec.in_dims;
-  TORCH_CHECK(grad_value_in.sizes() == at::IntArrayRef({n, 1}) && grad_value_in.scalar_type() == args.x.scalar_type(),
-              "grad_value must be [", n, ", 1] of ", args.x.scalar_type(), ", got ", grad_value_in.sizes(), " of ",
-              grad_value_in.scalar_type());
-  TORCH_CHECK(grad_grad_in.sizes() == at::IntArrayRef({n, dims}) && grad_grad_in.scalar_type() == args.x.scalar_type(),
-              "grad_grad must be [", n, ", ", dims, "] of ", args.x.scalar_type(), ", got ", grad_grad_in.sizes(),
-              " of ", grad_grad_in.scalar_type());
-  const std::vector<at::Tensor> saved = check_saved(saved_in, gradient_saved_shapes(args), args.x);
-  const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
-  JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
-  if (n == 0) return grads.as_tuple();
-
+// One network's backward: accumulates into `grads` (that network's, zeroed).
+void backward_network(const JetArgs& args, const at::Tensor& grad_value, const at::Tensor& grad_grad,
+                      const std::vector<at::Tensor>& saved, bool input_grad, JetGrads& grads) {
+  const int64_t n = args.num_points(), last = args.layers() - 1;
+  if (n == 0) return;
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     const int64_t chunk = std::min(chunk_rows(args), n);
@@ -238,6 +214,63 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
       }
     }
   });
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
+    const at::Tensor& x_in, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,
+    bool outermost_linear, bool save) {
+  const JetArgs args = check_gradient_args(x_in, weights, biases, omegas, outermost_linear);
+  const int64_t n = args.num_points();
+  at::Tensor value = at::empty(args.batch_shape({n, 1}), args.x.options());
+  at::Tensor grad = at::empty(args.batch_shape({n, args.spec.in_dims}), args.x.options());
+  // Without save, whole-batch "saved" tensors would be scratch the size of the batch: use
+  // chunk-sized ones instead, shared by the networks.
+  const int64_t chunk = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
+  std::vector<at::Tensor> saved, scratch;
+  for (const auto& shape : gradient_saved_shapes(args)) {
+    if (save) {
+      saved.push_back(reusable_empty(args.batch_shape(shape), args.x.options()));
+    } else {
+      scratch.push_back(reusable_empty({chunk, shape[1]}, args.x.options()));
+    }
+  }
+  for (int64_t b = 0; b < args.networks; ++b) {
+    std::vector<at::Tensor> saved_b;
+    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
+    forward_network(args.network(b), args.of_network(value, b), args.of_network(grad, b), save ? saved_b : scratch,
+                    save);
+  }
+  return {value, grad, saved};
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradient_backward(
+    const at::Tensor& grad_value_in, const at::Tensor& grad_grad_in, const at::Tensor& x_in, at::TensorList weights,
+    at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved_in,
+    bool input_grad) {
+  const JetArgs args = check_gradient_args(x_in, weights, biases, omegas, outermost_linear);
+  const int64_t n = args.num_points(), dims = args.spec.in_dims;
+  const std::vector<int64_t> value_shape = args.batch_shape({n, 1}), grad_shape = args.batch_shape({n, dims});
+  TORCH_CHECK(grad_value_in.sizes() == at::IntArrayRef(value_shape) &&
+                  grad_value_in.scalar_type() == args.x.scalar_type(),
+              "grad_value must be ", at::IntArrayRef(value_shape), " of ", args.x.scalar_type(), ", got ",
+              grad_value_in.sizes(), " of ", grad_value_in.scalar_type());
+  TORCH_CHECK(grad_grad_in.sizes() == at::IntArrayRef(grad_shape) && grad_grad_in.scalar_type() == args.x.scalar_type(),
+              "grad_grad must be ", at::IntArrayRef(grad_shape), " of ", args.x.scalar_type(), ", got ",
+              grad_grad_in.sizes(), " of ", grad_grad_in.scalar_type());
+  std::vector<std::vector<int64_t>> saved_shapes;
+  for (const auto& shape : gradient_saved_shapes(args)) saved_shapes.push_back(args.batch_shape(shape));
+  const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes, args.x);
+  const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
+  const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
+  for (int64_t b = 0; b < args.networks; ++b) {
+    std::vector<at::Tensor> saved_b;
+    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
+    JetGrads grads_b = grads.network(args, b);
+    backward_network(args.network(b), args.of_network(grad_value, b), args.of_network(grad_grad, b), saved_b,
+                     input_grad, grads_b);
+  }
   return grads.as_tuple();
 }
 

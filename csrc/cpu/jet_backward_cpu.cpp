@@ -13,28 +13,19 @@
 
 namespace siren_fused::cpu {
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
-    const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
-  const TilePlan plan(args);
+namespace {
 
-  const std::vector<int64_t> out_shape{plan.components, plan.num_points, args.out_width(plan.last)};
-  TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
-              ", got ", grad_out_in.sizes());
-  TORCH_CHECK(grad_out_in.scalar_type() == args.x.scalar_type(), "grad_out must be ", args.x.scalar_type(), ", got ",
-              grad_out_in.scalar_type());
-  const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
-  const at::Tensor grad_out = grad_out_in.contiguous();
-  JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
+// One network's backward: accumulates into `grads` (that network's, zeroed) from its `grad_out`
+// [components, N, out] and saved pre-activation jets.
+void backward_network(const JetArgs& args, const at::Tensor& grad_out, const std::vector<at::Tensor>& saved,
+                      bool input_grad, JetGrads& grads) {
+  const TilePlan plan(args);
   // Layer l's saved pre-activation jet is saved[sine_slot[l]].
   std::vector<int64_t> sine_slot(args.layers(), -1);
   for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
     if (args.is_sine(l)) sine_slot[l] = slot++;
   }
-  if (plan.num_points == 0) return grads.as_tuple();
+  if (plan.num_points == 0) return;
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
@@ -109,6 +100,31 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
       }
     }
   });
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
+    const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+  const std::vector<int64_t> out_shape =
+      args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});
+  TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
+              ", got ", grad_out_in.sizes());
+  TORCH_CHECK(grad_out_in.scalar_type() == args.x.scalar_type(), "grad_out must be ", args.x.scalar_type(), ", got ",
+              grad_out_in.scalar_type());
+  const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
+  const at::Tensor grad_out = grad_out_in.contiguous();
+  const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
+  for (int64_t b = 0; b < args.networks; ++b) {
+    std::vector<at::Tensor> saved_b;
+    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
+    JetGrads grads_b = grads.network(args, b);
+    backward_network(args.network(b), args.of_network(grad_out, b), saved_b, input_grad, grads_b);
+  }
   return grads.as_tuple();
 }
 

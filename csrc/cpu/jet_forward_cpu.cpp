@@ -11,21 +11,14 @@
 
 namespace siren_fused::cpu {
 
-std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
-                                                            at::TensorList biases, at::ArrayRef<double> omegas,
-                                                            int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
-  const TilePlan plan(args);
+namespace {
 
-  at::Tensor out = at::empty({plan.components, plan.num_points, args.out_width(plan.last)}, args.x.options());
-  std::vector<at::Tensor> saved;
-  if (save) {
-    for (const auto& shape : saved_shapes(args)) saved.push_back(reusable_empty(shape, args.x.options()));
-  }
-  if (plan.num_points == 0) return {out, saved};
+// One network's forward into its packed jet `out` [components, N, out] and, when `saved` is not
+// empty, its pre-activation jets.
+void forward_network(const JetArgs& args, const at::Tensor& out, const std::vector<at::Tensor>& saved) {
+  const TilePlan plan(args);
+  const bool save = !saved.empty();
+  if (plan.num_points == 0) return;
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
@@ -70,6 +63,29 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
       }
     }
   });
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
+                                                            at::TensorList biases, at::ArrayRef<double> omegas,
+                                                            int64_t order, bool hessian, bool outermost_linear,
+                                                            bool save,
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
+  const JetArgs args =
+      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+  at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
+                                               args.out_width(args.layers() - 1)}),
+                             args.x.options());
+  std::vector<at::Tensor> saved;
+  if (save) {
+    for (const auto& shape : saved_shapes(args)) saved.push_back(reusable_empty(shape, args.x.options()));
+  }
+  for (int64_t b = 0; b < args.networks; ++b) {
+    std::vector<at::Tensor> saved_b;
+    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
+    forward_network(args.network(b), args.of_network(out, b), saved_b);
+  }
   return {out, saved};
 }
 

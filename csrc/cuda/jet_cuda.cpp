@@ -69,23 +69,26 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   const JetArgs args =
       check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const KernelContext context(args.x);
-  const int64_t components = args.spec.components();
-  at::Tensor out = at::empty({components, args.num_points(), args.out_width(args.layers() - 1)}, args.x.options());
+  at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
+                                               args.out_width(args.layers() - 1)}),
+                             args.x.options());
   std::vector<at::Tensor> saved;
-  std::vector<float*> saved_ptrs;
   if (save) {
-    for (const auto& shape : saved_shapes(args)) {
-      saved.push_back(at::empty(shape, args.x.options()));
-      saved_ptrs.push_back(saved.back().data_ptr<float>());
-    }
+    for (const auto& shape : saved_shapes(args)) saved.push_back(at::empty(shape, args.x.options()));
   }
   if (args.num_points() == 0) return {out, saved};
 
-  const JetProblem problem = problem_of(args);
-  at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
-  check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
-                              workspace.data_ptr<float>(), context.stream()),
-             "jet_forward");
+  at::Tensor workspace;
+  for (int64_t b = 0; b < args.networks; ++b) {
+    const JetProblem problem = problem_of(args.network(b));
+    if (b == 0) workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
+    std::vector<float*> saved_ptrs;
+    for (const at::Tensor& tensor : saved) saved_ptrs.push_back(args.of_network(tensor, b).data_ptr<float>());
+    check_cuda(jet_forward_cuda(problem, args.of_network(args.x, b).data_ptr<float>(),
+                                args.of_network(out, b).data_ptr<float>(), saved_ptrs, workspace.data_ptr<float>(),
+                                context.stream()),
+               "jet_forward");
+  }
   return {out, saved};
 }
 
@@ -96,32 +99,36 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   const JetArgs args =
       check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
   const KernelContext context(args.x);
-  const std::vector<int64_t> out_shape{args.spec.components(), args.num_points(),
-                                       args.out_width(args.layers() - 1)};
+  const std::vector<int64_t> out_shape =
+      args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});
   TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
               ", got ", grad_out_in.sizes());
   TORCH_CHECK(grad_out_in.scalar_type() == at::kFloat && grad_out_in.device() == args.x.device(),
               "grad_out must be float32 on ", args.x.device(), ", got ", grad_out_in.scalar_type(), " on ",
               grad_out_in.device());
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
-  std::vector<const float*> saved_ptrs;
-  for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
   const at::Tensor grad_out = grad_out_in.contiguous();
-
-  JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
-  std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
-  for (int64_t l = 0; l < args.layers(); ++l) {
-    grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
-    grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
-  }
+  const JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
   if (args.num_points() == 0) return grads.as_tuple();
 
-  const JetProblem problem = problem_of(args);
-  at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
-  check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
-                               input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
-                               workspace.data_ptr<float>(), context.stream()),
-             "jet_backward");
+  at::Tensor workspace;
+  for (int64_t b = 0; b < args.networks; ++b) {
+    const JetProblem problem = problem_of(args.network(b));
+    if (b == 0) workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
+    const JetGrads grads_b = grads.network(args, b);
+    std::vector<const float*> saved_ptrs;
+    for (const at::Tensor& tensor : saved) saved_ptrs.push_back(args.of_network(tensor, b).data_ptr<float>());
+    std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
+    for (int64_t l = 0; l < args.layers(); ++l) {
+      grad_weight_ptrs.push_back(grads_b.weights[l].data_ptr<float>());
+      grad_bias_ptrs.push_back(grads_b.biases[l].data_ptr<float>());
+    }
+    check_cuda(jet_backward_cuda(problem, args.of_network(grad_out, b).data_ptr<float>(),
+                                 args.of_network(args.x, b).data_ptr<float>(), saved_ptrs,
+                                 input_grad ? grads_b.x.data_ptr<float>() : nullptr, grad_weight_ptrs,
+                                 grad_bias_ptrs, workspace.data_ptr<float>(), context.stream()),
+               "jet_backward");
+  }
   return grads.as_tuple();
 }
 
