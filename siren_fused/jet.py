@@ -10,6 +10,7 @@ import torch
 from . import _extension, reference
 from .jet_types import Jet
 from .modules import Siren
+from .network_params import NetworkParams, Params, checked_params
 
 if _extension.load() is not None:
     from . import ops  # noqa: F401  registers the ops' fake kernels and autograd
@@ -30,8 +31,6 @@ def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian:
         raise ValueError(f"hessian=True needs order=2, got order={order}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[1] != net.in_features:
-        raise ValueError(f"x must be [N, {net.in_features}] (the net's in_features), got shape {list(x.shape)}")
     param = net.layers[0].linear.weight
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor with the net's dtype {param.dtype}, got {x.dtype}")
@@ -39,6 +38,17 @@ def _check_arguments(net: torch.nn.Module, x: torch.Tensor, order: int, hessian:
         raise TypeError(f"x has dtype {x.dtype} but the net's parameters are {param.dtype}; convert one of them")
     if x.device != param.device:
         raise ValueError(f"x is on {x.device} but the net's parameters are on {param.device}")
+
+
+def _check_points(net: Siren, x: torch.Tensor, networks: Optional[int]) -> None:
+    """x's shape: [N, in_features], or also [B, N, in_features] for B networks."""
+    if networks is None:
+        if x.dim() != 2 or x.shape[1] != net.in_features:
+            raise ValueError(f"x must be [N, {net.in_features}] (the net's in_features), got shape {list(x.shape)}"
+                             + ("; [B, N, in_features] points need batched params" if x.dim() == 3 else ""))
+    elif not (x.shape[-1:] == (net.in_features,) and (x.dim() == 2 or (x.dim() == 3 and x.shape[0] == networks))):
+        raise ValueError(f"x must be [N, {net.in_features}] (shared by the networks) or [{networks}, N, "
+                         f"{net.in_features}] (the B = {networks} networks of params), got shape {list(x.shape)}")
 
 
 LaplacianWeights = Union[Sequence[float], torch.Tensor]
@@ -108,37 +118,36 @@ def _hessian_index(in_dims: int, device: torch.device) -> torch.Tensor:
     return index.flatten().to(device)
 
 
-def weighted_trace(hess: torch.Tensor, laplacian_weights: Optional[Tuple[float, ...]]) -> torch.Tensor:
-    """sum_k a_k H_kk of Hessians [..., D, D] (the plain trace without weights)."""
-    diagonal = torch.diagonal(hess, dim1=-2, dim2=-1)
-    if laplacian_weights is None:
-        return diagonal.sum(-1)
-    return diagonal @ torch.tensor(laplacian_weights, dtype=hess.dtype, device=hess.device)
-
-
 def _unpack(packed: torch.Tensor, in_dims: int, order: int, hessian: bool,
             laplacian_weights: Optional[Tuple[float, ...]]) -> Jet:
-    """[components, N, out] -> Jet of [N, out], [N, out, D], [N, out], [N, out, D, D]. With the Hessian,
-    the (weighted) Laplacian comes from its diagonal."""
+    """[components, N, out] -> Jet of [N, out], [N, out, D], [N, out], [N, out, D, D] (a batch of
+    networks' [B, components, N, out]: each field with the leading B). With the Hessian, the (weighted)
+    Laplacian comes from its diagonal."""
+    packed = packed.movedim(-3, 0)
     value = packed[0]
     if order == 0:
         return Jet(value)
-    grad = packed[1 : 1 + in_dims].permute(1, 2, 0)
+    grad = packed[1 : 1 + in_dims].movedim(0, -1)
     if order == 1:
         return Jet(value, grad)
     second = packed[1 + in_dims :]
     if not hessian:
         return Jet(value, grad, second[0])
     full = second.index_select(0, _hessian_index(in_dims, packed.device))
-    hess = full.unflatten(0, (in_dims, in_dims)).permute(2, 3, 0, 1)
-    return Jet(value, grad, weighted_trace(hess, laplacian_weights), hess)
+    hess = full.unflatten(0, (in_dims, in_dims)).movedim((0, 1), (-2, -1))
+    return Jet(value, grad, reference.weighted_trace(hess, laplacian_weights), hess)
 
 
-def network_arguments(net: Siren) -> tuple[List[torch.Tensor], List[torch.Tensor], List[float]]:
-    """The weights, biases and omegas of ``net`` as the ops take them."""
+def network_arguments(net: Siren, params: Optional[NetworkParams] = None
+                      ) -> tuple[List[torch.Tensor], List[torch.Tensor], List[float]]:
+    """The weights, biases and omegas of ``net`` as the ops take them (with ``params`` applied: then,
+    for B networks, every weight [B, out, in] and bias [B, out])."""
     layers = net.layers
-    return ([layer.linear.weight for layer in layers], [layer.linear.bias for layer in layers],
-            [layer.omega_0 for layer in layers])
+    omegas = [layer.omega_0 for layer in layers]
+    if params is None:
+        return [layer.linear.weight for layer in layers], [layer.linear.bias for layer in layers], omegas
+    weights, biases = params.layer_tensors(net)
+    return weights, biases, omegas
 
 
 def uses_reverse_gradient(net: Siren, x: torch.Tensor, order: int) -> bool:
@@ -149,29 +158,33 @@ def uses_reverse_gradient(net: Siren, x: torch.Tensor, order: int) -> bool:
 
 
 def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, cuda_emulated: bool = False,
-              laplacian_weights: Optional[Tuple[float, ...]] = None) -> Jet:
+              laplacian_weights: Optional[Tuple[float, ...]] = None, params: Optional[NetworkParams] = None) -> Jet:
     """The jet from the compiled kernels, or from the emulated CUDA kernels (no argument checks:
     call :func:`jet`). A weighted Laplacian is one component of the kernels' jet, or, with the Hessian,
-    its weighted trace."""
-    weights, biases, omegas = network_arguments(net)
+    its weighted trace. B networks' kernels take x [B, N, D]: shared points are expanded (a view, copied
+    once by the kernels; autograd sums x's gradient over the networks)."""
+    weights, biases, omegas = network_arguments(net, params)
+    if params is not None and params.networks is not None and x.dim() == 2:
+        x = x.expand(params.networks, *x.shape)
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in weights + biases))
     forward = torch.ops.siren_fused.cuda_emulated_jet_forward if cuda_emulated else torch.ops.siren_fused.jet_forward
     if not cuda_emulated and uses_reverse_gradient(net, x, order):
         value, grad, _ = torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, net.outermost_linear,
                                                                 needs_grad)
-        return Jet(value, grad.unsqueeze(1))
+        return Jet(value, grad.unsqueeze(-2))
     packed, _ = forward(x, weights, biases, omegas, order, hessian, net.outermost_linear, needs_grad,
                         None if hessian else laplacian_weights)
-    return _unpack(packed, x.shape[1], order, hessian, laplacian_weights)
+    return _unpack(packed, x.shape[-1], order, hessian, laplacian_weights)
 
 
 def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, backend: str = "auto",
-        laplacian_weights: Optional[LaplacianWeights] = None) -> Jet:
-    """Value and derivatives of a SIREN at N points, in one forward pass.
+        laplacian_weights: Optional[LaplacianWeights] = None, params: Optional[Params] = None) -> Jet:
+    """Value and derivatives of a SIREN at N points, in one forward pass; or of B SIRENs at once.
 
     Args:
         net: a :class:`siren_fused.Siren`.
-        x: points ``[N, in_features]`` with the net's dtype and device (any strides).
+        x: points ``[N, in_features]`` with the net's dtype and device (any strides); with B networks
+            (batched ``params``) also ``[B, N, in_features]``, network b taking points ``x[b]``.
         order: 0 (value), 1 (value and Jacobian) or 2 (also the Laplacian).
         hessian: with ``order=2``, also return the full Hessian ``[N, out, in, in]``.
         backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd),
@@ -184,14 +197,28 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             wave operator u_tt - c^2 (u_xx + u_yy) on inputs (t, x, y) is ``(1, -c**2, -c**2)``. It
             costs what the Laplacian costs (one jet component). With ``hessian=True`` the field is
             the Hessian's weighted trace. The weights are constants: they get no gradient.
+        params: tensors to use in place of the net's parameters, by name from ``net.named_parameters()``
+            (as ``torch.func.functional_call`` takes them; any subset). Each has its parameter's shape, or
+            one more leading dimension B for B networks (every batched entry the same B >= 1; the others
+            are shared): a hypernetwork's predicted weights, evaluated in one kernel call, no Python loop.
 
     Returns:
         :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
-        Every field is differentiable with respect to the net's parameters and to ``x`` when
-        autograd is on.
+        With B networks every field has a leading B (``value`` ``[B, N, out]``, ...). Every field is
+        differentiable with respect to the net's parameters (or the ``params`` tensors) and to ``x``
+        when autograd is on.
+
+    Example, eight SIRENs predicted by a hypernetwork, with their gradients and Laplacians at shared points::
+
+        theta = {name: hyper(z, name) for name, _ in net.named_parameters()}  # each [8, *shape]
+        j = siren_fused.jet(net, coords, order=2, params=theta)               # j.laplacian: [8, N, out]
     """
     _check_arguments(net, x, order, hessian, backend)
-    weights = checked_laplacian_weights(laplacian_weights, x.shape[1], order)
+    network_params = checked_params(net, params, x)
+    _check_points(net, x, network_params.networks)
+    weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
+    if params is None:
+        network_params = None
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated():
             _extension.require()
@@ -200,8 +227,11 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         if x.device.type != "cpu" or x.dtype != torch.float32:
             raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
                              f"{x.dtype} on {x.device}")
-        return fused_jet(net, x, order, hessian, cuda_emulated=True, laplacian_weights=weights)
+        return fused_jet(net, x, order, hessian, cuda_emulated=True, laplacian_weights=weights, params=network_params)
     if backend == "reference" or (backend == "auto" and not fused_supports(x)):
+        if network_params is not None:
+            return reference.functional_jet(net, network_params.tensors, network_params.batched, x, order, hessian,
+                                            weights)
         return reference.jet(net, x, order, hessian, weights)
     if not fused_supports(x):
         _extension.require()
@@ -209,4 +239,4 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "
             f"got {x.dtype} on {x.device}"
         )
-    return fused_jet(net, x, order, hessian, laplacian_weights=weights)
+    return fused_jet(net, x, order, hessian, laplacian_weights=weights, params=network_params)

@@ -20,8 +20,10 @@ are the CUDA kernels run by the host emulation on CPU float32 tensors, with the 
 same registrations here: a test facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by
 design.
 
-``torch.func.vmap`` over the points is supported (the batch folds into N); vmap over the weights
-(a batch of networks) raises.
+Every op also takes a batch of B networks: weights ``[B, out, in]``, biases ``[B, out]`` and x
+``[B, N, D]``; then its outputs, saved tensors and gradients gain the leading B (``siren_fused.jet``'s
+``params``). ``torch.func.vmap`` over the points folds the batch into N; vmap over the weights or biases
+(a batch of networks, e.g. ``functional_call`` under vmap) becomes one batched call.
 
 Differentiating either forward op once (any loss on value, gradient, Laplacian or Hessian, with
 respect to x and the parameters) is supported; differentiating a backward op again is not.
@@ -44,15 +46,22 @@ def component_count(in_dims: int, order: int, hessian: bool) -> int:
     return 1 + (in_dims if order >= 1 else 0) + second
 
 
+def network_batch(weights: Sequence[torch.Tensor]) -> List[int]:
+    """[B] for a batch of B networks (weights [B, out, in]), [] for one network: the leading shape of
+    every output."""
+    return list(weights[0].shape[:1]) if weights[0].dim() == 3 else []
+
+
 def saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], order: int, hessian: bool,
                  outermost_linear: bool) -> List[List[int]]:
-    """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width]."""
-    components = component_count(x.shape[1], order, hessian)
-    max_width = max([x.shape[1]] + [d for w in weights for d in w.shape])
+    """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width]
+    (with the leading B of a batch of networks)."""
+    components = component_count(x.shape[-1], order, hessian)
+    max_width = max([x.shape[-1]] + [d for w in weights for d in w.shape[-2:]])
     rows = _extension.require().jet_tile_rows(components, max_width)
-    tiles = (x.shape[0] + rows - 1) // rows
+    tiles = (x.shape[-2] + rows - 1) // rows
     sine_layers = weights[:-1] if outermost_linear else weights
-    return [[tiles, components, rows, w.shape[0]] for w in sine_layers]
+    return [network_batch(weights) + [tiles, components, rows, w.shape[-2]] for w in sine_layers]
 
 
 # (forward, backward) op pairs of the forward-mode jet: the kernels of the build, and the emulated
@@ -63,15 +72,17 @@ if _extension.cuda_emulated():
 
 
 def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights=None):
-    torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
+    batch = network_batch(weights)
+    torch._check(x.dim() == 2 + len(batch), lambda: f"x must be [{'B, ' * len(batch)}N, in_features], got "
+                                                    f"{list(x.shape)}")
     torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
     if laplacian_weights is not None:
         torch._check(order == 2 and not hessian, lambda: "laplacian_weights needs order=2 and hessian=False, got "
                                                           f"order={order} and hessian={hessian}")
-        torch._check(len(laplacian_weights) == x.shape[1],
-                     lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[1]}), "
+        torch._check(len(laplacian_weights) == x.shape[-1],
+                     lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[-1]}), "
                              f"got {len(laplacian_weights)}")
-    out = x.new_empty(component_count(x.shape[1], order, hessian), x.shape[0], weights[-1].shape[0])
+    out = x.new_empty(batch + [component_count(x.shape[-1], order, hessian), x.shape[-2], weights[-1].shape[-2]])
     saved = [x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear)] if save else []
     return out, saved
 
@@ -82,18 +93,21 @@ def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, out
 
 
 def gradient_saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], outermost_linear: bool) -> List[List[int]]:
-    """Shapes of what gradient_forward keeps: z of each sine layer, then p of each layer below the last."""
-    n = x.shape[0]
+    """Shapes of what gradient_forward keeps: z of each sine layer, then p of each layer below the last
+    (with the leading B of a batch of networks)."""
+    rows = network_batch(weights) + [x.shape[-2]]
     sine_layers = weights[:-1] if outermost_linear else weights
-    return [[n, w.shape[0]] for w in sine_layers] + [[n, w.shape[0]] for w in weights[:-1]]
+    return [rows + [w.shape[-2]] for w in sine_layers] + [rows + [w.shape[-2]] for w in weights[:-1]]
 
 
 @torch.library.register_fake("siren_fused::gradient_forward")
 def _gradient_forward_fake(x, weights, biases, omegas, outermost_linear, save):
-    torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
-    torch._check(weights[-1].shape[0] == 1, lambda: "the reverse-mode gradient takes a net with one output")
+    batch = network_batch(weights)
+    torch._check(x.dim() == 2 + len(batch), lambda: f"x must be [{'B, ' * len(batch)}N, in_features], got "
+                                                    f"{list(x.shape)}")
+    torch._check(weights[-1].shape[-2] == 1, lambda: "the reverse-mode gradient takes a net with one output")
     saved = [x.new_empty(s) for s in gradient_saved_shapes(x, weights, outermost_linear)] if save else []
-    return x.new_empty(x.shape[0], 1), x.new_empty(x.shape), saved
+    return x.new_empty(list(x.shape[:-1]) + [1]), x.new_empty(x.shape), saved
 
 
 @torch.library.register_fake("siren_fused::gradient_backward")
@@ -160,7 +174,7 @@ def _gradient_forward_backward(ctx, grad_value, grad_grad, grad_saved):
     omegas, outermost_linear = ctx.config
     if grad_value is None and grad_grad is None:  # nothing downstream used the outputs
         return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None
-    grad_value = torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device) if grad_value is None else grad_value
+    grad_value = x.new_zeros(list(x.shape[:-1]) + [1]) if grad_value is None else grad_value
     grad_grad = torch.zeros_like(x) if grad_grad is None else grad_grad
     grad_x, grad_w, grad_b = torch.ops.siren_fused.gradient_backward(
         grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0]
@@ -186,39 +200,57 @@ torch.library.register_autograd("siren_fused::gradient_backward", _backward_back
                                 setup_context=_backward_setup_context)
 
 
-def _folded_points(in_dims, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """x with vmap's batch folded into the points: ([batch * N, D], batch, N). Raises if vmap
-    also maps the weights or biases."""
+def _mapped_networks(info, in_dims, x: torch.Tensor, weights, biases):
+    """The arguments of one call for vmap's batch: ``(x, weights, biases, unflatten)``.
+
+    vmap over the points only folds the batch into N (``unflatten`` splits an output's N again); vmap
+    over any weight or bias makes the batch a batch of networks (``unflatten`` is None), shared
+    tensors expanded to it."""
     x_dim, weight_dims, bias_dims = in_dims[0], in_dims[1], in_dims[2]
-    if any(d is not None for d in list(weight_dims) + list(bias_dims)):
-        raise NotImplementedError(
-            "siren_fused: torch.func.vmap over the network's weights or biases (a batch of networks) is not "
-            "supported; vmap over the points x only, or call siren_fused.jet once per network"
-        )
-    points = x.movedim(x_dim, 0)
-    batch, n = points.shape[0], points.shape[1]
-    return points.reshape(batch * n, points.shape[2]), batch, n
+    if any(t.dim() - (d is not None) == 3 for t, d in zip(weights, weight_dims)):
+        raise NotImplementedError("siren_fused: torch.func.vmap over a call that already takes a batch of networks "
+                                  "(weights [B, out, in]) is not supported; fold the vmapped dimension into B")
+    if all(d is None for d in list(weight_dims) + list(bias_dims)):
+        points = x.movedim(x_dim, 0)
+        batch, n = points.shape[0], points.shape[1]
+        return points.reshape(batch * n, points.shape[2]), weights, biases, (batch, n)
+
+    def batched(t: torch.Tensor, d) -> torch.Tensor:
+        return t.expand(info.batch_size, *t.shape) if d is None else t.movedim(d, 0)
+
+    return (batched(x, x_dim), [batched(w, d) for w, d in zip(weights, weight_dims)],
+            [batched(b, d) for b, d in zip(biases, bias_dims)], None)
+
+
+def _save_under_vmap(save: bool, x: torch.Tensor, weights, biases) -> bool:
+    """Whether the call under vmap must save for backward. Inside vmap, the caller (siren_fused.jet) sees
+    batched wrappers that do not report requires_grad; the rule sees the tensors themselves."""
+    return save or (torch.is_grad_enabled() and any(t.requires_grad for t in [x, *weights, *biases]))
 
 
 def _jet_forward_vmap(forward: str):
-    """The vmap rule of the jet forward op `forward`: the batch folds into the points."""
+    """The vmap rule of the jet forward op `forward` (see _mapped_networks)."""
     forward_op = getattr(torch.ops.siren_fused, forward)
 
     def rule(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save,
              laplacian_weights=None):
-        points, batch, n = _folded_points(in_dims, x)
-        packed, saved = forward_op(points, weights, biases, omegas, order, hessian, outermost_linear, save,
-                                   laplacian_weights)
-        return (packed.unflatten(1, (batch, n)), saved), (1, [None] * len(saved))
+        x, weights, biases, unflatten = _mapped_networks(info, in_dims, x, weights, biases)
+        packed, saved = forward_op(x, weights, biases, omegas, order, hessian, outermost_linear,
+                                   _save_under_vmap(save, x, weights, biases), laplacian_weights)
+        if unflatten is None:
+            return (packed, saved), (0, [0] * len(saved))
+        return (packed.unflatten(1, unflatten), saved), (1, [None] * len(saved))
 
     return rule
 
 
 def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_linear, save):
-    points, batch, n = _folded_points(in_dims, x)
-    value, grad, saved = torch.ops.siren_fused.gradient_forward(points, weights, biases, omegas, outermost_linear,
-                                                                save)
-    return (value.unflatten(0, (batch, n)), grad.unflatten(0, (batch, n)), saved), (0, 0, [None] * len(saved))
+    x, weights, biases, unflatten = _mapped_networks(info, in_dims, x, weights, biases)
+    value, grad, saved = torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, outermost_linear,
+                                                                _save_under_vmap(save, x, weights, biases))
+    if unflatten is None:
+        return (value, grad, saved), (0, 0, [0] * len(saved))
+    return (value.unflatten(0, unflatten), grad.unflatten(0, unflatten), saved), (0, 0, [None] * len(saved))
 
 
 torch.library.register_vmap("siren_fused::gradient_forward", _gradient_forward_vmap)

@@ -7,9 +7,10 @@ stay differentiable with respect to the network's parameters.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Collection, Mapping, Optional, Sequence
 
 import torch
+from torch.func import functional_call, jacfwd, jacrev, vmap
 
 from .jet_types import Jet
 
@@ -73,3 +74,43 @@ def jet(net: torch.nn.Module, x: torch.Tensor, order: int = 2, hessian: bool = F
     if not outer_grad:
         result = Jet(*(t.detach() if t is not None else None for t in result))
     return result
+
+
+def weighted_trace(hess: torch.Tensor, laplacian_weights: Optional[Sequence[float]]) -> torch.Tensor:
+    """sum_k a_k H_kk of Hessians [..., D, D] (the plain trace without weights)."""
+    diagonal = torch.diagonal(hess, dim1=-2, dim2=-1)
+    if laplacian_weights is None:
+        return diagonal.sum(-1)
+    return diagonal @ torch.tensor(list(laplacian_weights), dtype=hess.dtype, device=hess.device)
+
+
+def functional_jet(net: torch.nn.Module, params: Mapping[str, torch.Tensor], batched: Collection[str],
+                   x: torch.Tensor, order: int = 2, hessian: bool = False,
+                   laplacian_weights: Optional[Sequence[float]] = None) -> Jet:
+    """The jet of ``net`` run with ``params`` (every parameter by name) by torch.func, as a user of
+    ``torch.func.functional_call`` would write it: derivatives at each point by ``jacrev`` (and
+    ``jacfwd`` over it for the Hessian) under ``vmap`` over the points, and, with the entries named in
+    ``batched`` holding B networks' values, ``vmap`` over the networks too (x [N, D] shared, or
+    [B, N, D] one set a network). Fields as :func:`siren_fused.jet` returns them."""
+    networks = bool(batched)
+    param_dims = {name: 0 if name in batched else None for name in params}
+    x_dim = 0 if networks and x.dim() == 3 else None
+
+    def over_networks(fn):
+        return vmap(fn, in_dims=(param_dims, x_dim)) if networks else fn
+
+    def at_point(p, point):  # [D] -> [out]
+        return functional_call(net, p, (point.unsqueeze(0),)).squeeze(0)
+
+    def over_points(fn):
+        return over_networks(vmap(fn, in_dims=(None, 0)))
+
+    value = over_networks(lambda p, points: functional_call(net, p, (points,)))(params, x)
+    grad = lap = hess = None
+    if order >= 1:
+        grad = over_points(jacrev(at_point, argnums=1))(params, x)
+    if order >= 2:
+        full = over_points(jacfwd(jacrev(at_point, argnums=1), argnums=1))(params, x)
+        lap = weighted_trace(full, laplacian_weights)
+        hess = full if hessian else None
+    return Jet(value, grad, lap, hess)

@@ -9,7 +9,6 @@ import torch
 
 import siren_fused
 from conftest import assert_loss_and_gradients_match_reference, jet_fields, op_arguments, random_points, random_siren
-from siren_fused.jet import network_arguments
 
 OP_CASES = [(0, False), (1, False), (2, False), (2, True)]
 
@@ -107,14 +106,3 @@ def test_vmap_over_points_matches_loop_and_backpropagates():
     params = [xs] + list(net.parameters())
     for a, b in zip(torch.autograd.grad(loss_b, params), torch.autograd.grad(loss_l, params)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
-
-
-def test_vmap_over_weights_names_the_supported_path():
-    net = random_siren(2, 4, 0, 1, seed=7)
-    weights, biases, omegas = network_arguments(net)
-    stacked = [w.detach().expand(3, *w.shape) for w in weights]
-    x = random_points(5, 2, seed=7)
-    run = torch.func.vmap(lambda *ws: torch.ops.siren_fused.jet_forward(
-        x, list(ws), [b.detach() for b in biases], omegas, 2, False, True, False)[0])
-    with pytest.raises(NotImplementedError, match="vmap over the points x only"):
-        run(*stacked)
