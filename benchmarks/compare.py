@@ -7,8 +7,12 @@ the same run, because ratios survive a noisy machine far better than seconds do;
 timed in interleaved rounds (medians over rounds) so that load drifting over the run hits them alike. The matmul floor
 is counted from the network's shape and the machine's GEMM rate measured here.
 
-    python benchmarks/compare.py                       # the paper's 2->256x3->1 at N=16384, float32
-    python benchmarks/compare.py --hidden 64 --n 65536 --json out.json
+A second table times B networks at once (batched_networks.py: a hypernetwork's predicted SIRENs, fused
+batched kernels vs functional_call under vmap vs a loop of single-network calls).
+
+    python benchmarks/compare.py                       # the paper's 2->256x3->1 at N=16384, float32, then
+                                                       # 64 networks 2->256x3->3 at 1,024 points each
+    python benchmarks/compare.py --hidden 64 --n 65536 --networks 0 --json out.json
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Callable, Dict, List
 
 import torch
 
+import batched_networks
 import siren_fused
 from siren_fused.timing import interleaved_median_times, median_time
 
@@ -134,10 +139,16 @@ def _resident_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _peak_memory_child(args: argparse.Namespace, name: str, queue) -> None:
+# Each table's workloads, built from the command's arguments (by name, so a spawned process can rebuild them).
+SUITES = {
+    "single": lambda args: workloads(*build(args)),
+    "batched": lambda args: batched_networks.workloads(*batched_networks.build(args)),
+}
+
+
+def _peak_memory_child(args: argparse.Namespace, suite: str, name: str, queue) -> None:
     torch.set_num_threads(args.threads)
-    net, x, target = build(args)
-    fn = workloads(net, x, target)[name]
+    fn = SUITES[suite](args)[name]
     if name in (COMPILED_JET, COMPILED_STEP):
         fn()  # compile first: what compiling takes is not the workload's memory
     # Reset the high-water mark (ru_maxrss would carry the parent's peak across exec).
@@ -148,11 +159,11 @@ def _peak_memory_child(args: argparse.Namespace, name: str, queue) -> None:
     queue.put(max(0, _resident_kb("VmHWM") - before) * 1024)
 
 
-def peak_memory(args: argparse.Namespace, name: str) -> int:
+def peak_memory(args: argparse.Namespace, suite: str, name: str) -> int:
     """Bytes the workload adds to the process's peak resident set, measured in a fresh process."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_peak_memory_child, args=(args, name, queue))
+    child = context.Process(target=_peak_memory_child, args=(args, suite, name, queue))
     child.start()
     child.join()
     return queue.get() if child.exitcode == 0 else -1
@@ -170,19 +181,37 @@ def jet_matmul_flops(args: argparse.Namespace, components: int) -> int:
     return sum(2 * components * args.n * a * b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def run(args: argparse.Namespace) -> List[dict]:
+def run(args: argparse.Namespace, suite: str) -> List[dict]:
+    """One row a workload of the suite: median seconds over interleaved rounds, the ratio to the suite's
+    first workload (its plain forward pass) and, with --memory, the peak memory it adds."""
     torch.set_num_threads(args.threads)
-    net, x, target = build(args)
-    check_compiled_route(net, x)
+    if suite == "single":
+        check_compiled_route(*build(args)[:2])
     # The warm-up round compiles the two compiled routes.
-    seconds = interleaved_median_times(workloads(net, x, target), args.repeats)
+    seconds = interleaved_median_times(SUITES[suite](args), args.repeats)
     rows = [{"workload": name, "seconds": value} for name, value in seconds.items()]
     forward = rows[0]["seconds"]
     for row in rows:
         row["x_forward"] = row["seconds"] / forward
         if args.memory:
-            row["peak_mb"] = peak_memory(args, row["workload"]) / 2 ** 20
+            row["peak_mb"] = peak_memory(args, suite, row["workload"]) / 2 ** 20
     return rows
+
+
+def print_rows(title: str, rows: List[dict], memory: bool) -> None:
+    print(title)
+    header = f"{'workload':40s} {'ms':>10s} {'x forward':>10s}" + (f" {'peak MB':>9s}" if memory else "")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        line = f"{r['workload']:40s} {1e3 * r['seconds']:10.1f} {r['x_forward']:10.2f}"
+        print(line + (f" {r['peak_mb']:9.1f}" if memory else ""))
+
+
+def print_speedups(speedups: Dict[str, float]) -> None:
+    print("\nfused speed-ups (the other route's time / the fused time; below 1: the other route is faster):")
+    for name, value in speedups.items():
+        print(f"  {name:52s} {value:6.2f}x")
 
 
 def main() -> None:
@@ -195,11 +224,15 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7, help="rounds; each round times every workload once")
+    parser.add_argument("--networks", type=int, default=64,
+                        help="networks B of the batched table (0: no batched table)")
+    parser.add_argument("--batched-n", type=int, default=1024, help="points each network of the batched table")
+    parser.add_argument("--batched-out-features", type=int, default=3, help="outputs of the batched networks")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
-    rows = run(args)
+    rows = run(args, "single")
     by_name = {r["workload"]: r for r in rows}
     rate = matmul_rate(getattr(torch, args.dtype), args.repeats)
     floor_forward = jet_matmul_flops(args, 1) / rate
@@ -209,13 +242,7 @@ def main() -> None:
 
     title = (f"{args.in_features}->{args.hidden}x{args.layers}->{args.out_features}, N={args.n}, {args.dtype}, "
              f"{args.threads} threads, torch {torch.__version__}, {platform.processor() or platform.machine()}")
-    print(title)
-    header = f"{'workload':40s} {'ms':>10s} {'x forward':>10s}" + (f" {'peak MB':>9s}" if args.memory else "")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        line = f"{r['workload']:40s} {1e3 * r['seconds']:10.1f} {r['x_forward']:10.2f}"
-        print(line + (f" {r['peak_mb']:9.1f}" if args.memory else ""))
+    print_rows(title, rows, args.memory)
     speedups = {
         "fused jet vs autograd jet": by_name["autograd jet, order 2"]["seconds"]
         / by_name["fused jet, order 2 (autograd on)"]["seconds"],
@@ -228,9 +255,7 @@ def main() -> None:
         "fused train step vs compiled forward-Laplacian step": by_name[COMPILED_STEP]["seconds"]
         / by_name["fused Laplacian-loss train step"]["seconds"],
     }
-    print("\nfused speed-ups (the other route's time / the fused time; below 1: the other route is faster):")
-    for name, value in speedups.items():
-        print(f"  {name:52s} {value:6.2f}x")
+    print_speedups(speedups)
     floors = {
         "forward": (by_name["forward (net(x), no_grad)"]["seconds"], floor_forward),
         "fused jet (no_grad)": (by_name["fused jet, order 2 (no_grad)"]["seconds"], floor_jet),
@@ -239,11 +264,33 @@ def main() -> None:
     print(f"\nmatmul floor at this machine's GEMM rate ({rate / 1e9:.0f} GFLOP/s, 2048^3):")
     for name, (seconds, floor) in floors.items():
         print(f"  {name:22s} floor {1e3 * floor:8.1f} ms, measured {seconds / floor:5.2f}x the floor")
+    results = {"config": vars(args), "title": title, "rows": rows, "speedups": speedups, "gemm_gflops": rate / 1e9,
+               "floors_ms": {k: 1e3 * v[1] for k, v in floors.items()}}
+    if args.networks > 0:
+        results["batched"] = run_batched_table(args, rate)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"config": vars(args), "title": title, "rows": rows, "speedups": speedups,
-                       "gemm_gflops": rate / 1e9,
-                       "floors_ms": {k: 1e3 * v[1] for k, v in floors.items()}}, f, indent=2)
+            json.dump(results, f, indent=2)
+
+
+def run_batched_table(args: argparse.Namespace, rate: float) -> dict:
+    """The batched-networks table, its speed-ups against the issue's targets, and its matmul floors."""
+    rows = run(args, "batched")
+    seconds = {r["workload"]: r["seconds"] for r in rows}
+    print(f"\n{args.networks} networks {args.in_features}->{args.hidden}x{args.layers}->{args.batched_out_features}, "
+          f"{args.batched_n} points each (shared), {args.dtype}, {args.threads} threads; the parameters require grad")
+    print_rows("", rows, args.memory)
+    speedups = batched_networks.speedups(seconds)
+    print_speedups(speedups)
+    shape = argparse.Namespace(in_features=args.in_features, hidden=args.hidden, layers=args.layers,
+                               out_features=args.batched_out_features, n=args.networks * args.batched_n)
+    # Order 0 forward and backward: the forward's GEMMs, then two of the same size a layer.
+    floors = {batched_networks.ORDER0["fused"]: 3 * jet_matmul_flops(shape, 1) / rate,
+              batched_networks.ORDER2["fused"]: jet_matmul_flops(shape, 1 + args.in_features + 1) / rate}
+    print(f"\nmatmul floor at {rate / 1e9:.0f} GFLOP/s:")
+    for name, floor in floors.items():
+        print(f"  {name:40s} floor {1e3 * floor:8.1f} ms, measured {seconds[name] / floor:5.2f}x the floor")
+    return {"rows": rows, "speedups": speedups, "floors_ms": {k: 1e3 * v for k, v in floors.items()}}
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ struct JetArgs {
   int64_t tile_rows() const;
   // `shape` of one network's tensor, with the leading B when batched: what the ops return.
   std::vector<int64_t> batch_shape(std::vector<int64_t> shape) const;
+  // `tensor` (x, a weight or bias, an output) with the leading network dimension: itself when batched,
+  // else viewed as a batch of B = 1.
+  at::Tensor with_networks(const at::Tensor& tensor) const { return batched ? tensor : tensor.unsqueeze(0); }
   // Network b's part of `tensor`, a tensor with the leading B when batched (the tensor itself when not).
   at::Tensor of_network(const at::Tensor& tensor, int64_t b) const { return batched ? tensor.select(0, b) : tensor; }
   // Network b's arguments, unbatched: views of x[b], weights[l][b] and biases[l][b].

@@ -341,3 +341,28 @@ def test_vmap_over_functional_call_becomes_one_batched_call():
     want = torch.autograd.grad(batched.sum(), list(params.values()))
     for a, b in zip(grads, want):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_networks_too_large_to_group_take_chunks_of_their_own_tiles():
+    """At 90,000 points a network's order-1 jet (66 tiles of 1,365 points) is past the 4M elements a chunk of
+    grouped networks may take: each network then runs in chunks of its own tiles, as one network alone does."""
+    net = random_siren(2, 16, 1, 2, seed=31)
+    params = batched_params(net, 2, seed=31)
+    x = random_points(180_000, 2, seed=31, scale=1.0).reshape(2, 90_000, 2).requires_grad_(True)
+    batched = siren_fused.jet(net, x, 1, backend="fused", params=params)
+    singles = [siren_fused.jet(net, x[b], 1, backend="fused", params={n: t[b] for n, t in params.items()})
+               for b in range(2)]
+    for name, value in jet_fields(batched):
+        for b in range(2):
+            torch.testing.assert_close(value[b], getattr(singles[b], name), rtol=1e-13, atol=0)
+    sample = slice(None, None, 97)  # the torch.func reference at every 97th point
+    ref = per_network_jets(net, params, x[:, sample], 1, False, None)
+    for name, value in jet_fields(ref):
+        assert relative_error(getattr(batched, name)[:, sample], value, along=1) <= 1e-10, name
+    got = torch.autograd.grad(random_linear_loss(batched, 31), list(params.values()))
+    want = torch.autograd.grad(random_linear_loss(siren_fused.Jet(*(torch.stack([j[i] for j in singles])
+                                                                    if singles[0][i] is not None else None
+                                                                    for i in range(4))), 31),
+                               list(params.values()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

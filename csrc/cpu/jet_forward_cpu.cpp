@@ -11,62 +11,6 @@
 
 namespace siren_fused::cpu {
 
-namespace {
-
-// One network's forward into its packed jet `out` [components, N, out] and, when `saved` is not
-// empty, its pre-activation jets.
-void forward_network(const JetArgs& args, const at::Tensor& out, const std::vector<at::Tensor>& saved) {
-  const TilePlan plan(args);
-  const bool save = !saved.empty();
-  if (plan.num_points == 0) return;
-
-  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
-    const int64_t chunk_tiles = std::min(plan.tiles, jet_chunk_tiles(plan.components, plan.rows, args.max_width()));
-    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
-    ChunkBuffers<scalar_t> buffers(chunk_tiles, plan.components, plan.rows, args.max_width(), args.x.options());
-    const scalar_t* x = args.x.data_ptr<scalar_t>();
-    for (int64_t first = 0; first < plan.tiles; first += chunk_tiles) {
-      const int64_t count = std::min(chunk_tiles, plan.tiles - first);
-      for_each_tile(count, [&](int64_t i) {
-        build_input_jet(plan.spec, x, plan.num_points, (first + i) * plan.rows, plan.rows, buffers.jet[0] + i * plan.tile_jet_rows * plan.spec.in_dims);
-      });
-      int current = 0;  // the jet entering the layer is buffers.jet[current]; jet[2] holds z
-      int64_t sine_index = 0;
-      for (int64_t l = 0; l <= plan.last; ++l) {
-        const int64_t width = args.out_width(l);
-        const bool keep = save && args.is_sine(l);
-        at::Tensor z = keep ? saved[sine_index].narrow(0, first, count).view({count * plan.tile_jet_rows, width})
-                            : buffers.matrix(2, count * plan.tile_jet_rows, width);
-        at::mm_out(z, buffers.matrix(current, count * plan.tile_jet_rows, args.in_width(l)), args.weights[l].t());
-        scalar_t* zp = z.data_ptr<scalar_t>();
-        const scalar_t* bias = args.biases[l].data_ptr<scalar_t>();
-        const bool sine = args.is_sine(l);
-        const int next = sine ? 1 - current : current;
-        const scalar_t* result = sine ? buffers.jet[next] : zp;
-        const auto omega = static_cast<scalar_t>(args.omegas[l]);
-        const int64_t tile_elements = plan.rows * width;
-        for_each_tile(count, [&](int64_t i) {
-          scalar_t* zi = zp + i * plan.tile_jet_rows * width;
-          add_bias(zi, bias, plan.rows, width);
-          if (sine) {
-            rule.forward(plan.spec, laplacian_weights, zi, tile_elements, omega,
-                         buffers.jet[next] + i * plan.tile_jet_rows * width);
-          }
-          if (l == plan.last) {
-            store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width, out.data_ptr<scalar_t>(),
-                       plan.num_points, (first + i) * plan.rows);
-          }
-        });
-        current = next;
-        sine_index += sine ? 1 : 0;
-      }
-    }
-  });
-}
-
-}  // namespace
-
 std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
@@ -74,18 +18,72 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             std::optional<at::ArrayRef<double>> laplacian_weights) {
   const JetArgs args =
       check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
-  at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
-                                               args.out_width(args.layers() - 1)}),
+  const TilePlan plan(args);
+
+  at::Tensor out = at::empty(args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)}),
                              args.x.options());
   std::vector<at::Tensor> saved;
   if (save) {
     for (const auto& shape : saved_shapes(args)) saved.push_back(reusable_empty(shape, args.x.options()));
   }
-  for (int64_t b = 0; b < args.networks; ++b) {
-    std::vector<at::Tensor> saved_b;
-    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
-    forward_network(args.network(b), args.of_network(out, b), saved_b);
-  }
+  if (plan.chunks.empty()) return {out, saved};
+
+  // Every tensor with the network dimension, so one network is a batch of one.
+  std::vector<at::Tensor> saved_all;
+  for (const at::Tensor& tensor : saved) saved_all.push_back(args.with_networks(tensor));
+
+  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
+    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
+    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
+    ChunkBuffers<scalar_t> buffers(plan.largest_chunk(), plan.components, plan.rows, args.max_width(),
+                                   args.x.options());
+    // Network g's points and packed jet (contiguous, network after network).
+    const scalar_t* x = args.x.data_ptr<scalar_t>();
+    scalar_t* out_data = out.data_ptr<scalar_t>();
+    const int64_t out_width = args.out_width(plan.last);
+    auto x_of = [&](int64_t g) { return x + g * plan.num_points * plan.spec.in_dims; };
+    auto out_of = [&](int64_t g) { return out_data + g * plan.components * plan.num_points * out_width; };
+    for (const Chunk& chunk : plan.chunks) {
+      const int64_t count = chunk.tiles(), networks = chunk.networks;
+      const int64_t matrix_rows = chunk.count * plan.tile_jet_rows;  // one network's rows of the chunk
+      for_each_tile(count, [&](int64_t i) {
+        build_input_jet(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
+                        chunk.tile_of(i) * plan.rows, plan.rows,
+                        buffers.jet[0] + i * plan.tile_jet_rows * plan.spec.in_dims);
+      });
+      int current = 0;  // the jet entering the layer is buffers.jet[current]; jet[2] holds z
+      int64_t sine_index = 0;
+      for (int64_t l = 0; l <= plan.last; ++l) {
+        const int64_t width = args.out_width(l);
+        const bool keep = save && args.is_sine(l);
+        at::Tensor z = keep ? plan.chunk_matrices(saved_all[sine_index], chunk)
+                            : buffers.matrices(2, networks, matrix_rows, width);
+        at::bmm_out(z, buffers.matrices(current, networks, matrix_rows, args.in_width(l)),
+                    args.with_networks(args.weights[l]).narrow(0, chunk.network, networks).transpose(1, 2));
+        scalar_t* zp = z.data_ptr<scalar_t>();
+        const scalar_t* biases = args.biases[l].data_ptr<scalar_t>();  // [networks, width]
+        const bool sine = args.is_sine(l);
+        const int next = sine ? 1 - current : current;
+        const scalar_t* result = sine ? buffers.jet[next] : zp;
+        const auto omega = static_cast<scalar_t>(args.omegas[l]);
+        const int64_t tile_elements = plan.rows * width;
+        for_each_tile(count, [&](int64_t i) {
+          scalar_t* zi = zp + i * plan.tile_jet_rows * width;
+          add_bias(zi, biases + chunk.network_of(i) * width, plan.rows, width);
+          if (sine) {
+            rule.forward(plan.spec, laplacian_weights, zi, tile_elements, omega,
+                         buffers.jet[next] + i * plan.tile_jet_rows * width);
+          }
+          if (l == plan.last) {
+            store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width,
+                       out_of(chunk.network_of(i)), plan.num_points, chunk.tile_of(i) * plan.rows);
+          }
+        });
+        current = next;
+        sine_index += sine ? 1 : 0;
+      }
+    }
+  });
   return {out, saved};
 }
 

@@ -1,9 +1,12 @@
 // Buffers and copies for the CPU kernels, which work on chunks of tiles.
 //
 // A tile is `rows` points; its jet is [components, rows, width]. A chunk is up to
-// jet_chunk_tiles() consecutive tiles stored back to back, so the chunk's jet is one contiguous
-// [tiles * components * rows, width] matrix for the GEMMs (which mix rows only through the
-// weights), while the sine jet rule works tile by tile, a thread per tile.
+// jet_chunk_tiles() tiles stored back to back: consecutive tiles of one network, or, when a
+// network has fewer tiles than a chunk holds, every tile of several networks (a hypernetwork's
+// batch: 64 networks at 1,024 points). The chunk's jet is then one contiguous
+// [networks, tiles * components * rows, width] stack of matrices for the batched GEMMs (which mix
+// rows only through each network's weights), while the sine jet rule works tile by tile, a thread
+// per tile. Grouping networks makes few, large GEMMs of many small ones (kNetworkGroupElements).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -11,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "../jet_args.h"
 #include "../jet_layout.h"
@@ -20,15 +24,30 @@
 
 namespace siren_fused::cpu {
 
+// Tiles [first, first + count) of each of `networks` consecutive networks from `network`.
+struct Chunk {
+  int64_t network;
+  int64_t networks;
+  int64_t first;
+  int64_t count;
+
+  int64_t tiles() const { return networks * count; }
+  // The network and the tile within it of the chunk's i-th tile.
+  int64_t network_of(int64_t i) const { return network + i / count; }
+  int64_t tile_of(int64_t i) const { return first + i % count; }
+};
+
 // The sizes every CPU kernel derives from its checked arguments.
 struct TilePlan {
   JetSpec spec;
   int64_t components;
   int64_t num_points;
   int64_t rows;           // points per tile
-  int64_t tiles;
+  int64_t tiles;          // a network's
   int64_t last;           // index of the last layer
   int64_t tile_jet_rows;  // rows of one tile's stacked jet matrix: components * rows
+  int64_t chunk_tiles;    // at most this many tiles a chunk
+  std::vector<Chunk> chunks;
 
   explicit TilePlan(const JetArgs& args)
       : spec(args.spec),
@@ -37,8 +56,42 @@ struct TilePlan {
         rows(args.tile_rows()),
         tiles(jet_tile_count(args.num_points(), args.tile_rows())),
         last(args.layers() - 1),
-        tile_jet_rows(args.spec.components() * args.tile_rows()) {
+        tile_jet_rows(args.spec.components() * args.tile_rows()),
+        chunk_tiles(jet_chunk_tiles(components, rows, args.max_width())) {
     TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
+    if (tiles == 0) return;
+    // Whole networks a chunk while a network fits: one network's batch (within the small chunk's
+    // budget), or several networks' (within the larger budget of a group); else a network's tiles,
+    // chunk_tiles at a time.
+    const int64_t network_elements = tiles * components * rows * args.max_width();
+    const int64_t budget = args.networks > 1 ? kNetworkGroupElements : kJetChunkElements;
+    if (network_elements <= budget) {
+      const int64_t per_chunk = std::max<int64_t>(1, budget / network_elements);
+      for (int64_t b = 0; b < args.networks; b += per_chunk) {
+        chunks.push_back({b, std::min(per_chunk, args.networks - b), 0, tiles});
+      }
+    } else {
+      for (int64_t b = 0; b < args.networks; ++b) {
+        for (int64_t first = 0; first < tiles; first += chunk_tiles) {
+          chunks.push_back({b, 1, first, std::min(chunk_tiles, tiles - first)});
+        }
+      }
+    }
+  }
+
+  // The most tiles any chunk has: what the chunk buffers hold.
+  int64_t largest_chunk() const {
+    int64_t largest = 0;
+    for (const Chunk& chunk : chunks) largest = std::max(largest, chunk.tiles());
+    return largest;
+  }
+
+  // A [B, tiles, components, rows, width] tensor's tiles of the chunk, as [networks, count * tile_jet_rows, width]
+  // matrices (contiguous: a chunk has whole networks or one network's tiles).
+  at::Tensor chunk_matrices(const at::Tensor& tiled, const Chunk& chunk) const {
+    return tiled.narrow(0, chunk.network, chunk.networks)
+        .narrow(1, chunk.first, chunk.count)
+        .view({chunk.networks, chunk.count * tile_jet_rows, tiled.size(-1)});
   }
 };
 
@@ -60,6 +113,11 @@ struct ChunkBuffers {
   // Buffer i as a [rows, width] matrix, for the GEMMs.
   at::Tensor matrix(int i, int64_t rows, int64_t width) const {
     return storage.narrow(0, i * jet_elements, rows * width).view({rows, width});
+  }
+
+  // Buffer i as `networks` stacked [rows, width] matrices, for the batched GEMMs.
+  at::Tensor matrices(int i, int64_t networks, int64_t rows, int64_t width) const {
+    return storage.narrow(0, i * jet_elements, networks * rows * width).view({networks, rows, width});
   }
 };
 
