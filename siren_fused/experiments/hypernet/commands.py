@@ -28,7 +28,7 @@ import torch
 
 from ..training_loop import add_resume_arguments, checkpoint_file
 from .data import DATASETS, PHOTOS, TEST_PHOTOS, Split, load_split
-from .evaluation import CONTEXT_COUNTS, ContextScores, evaluate
+from .evaluation import CONTEXT_COUNTS, context_mean_psnr, evaluate
 from .figures import save_context_figure
 from .model import DECODER_TITLES, DECODERS
 from .training import HypernetConfig, train_hypernet
@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default="photos",
                       help=f"photos: tiles of scikit-image's colour photos {', '.join(PHOTOS)}, the test split the "
-                           "tiles of --test-photos; faces: the 100 grey LFW faces in scikit-image (default %(default)s)")
+                           "tiles of --test-photos; faces: the 100 grey LFW faces in scikit-image "
+                           "(default %(default)s)")
     data.add_argument("--images", type=Path, default=None,
                       help="a folder of your images instead (one image per file, centre-cropped and resized)")
     data.add_argument("--test-photos", nargs="+", choices=PHOTOS, default=list(TEST_PHOTOS),
@@ -83,13 +84,15 @@ def _config(model: str, args: argparse.Namespace, channels: int) -> HypernetConf
                                                                           "max_grad_norm", "encoder_layers")})
 
 
-def _print_table(rows: List[Dict]) -> None:
+def _print_table(rows: List[Dict], context_mean: Dict[str, float]) -> None:
     counts = [str(count) for count in CONTEXT_COUNTS]
     print("\ntest PSNR (dB) by number of context pixels")
-    print(f"{'decoder':<11}" + "".join(f"{count:>8}" for count in counts) + f"{'train s':>10}")
+    print(f"{'decoder':<14}" + "".join(f"{count:>8}" for count in counts) + f"{'steps':>8}{'train s, this run':>19}")
     for row in rows:
-        print(f"{DECODER_TITLES[row['model']]:<11}" + "".join(f"{row['psnr_db'][count]:>8.2f}" for count in counts)
-              + f"{row['train_seconds']:>10.1f}")
+        print(f"{DECODER_TITLES[row['model']]:<14}" + "".join(f"{row['psnr_db'][count]:>8.2f}" for count in counts)
+              + f"{row['step']:>8}{row['train_seconds']:>19.1f}")
+    print(f"{'context mean':<14}" + "".join(f"{context_mean[count]:>8.2f}" for count in counts)
+          + "   (each image flat at its context's mean colour)")
 
 
 def run_hypernet(args: argparse.Namespace) -> int:
@@ -107,16 +110,19 @@ def run_hypernet(args: argparse.Namespace) -> int:
         parameters = sum(p.numel() for p in run.net.parameters() if p.requires_grad)
         decoder_parameters = sum(p.numel() for p in run.net.decoder.parameters())
         rows.append({"model": model, "psnr_db": result.mean_psnr(), "step": run.step, "losses": run.losses,
-                     "train_seconds": float(sum(run.step_seconds)), "trained_parameters": parameters,
+                     "train_seconds": float(sum(run.step_seconds)),  # this run's steps only
+                     "trained_parameters": parameters,
                      "decoder_parameters": decoder_parameters, "config": asdict(config)})
     shown = sorted({int(i) for i in np.linspace(0, len(split.test) - 1, max(1, args.figure_images)).round()})
     source = str(args.images) if args.images is not None else args.dataset
     figure = save_context_figure(scores, split.test.images, shown, str(args.out / "hypernet.png"),
                                  f"held-out {source} images, {args.size}px")
+    context_mean = context_mean_psnr(split.test, seed=args.seed)
     record = {"dataset": source, "size": args.size, "train_images": len(split.train), "test_images": len(split.test),
               "test_sources": sorted(set(split.test.sources)), "threads": torch.get_num_threads(),
-              "figure": figure, "figure_images": shown, "models": rows}
+              "figure": figure, "figure_images": shown, "models": rows,
+              "context_mean_psnr_db": context_mean}
     (args.out / "hypernet.json").write_text(json.dumps(record, indent=2))
-    _print_table(rows)
+    _print_table(rows, context_mean)
     print(f"wrote {figure} and {args.out / 'hypernet.json'}")
     return 0

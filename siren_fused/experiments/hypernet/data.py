@@ -218,7 +218,7 @@ class ContextBatches(SeededBatches):
         return context_batch(self.pixels[chosen], self.grid, index, counts)
 
 
-def test_context(images: ImageSet, count: int, seed: int) -> ContextBatch:
+def evaluation_context(images: ImageSet, count: int, seed: int) -> ContextBatch:
     """Every image of ``images`` with ``count`` distinct random context pixels (all of them when ``count`` covers
     the image), the same for a given ``seed``: each model is scored on the same pixels."""
     pixels = images.pixels()

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..images.data import pixel_grid, psnr
-from .data import ContextBatch, ImageSet, test_context
+from .data import ContextBatch, ImageSet, evaluation_context
 from .model import ImageHypernetwork
 
 ALL_PIXELS = "all"
@@ -58,8 +58,23 @@ def evaluate(model: ImageHypernetwork, images: ImageSet, counts: Sequence[Contex
     model.eval()
     context, reconstructions, scores = {}, {}, {}
     for count in counts:
-        context[count] = test_context(images, pixel_count(count, images), seed)
+        context[count] = evaluation_context(images, pixel_count(count, images), seed)
         reconstructions[count] = reconstruct(model, context[count], images.size, backend)
         scores[count] = np.array([psnr(prediction.numpy(), truth.numpy())
                                   for prediction, truth in zip(reconstructions[count], images.images)])
     return ContextScores(context, reconstructions, scores)
+
+
+def context_mean_psnr(images: ImageSet, counts: Sequence[ContextCount] = CONTEXT_COUNTS,
+                      seed: int = 0) -> Dict[str, float]:
+    """The PSNR of the flat image of each context's mean colour, on the context :func:`evaluate` shows with the
+    same ``seed``: what a model scores that has learned colour but no structure."""
+    scores = {}
+    for count in counts:
+        context = evaluation_context(images, pixel_count(count, images), seed)
+        means = context.values.mean(dim=1)  # every context pixel is shown here: no mask to apply
+        flat = means[:, None, None, :].expand_as(images.images)
+        scores[str(count)] = float(np.mean([psnr(prediction.numpy(), truth.numpy())
+                                            for prediction, truth in zip(flat, images.images)]))
+    return scores
+

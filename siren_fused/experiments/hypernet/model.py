@@ -106,8 +106,9 @@ class HyperNetwork(nn.Module):
 
     The last layer of each MLP starts with weights a hundredth of Kaiming's (the release's) and its bias at
     ``decoder``'s own initial values of that tensor, so every predicted decoder starts as a freshly initialised
-    network of its kind plus a small latent-dependent part. (The release draws that bias from U(-1/n, 1/n) with
-    n the decoder layer's fan-in: a SIREN's first-layer rule, and close to its hidden-layer one.)"""
+    network of its kind plus a latent-dependent part (about as large as a SIREN's initial hidden weights).
+    The release draws that bias from U(-1/n, 1/n) with n the decoder layer's fan-in: a SIREN's first-layer
+    rule, and close to its hidden-layer one; taking the decoder's own initialisation treats the baseline alike."""
 
     def __init__(self, decoder: nn.Module, latent: int, hidden: int, hidden_layers: int = 1) -> None:
         super().__init__()
