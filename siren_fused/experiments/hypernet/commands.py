@@ -34,7 +34,7 @@ from .model import DECODER_TITLES, DECODERS
 from .training import HypernetConfig, train_hypernet
 
 REQUIRED_MODULES = ("tqdm", "skimage", "matplotlib")  # progress bar, images, figure
-DEFAULTS = HypernetConfig(latent=128, hyper_hidden=128, steps=1500)
+DEFAULTS = HypernetConfig()
 # (flag, config field, type, the paper's value) of the size and schedule options.
 SIZE_OPTIONS = (("--decoder-hidden", "decoder_hidden", int, 256), ("--decoder-layers", "decoder_layers", int, 3),
                 ("--latent", "latent", int, 256), ("--hyper-hidden", "hyper_hidden", int, 256),
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "(default %(default)s)")
     data.add_argument("--images", type=Path, default=None,
                       help="a folder of your images instead (one image per file, centre-cropped and resized)")
-    data.add_argument("--test-photos", nargs="+", choices=PHOTOS, default=list(TEST_PHOTOS),
+    data.add_argument("--test-photos", nargs="+", choices=PHOTOS, default=list(TEST_PHOTOS), metavar="PHOTO",
                       help="photos held out for testing (default %(default)s)")
     data.add_argument("--test-fraction", type=float, default=0.2,
                       help="faces or --images: the fraction of images held out for testing (default %(default)s)")

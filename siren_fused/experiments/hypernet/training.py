@@ -29,8 +29,8 @@ class HypernetConfig:
 
     The paper's (its ``train_img_neural_process.py``): a 2 -> 256 x 3 -> C SIREN decoder, a 256-wide latent
     and hypernetwork, 100 images a batch, Adam at 5e-5 for 401 epochs of CelebA (about 650,000 steps). The
-    defaults shrink the decoder, the batch and the run, and take a larger learning rate to get somewhere in
-    that time.
+    defaults shrink the decoder, the latent, the batch and the run (minutes of CPU time a model), and take a
+    larger learning rate to get somewhere in that time.
     """
 
     decoder: str = "siren"
@@ -38,13 +38,13 @@ class HypernetConfig:
     size: int = 32
     decoder_hidden: int = 64
     decoder_layers: int = 2
-    latent: int = 256
-    hyper_hidden: int = 256
+    latent: int = 128
+    hyper_hidden: int = 128
     encoder_layers: int = 2
     batch: int = 32
     context_min: int = 10
     context_max: int = 200
-    steps: int = 2000
+    steps: int = 1500
     lr: float = 2e-4
     latent_weight: float = 0.1
     parameter_weight: float = 100.0
