@@ -231,12 +231,17 @@ class FittedModel:
     step_seconds: List[float] = field(default_factory=list)
 
 
-def optimizer_step(optimizer: torch.optim.Optimizer, terms: Dict[str, torch.Tensor]) -> Dict[str, float]:
-    """One step of ``optimizer`` on the sum of the loss ``terms``; returns the terms and their sum ("loss") as
-    floats, what a step function returns."""
+def optimizer_step(optimizer: torch.optim.Optimizer, terms: Dict[str, torch.Tensor],
+                   max_grad_norm: Optional[float] = None) -> Dict[str, float]:
+    """One step of ``optimizer`` on the sum of the loss ``terms``, with the gradient norm of its parameters
+    clipped to ``max_grad_norm`` when given; returns the terms and their sum ("loss") as floats, what a step
+    function returns."""
     loss = sum(terms.values())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
+                                       max_grad_norm)
     optimizer.step()
     return {"loss": float(loss.detach()), **{name: float(term.detach()) for name, term in terms.items()}}
 

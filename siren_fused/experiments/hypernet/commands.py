@@ -1,0 +1,128 @@
+"""``siren-fused hypernet``: learn a space of SIRENs (paper Sec. 4.4, Fig. 6). A set encoder turns a few pixels of
+an image into a latent code, a hypernetwork turns the code into every parameter of a decoder, and the decoder
+renders the whole image. Trained on random 10 to 200 context pixels per image; scored on held-out test images
+from 10, 100, 1000 and all of their pixels, SIREN decoder against a ReLU + positional-encoding decoder of the same
+size predicted by the same hypernetwork, trained the same way.
+
+The command writes ``<out>/hypernet.png`` (context, reconstructions and truth for a few test images),
+``<out>/hypernet.json`` (test PSNR per number of context pixels, settings, times) and a checkpoint per model in
+``<out>/<model>/`` that ``--resume`` continues.
+
+The paper's settings (CelebA at 32 x 32, its ``train_img_neural_process.py``): decoder 2 -> 256 x 3 -> 3, latent
+and hypernetwork 256 wide, 100 images a batch, Adam at 5e-5, 401 epochs (about 650,000 steps; a GPU job):
+``--decoder-hidden 256 --decoder-layers 3 --latent 256 --hyper-hidden 256 --batch 100 --lr 5e-5 --steps 650000``.
+The defaults train a 2 -> 64 x 2 -> 3 decoder from a 128-wide latent and hypernetwork, 32 images a batch, for
+1,500 steps at 2e-4: minutes per model on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from ..training_loop import add_resume_arguments, checkpoint_file
+from .data import DATASETS, PHOTOS, TEST_PHOTOS, Split, load_split
+from .evaluation import CONTEXT_COUNTS, context_mean_psnr, evaluate
+from .figures import save_context_figure
+from .model import DECODER_TITLES, DECODERS
+from .training import HypernetConfig, train_hypernet
+
+REQUIRED_MODULES = ("tqdm", "skimage", "matplotlib")  # progress bar, images, figure
+DEFAULTS = HypernetConfig()
+# (flag, config field, type, the paper's value) of the size and schedule options.
+SIZE_OPTIONS = (("--decoder-hidden", "decoder_hidden", int, 256), ("--decoder-layers", "decoder_layers", int, 3),
+                ("--latent", "latent", int, 256), ("--hyper-hidden", "hyper_hidden", int, 256),
+                ("--batch", "batch", int, 100), ("--steps", "steps", int, "about 650,000"),
+                ("--lr", "lr", float, 5e-5), ("--context-min", "context_min", int, 10),
+                ("--context-max", "context_max", int, 200))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``hypernet`` to the ``siren-fused`` command line."""
+    parser = subparsers.add_parser("hypernet", help="predict SIRENs from sparse pixels with a hypernetwork (Fig. 6)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, default="photos",
+                      help=f"photos: tiles of scikit-image's colour photos {', '.join(PHOTOS)}, the test split the "
+                           "tiles of --test-photos; faces: the 100 grey LFW faces in scikit-image "
+                           "(default %(default)s)")
+    data.add_argument("--images", type=Path, default=None,
+                      help="a folder of your images instead (one image per file, centre-cropped and resized)")
+    data.add_argument("--test-photos", nargs="+", choices=PHOTOS, default=list(TEST_PHOTOS), metavar="PHOTO",
+                      help="photos held out for testing (default %(default)s)")
+    data.add_argument("--test-fraction", type=float, default=0.2,
+                      help="faces or --images: the fraction of images held out for testing (default %(default)s)")
+    data.add_argument("--size", type=int, default=DEFAULTS.size, help="image side in pixels (default %(default)s)")
+    data.add_argument("--out", type=Path, default=Path("outputs/hypernet"), help="output folder (default %(default)s)")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--models", nargs="+", choices=DECODERS, default=list(DECODERS),
+                          help="decoders to predict, each with its own encoder and hypernetwork (default: all)")
+    for flag, name, kind, paper in SIZE_OPTIONS:
+        training.add_argument(flag, type=kind, default=getattr(DEFAULTS, name),
+                              help=f"default %(default)s; paper {paper}")
+    training.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    training.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every,
+                          help="steps between checkpoints (default %(default)s)")
+    add_resume_arguments(training)
+    training.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--figure-images", type=int, default=2, help="test images in the figure (default %(default)s)")
+    parser.set_defaults(func=run_hypernet, requires=REQUIRED_MODULES)
+
+
+def _config(model: str, args: argparse.Namespace, channels: int) -> HypernetConfig:
+    sizes = {name: getattr(args, name) for _, name, _, _ in SIZE_OPTIONS}
+    return HypernetConfig(decoder=model, channels=channels, size=args.size, seed=args.seed,
+                          checkpoint_every=args.checkpoint_every, **sizes, **{
+                              name: getattr(DEFAULTS, name) for name in ("latent_weight", "parameter_weight",
+                                                                          "max_grad_norm", "encoder_layers")})
+
+
+def _print_table(rows: List[Dict], context_mean: Dict[str, float]) -> None:
+    counts = [str(count) for count in CONTEXT_COUNTS]
+    print("\ntest PSNR (dB) by number of context pixels")
+    print(f"{'decoder':<14}" + "".join(f"{count:>8}" for count in counts) + f"{'steps':>8}{'train s, this run':>19}")
+    for row in rows:
+        print(f"{DECODER_TITLES[row['model']]:<14}" + "".join(f"{row['psnr_db'][count]:>8.2f}" for count in counts)
+              + f"{row['step']:>8}{row['train_seconds']:>19.1f}")
+    print(f"{'context mean':<14}" + "".join(f"{context_mean[count]:>8.2f}" for count in counts)
+          + "   (each image flat at its context's mean colour)")
+
+
+def run_hypernet(args: argparse.Namespace) -> int:
+    """The ``hypernet`` command: train (or resume) each model, score it on the test split, write figure and JSON."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    split: Split = load_split(args.dataset, args.size, args.images, args.test_fraction, args.test_photos)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows, scores = [], {}
+    for model in args.models:
+        config = _config(model, args, split.train.channels)
+        path = checkpoint_file(args.out, model, args.resume, args.restart)
+        run = train_hypernet(config, split.train, path, args.resume)
+        scores[DECODER_TITLES[model]] = result = evaluate(run.net, split.test, seed=args.seed)
+        parameters = sum(p.numel() for p in run.net.parameters() if p.requires_grad)
+        decoder_parameters = sum(p.numel() for p in run.net.decoder.parameters())
+        rows.append({"model": model, "psnr_db": result.mean_psnr(), "step": run.step, "losses": run.losses,
+                     "train_seconds": float(sum(run.step_seconds)),  # this run's steps only
+                     "trained_parameters": parameters,
+                     "decoder_parameters": decoder_parameters, "config": asdict(config)})
+    shown = sorted({int(i) for i in np.linspace(0, len(split.test) - 1, max(1, args.figure_images)).round()})
+    source = str(args.images) if args.images is not None else args.dataset
+    figure = save_context_figure(scores, split.test.images, shown, str(args.out / "hypernet.png"),
+                                 f"held-out {source} images, {args.size}px")
+    context_mean = context_mean_psnr(split.test, seed=args.seed)
+    record = {"dataset": source, "size": args.size, "train_images": len(split.train), "test_images": len(split.test),
+              "test_sources": sorted(set(split.test.sources)), "threads": torch.get_num_threads(),
+              "figure": figure, "figure_images": shown, "models": rows,
+              "context_mean_psnr_db": context_mean}
+    (args.out / "hypernet.json").write_text(json.dumps(record, indent=2))
+    _print_table(rows, context_mean)
+    print(f"wrote {figure} and {args.out / 'hypernet.json'}")
+    return 0
