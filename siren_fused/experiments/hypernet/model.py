@@ -17,6 +17,7 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import nn
 
+from ...jet import jet
 from ...modules import Siren
 from ..baselines import ActivationMLP, ReluPE, nyquist_frequencies
 
@@ -54,12 +55,11 @@ def decode(net: nn.Module, coords: torch.Tensor, params: Mapping[str, torch.Tens
     ``params`` (names of ``net.named_parameters()`` to tensors with a leading batch dimension B), at ``coords``
     ``[B, N, 2]`` or ``[N, 2]``. Gradients flow into the ``params`` tensors: that is how the hypernetwork trains.
 
-    ``backend`` is the jet backend for a Siren once the batched kernels take over (see below); it has no effect yet.
+    A SIREN's B networks run through the fused kernels in one call (``siren_fused.jet``'s ``params``, with
+    ``backend`` its jet backend); the baseline through ``functional_call`` under ``vmap``.
     """
     if isinstance(net, Siren):
-        # STAND-IN until siren_fused.jet takes params= (issue 12, parts 1-3); the merge swaps this line for
-        #     return jet(net, coords, order=0, params=params, backend=backend).value
-        return batched_functional_call(net, coords, params)
+        return jet(net, coords, order=0, params=params, backend=backend).value
     return batched_functional_call(net, coords, params)
 
 
