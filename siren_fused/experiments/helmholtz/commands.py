@@ -7,8 +7,8 @@ layer, more than 0.1 from the source. The numbers go to ``<out>/metrics.json``, 
 errors) to ``<out>/helmholtz.png``. ``--time-backends N`` also times N SIREN training steps of the fused and
 the reference jet backends, interleaved in this process on the same batches.
 
-The defaults finish in minutes on a CPU (about ten for the three models on two cores). They depart from the
-paper's settings for that: a 64-wide network, 2,048 points a batch, 1,500 steps at a learning rate of 3e-4 that
+The defaults finish in minutes on a CPU (about 4 minutes of CPU time for the three models at 1 thread). They
+depart from the paper's settings for that: a 64-wide network, 2,048 points a batch, 1,500 steps at a learning rate of 3e-4 that
 falls along a cosine to 2% of itself, and half of the points away from the source drawn inside the layer
 (``--inner-fraction``; the release samples the square uniformly, which puts three quarters of them in the
 layer). The paper's network, batch and schedule are ``--hidden-features 256 --points 52900 --lr 2e-5
