@@ -97,6 +97,22 @@ def test_batches_always_sample_the_source_and_resume_identically():
         HelmholtzBatches(100, "uniform")
 
 
+def test_batches_draw_the_inner_fraction_inside_the_layer():
+    def inside_share(fraction):
+        points = HelmholtzBatches(4100, "uniform", seed=0, inner_fraction=fraction).next().points[:-SOURCE_SAMPLES]
+        return (points.abs() < 1 - PML_THICKNESS).all(dim=1).float().mean().item(), points
+
+    uniform_share, _ = inside_share(0.0)  # the release's sampling: the inner square is a quarter of the area
+    assert uniform_share == pytest.approx(0.25, abs=0.03)
+    share, points = inside_share(0.5)
+    assert share == pytest.approx(0.5 + 0.5 * 0.25, abs=0.03)
+    assert points[:2000].abs().max() < 1 - PML_THICKNESS  # the first half of them are the inner ones
+    assert points[2000:].abs().max() > 0.9  # the rest still reach into the layer
+    assert HelmholtzConfig().inner_fraction == 0.5
+    with pytest.raises(ValueError, match="inner_fraction must be in"):
+        HelmholtzBatches(500, "uniform", inner_fraction=1.5)
+
+
 @pytest.mark.skipif(_extension.load() is None, reason="the fused extension is not built")
 def test_loss_and_gradients_agree_between_jet_backends():
     net = build_model(HelmholtzConfig(hidden_features=24, hidden_layers=2)).double()

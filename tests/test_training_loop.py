@@ -10,7 +10,7 @@ import torch
 pytest.importorskip("tqdm", reason="the loop's progress bar is tqdm (pip install siren_fused[experiments])")
 
 from siren_fused.experiments.training_loop import (  # noqa: E402
-    Checkpoint, FixedBatch, SeededBatches, time_backend_steps, train)
+    Checkpoint, FixedBatch, SeededBatches, cosine_schedule, fit, time_backend_steps, train)
 
 
 class NormalBatches(SeededBatches):
@@ -83,6 +83,33 @@ def test_resume_refuses_a_checkpoint_whose_settings_differ(tmp_path):
     with pytest.raises(ValueError, match="width: checkpoint 2 vs now 3"):
         train(step, FixedBatch(torch.ones(4, 2, dtype=torch.float64)), steps=2, resume=True, progress=False,
               checkpoint=Checkpoint(tmp_path / "c.pt", 1, objects, settings={"width": 3}, must_match=("width",)))
+
+
+def test_cosine_schedule_falls_to_its_floor_and_resumes_with_the_run(tmp_path):
+    net, optimizer, _, _ = regression()
+    schedule = cosine_schedule(optimizer, steps=4, final_ratio=0.1)
+    rates = [optimizer.param_groups[0]["lr"]]
+    for _ in range(6):
+        optimizer.step()
+        schedule.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.1, 0.1 * (0.1 + 0.9 * (1 + 2 ** -0.5) / 2), 0.055,
+                                   0.1 * (0.1 + 0.9 * (1 - 2 ** -0.5) / 2), 0.01, 0.01, 0.01])
+    with pytest.raises(ValueError, match="final_ratio in"):
+        cosine_schedule(optimizer, steps=4, final_ratio=2.0)
+
+    def scheduled_fit(steps, path, resume, seed=0):
+        net, optimizer, step, _ = regression(seed)
+        fit(net, optimizer, step, NormalBatches(seed=3), steps, path, 2, {}, (), resume=resume, progress=False,
+            scheduler=cosine_schedule(optimizer, steps=5))
+        return net, optimizer
+
+    whole, whole_optimizer = scheduled_fit(5, None, False)
+    scheduled_fit(2, tmp_path / "c.pt", False)
+    resumed, resumed_optimizer = scheduled_fit(5, tmp_path / "c.pt", True, seed=1)
+    assert resumed_optimizer.param_groups[0]["lr"] == whole_optimizer.param_groups[0]["lr"] == pytest.approx(0.002)
+    for name, parameter in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], parameter, rtol=0, atol=0, msg=name)
 
 
 def test_bad_arguments_are_named():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os
 import statistics
 import time
@@ -246,14 +247,39 @@ def optimizer_step(optimizer: torch.optim.Optimizer, terms: Dict[str, torch.Tens
     return {"loss": float(loss.detach()), **{name: float(term.detach()) for name, term in terms.items()}}
 
 
+def cosine_schedule(optimizer: torch.optim.Optimizer, steps: int,
+                    final_ratio: float = 0.02) -> torch.optim.lr_scheduler.LambdaLR:
+    """A learning rate that falls from the optimiser's along half a cosine to ``final_ratio`` times it over
+    ``steps`` steps, and stays there after."""
+    if steps < 1 or not 0 <= final_ratio <= 1:
+        raise ValueError(f"steps must be >= 1 and final_ratio in [0, 1], got {steps} and {final_ratio}")
+
+    def factor(step: int) -> float:
+        return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit(net: nn.Module, optimizer: torch.optim.Optimizer, step: StepFunction, batches: BatchSource, steps: int,
         checkpoint_path: Optional[Path], checkpoint_every: int, settings: Mapping[str, Any],
-        must_match: Sequence[str], resume: bool = False, label: str = "train", progress: bool = True) -> FittedModel:
+        must_match: Sequence[str], resume: bool = False, label: str = "train", progress: bool = True,
+        scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None) -> FittedModel:
     """:func:`train` for one network and its optimiser, which a checkpoint at ``checkpoint_path`` (if given)
     saves every ``checkpoint_every`` steps with ``settings``; ``must_match`` names the settings a resumed
-    checkpoint must share."""
-    checkpoint = None if checkpoint_path is None else Checkpoint(
-        checkpoint_path, checkpoint_every, {"model": net, "optimizer": optimizer}, settings, must_match)
+    checkpoint must share. A ``scheduler`` (of ``optimizer``'s learning rate) steps after every step and is
+    saved with them."""
+    objects: Dict[str, Stateful] = {"model": net, "optimizer": optimizer}
+    if scheduler is not None:
+        objects["scheduler"] = scheduler
+        unscheduled = step
+
+        def step(batch: Any) -> Dict[str, float]:
+            losses = unscheduled(batch)
+            scheduler.step()
+            return losses
+
+    checkpoint = None if checkpoint_path is None else Checkpoint(checkpoint_path, checkpoint_every, objects, settings,
+                                                                 must_match)
     run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress)
     return FittedModel(net, run.step, run.losses, run.step_seconds)
 

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from ..baselines import MODELS, check_model_settings, network_jet
-from ..training_loop import FittedModel, StepTiming, fit, optimizer_step, time_backend_steps
-from .problem import VELOCITIES, HelmholtzBatch, HelmholtzBatches, helmholtz_operator
+from ..training_loop import FittedModel, StepTiming, cosine_schedule, fit, optimizer_step, time_backend_steps
+from .problem import INNER_FRACTION, VELOCITIES, HelmholtzBatch, HelmholtzBatches, helmholtz_operator
 
 # Settings that shape the network or the batches: a checkpoint only resumes a run that agrees on them.
-ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "velocity", "seed")
+ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "inner_fraction", "velocity", "seed")
 SOURCE_TERM_WEIGHT_PER_POINT = 1e-3  # the release's N / 1e3
 
 
@@ -34,16 +34,19 @@ class HelmholtzConfig:
 
     The paper's (its code release): 2 -> 256 x 3 -> 2 with omega_0 = 30, 230^2 = 52,900 points a batch,
     Adam at learning rate 2e-5 for 50,000 steps. The default is a 64-wide network of the same depth on small
-    batches at a larger rate for a short run: the baselines' derivatives go through autograd, whose Hessian
-    of a 256-wide network takes over a second a step on a 2-core CPU.
+    batches for a short run (the baselines' derivatives go through autograd, whose Hessian of a 256-wide network
+    takes over a second a step on a 2-core CPU), at a larger rate that falls along a cosine to 2% of itself
+    (``cosine_schedule``), with half of the points away from the source drawn inside the layer
+    (``inner_fraction``, see :mod:`.problem`).
     """
 
     model: str = "siren"
     hidden_features: int = 64
     hidden_layers: int = 3
     points: int = 2048
-    steps: int = 2000
-    lr: float = 1e-4
+    steps: int = 1500
+    lr: float = 3e-4
+    inner_fraction: float = INNER_FRACTION
     velocity: str = "uniform"
     backend: str = "auto"
     seed: int = 0
@@ -52,6 +55,8 @@ class HelmholtzConfig:
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 0,
                                     "hidden_layers": 0})
+        if not 0 <= self.inner_fraction <= 1:
+            raise ValueError(f"inner_fraction must be in [0, 1], got {self.inner_fraction}")
         if self.velocity not in VELOCITIES:
             raise ValueError(f"velocity must be one of {VELOCITIES}, got {self.velocity!r}")
 
@@ -60,6 +65,10 @@ def build_model(config: HelmholtzConfig) -> nn.Module:
     """A fresh 2 -> 2 network (real and imaginary part) of the configured kind, initialised from ``config.seed``."""
     torch.manual_seed(config.seed)
     return MODELS[config.model](2, config.hidden_features, config.hidden_layers, 2)
+
+
+def make_batches(config: HelmholtzConfig) -> HelmholtzBatches:
+    return HelmholtzBatches(config.points, config.velocity, seed=config.seed, inner_fraction=config.inner_fraction)
 
 
 def loss_terms(net: nn.Module, batch: HelmholtzBatch, backend: str = "auto") -> Dict[str, torch.Tensor]:
@@ -85,16 +94,17 @@ def train_helmholtz(config: HelmholtzConfig, checkpoint_path: Optional[Path] = N
     ``config.checkpoint_every`` steps, at the end and on Ctrl-C; ``resume`` continues from an existing one."""
     net = build_model(config)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    batches = HelmholtzBatches(config.points, config.velocity, seed=config.seed)
+    batches = make_batches(config)
     # training_step is looked up at each call, so a test can replace it to interrupt a run.
     return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend), batches,
                config.steps, checkpoint_path, config.checkpoint_every, asdict(config), ARCHITECTURE_FIELDS, resume,
-               label=f"helmholtz {config.model}", progress=progress)
+               label=f"helmholtz {config.model}", progress=progress,
+               scheduler=cosine_schedule(optimizer, max(1, config.steps)))
 
 
 def time_training_steps(config: HelmholtzConfig, backends: Sequence[str] = ("fused", "reference"), steps: int = 20,
                         warmup_steps: int = 2) -> Dict[str, StepTiming]:
     """Median and mean step time per jet backend for ``config``'s SIREN and batch (its ``backend`` is ignored)."""
     net = build_model(HelmholtzConfig(**{**asdict(config), "model": "siren"}))
-    return time_backend_steps(net, training_step, HelmholtzBatches(config.points, config.velocity, seed=config.seed),
+    return time_backend_steps(net, training_step, make_batches(config),
                               functools.partial(torch.optim.Adam, lr=config.lr), backends, steps, warmup_steps)
