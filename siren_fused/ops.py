@@ -46,13 +46,14 @@ def component_count(in_dims: int, order: int, hessian: bool) -> int:
 
 def saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], order: int, hessian: bool,
                  outermost_linear: bool) -> List[List[int]]:
-    """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width]."""
-    components = component_count(x.shape[1], order, hessian)
-    max_width = max([x.shape[1]] + [d for w in weights for d in w.shape])
+    """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width], with the
+    leading B for a batch of networks (x [B, N, D], weights [B, out, in])."""
+    components = component_count(x.shape[-1], order, hessian)
+    max_width = max([x.shape[-1]] + [d for w in weights for d in w.shape[-2:]])
     rows = _extension.require().jet_tile_rows(components, max_width)
-    tiles = (x.shape[0] + rows - 1) // rows
+    tiles = (x.shape[-2] + rows - 1) // rows
     sine_layers = weights[:-1] if outermost_linear else weights
-    return [[tiles, components, rows, w.shape[0]] for w in sine_layers]
+    return [list(x.shape[:-2]) + [tiles, components, rows, w.shape[-2]] for w in sine_layers]
 
 
 # (forward, backward) op pairs of the forward-mode jet: the kernels of the build, and the emulated
@@ -63,15 +64,18 @@ if _extension.cuda_emulated():
 
 
 def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights=None):
-    torch._check(x.dim() == 2, lambda: f"x must be [N, in_features], got {list(x.shape)}")
+    batched = weights[0].dim() == 3  # B networks: x [B, N, D], as the kernels' check_jet_args tells them
+    expected = "[B, N, in_features]" if batched else "[N, in_features]"
+    torch._check(x.dim() == 2 + batched, lambda: f"x must be {expected}, got {list(x.shape)}")
     torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
     if laplacian_weights is not None:
         torch._check(order == 2 and not hessian, lambda: "laplacian_weights needs order=2 and hessian=False, got "
                                                           f"order={order} and hessian={hessian}")
-        torch._check(len(laplacian_weights) == x.shape[1],
-                     lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[1]}), "
+        torch._check(len(laplacian_weights) == x.shape[-1],
+                     lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[-1]}), "
                              f"got {len(laplacian_weights)}")
-    out = x.new_empty(component_count(x.shape[1], order, hessian), x.shape[0], weights[-1].shape[0])
+    out = x.new_empty(*x.shape[:-2], component_count(x.shape[-1], order, hessian), x.shape[-2],
+                      weights[-1].shape[-2])
     saved = [x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear)] if save else []
     return out, saved
 
