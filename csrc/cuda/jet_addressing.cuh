@@ -67,8 +67,8 @@ struct JetMatrix {
 inline TileSpan chunk_span(const JetProblem& problem, int64_t first_network, int64_t first_tile) {
   const int64_t tiles = std::min(problem.chunk_tiles(), problem.tiles() - first_tile);
   const int64_t networks = std::min(problem.chunk_networks(), problem.networks - first_network);
-  return {first_tile * problem.tile_rows, tiles,         problem.tile_rows, problem.spec.components(),
-          problem.num_points,             first_network, networks};
+  return {first_tile * problem.tile_rows, tiles, problem.tile_rows, problem.spec.components(), problem.num_points,
+          first_network, networks};
 }
 
 // Calls fn(span) for every chunk of the problem, networks outermost.

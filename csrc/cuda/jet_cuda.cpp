@@ -51,7 +51,7 @@ JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::Ten
 // Every network of the batch in one problem: the kernels take the networks as a grid dimension,
 // reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
 JetProblem problem_of(const JetArgs& args) {
-  JetProblem problem{args.spec,        args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
+  JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
                      args.networks};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),

@@ -37,7 +37,7 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* o
       // z = h W^T: B(kk, j) = W[j, kk].
       const JetGemmEpilogue epilogue{layer.biases().from(span.first_network), layer.omega, layer.sine,
                                      problem.laplacian_weights, pre_activation, result};
-      const JetGemmArgs args{span,           spec,  spec.components(), jets[current], layer.in_width,
+      const JetGemmArgs args{span, spec, spec.components(), jets[current], layer.in_width,
                              layer.weights().from(span.first_network), 1, layer.in_width, width, epilogue};
       err = launch_jet_gemm(args, stream);
       if (err != cudaSuccess) return err;
