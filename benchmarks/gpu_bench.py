@@ -4,7 +4,13 @@ Peers: nested autograd (siren_fused.reference.jet, what SIREN's code does), torc
 (vmap of jacrev and hessian), and a forward-Laplacian propagation in plain torch ops under
 torch.compile (value, tangents and Laplacian carried layer by layer: the strongest thing a user
 could write without us). Reports points/s, each peer's time over ours, and our achieved FLOP rate
-as a fraction of a measured float32 (no TF32) matmul peak. Writes one JSON.
+as a fraction of a measured float32 (no TF32) matmul peak.
+
+Then a batch of networks (issue 12, a hypernetwork's predicted SIRENs): B = 64 networks
+2->256x3->3 at 1,024 points each, order 0 forward + backward and the order 2 jet, the batched
+kernels (one launch sequence, the networks a grid dimension) against a Python loop of single-network
+calls of the same kernels. Only a GPU can time this: the emulation that runs the CUDA tests on a
+CPU checks results, not speed. Writes one JSON.
 
     python benchmarks/gpu_bench.py --out results.json
 """
@@ -140,12 +146,65 @@ def bench_net(name: str, shape: tuple, n: int, peak: float, warmup: int, reps: i
     return result
 
 
+def stacked_parameters(nets: list) -> tuple:
+    """Every network's weights and biases stacked to [B, out, in] and [B, out] leaves, and the omegas."""
+    layers = [net.layers for net in nets]
+    weights = [torch.stack([ls[l].linear.weight.detach() for ls in layers]).requires_grad_(True)
+               for l in range(len(layers[0]))]
+    biases = [torch.stack([ls[l].linear.bias.detach() for ls in layers]).requires_grad_(True)
+              for l in range(len(layers[0]))]
+    return weights, biases, [layer.omega_0 for layer in nets[0].layers]
+
+
+def bench_batched(networks: int, shape: tuple, n: int, warmup: int, reps: int) -> Dict:
+    """B networks of one shape at their own n points: the batched op against a loop of single-network calls."""
+    torch.manual_seed(0)
+    nets = [Siren(*shape).cuda() for _ in range(networks)]
+    x = torch.rand(networks, n, shape[0], device="cuda") * 2 - 1
+    weights, biases, omegas = stacked_parameters(nets)
+    outermost_linear = nets[0].outermost_linear
+    forward = torch.ops.siren_fused.jet_forward
+
+    def batched(order: int, backward: bool):
+        with torch.set_grad_enabled(backward):
+            packed, _ = forward(x, weights, biases, omegas, order, False, outermost_linear, backward)
+            if backward:
+                packed.sum().backward()
+        return packed
+
+    def looped(order: int, backward: bool):
+        with torch.set_grad_enabled(backward):
+            jets = [siren_fused.jet(net, points, order, backend="fused") for net, points in zip(nets, x)]
+            if backward:  # one backward through every network's graph, as a training step would
+                sum(field.sum() for jet in jets for field in jet if field is not None).backward()
+        return jets
+
+    cases = {"order 0 forward + backward": (0, True), "order 2 jet (value, gradient, Laplacian)": (2, False)}
+    result = {"networks": networks, "shape": list(shape), "points_per_network": n, "cases": {}}
+    for label, (order, backward) in cases.items():
+        with torch.no_grad():
+            packed = batched(order, False)
+            jets = looped(order, False)
+            value_diff = max((packed[b, 0] - jets[b].value).abs().max().item() for b in range(networks))
+        entry = {"max_abs_value_diff_batched_vs_loop": value_diff}
+        for name, fn in (("batched (one launch sequence)", lambda: batched(order, backward)),
+                         ("Python loop of single-network calls", lambda: looped(order, backward))):
+            seconds = time_cuda(fn, warmup, reps)
+            entry[name] = {"seconds": seconds, "points_per_s": networks * n / seconds}
+        entry["loop_over_batched"] = (entry["Python loop of single-network calls"]["seconds"]
+                                      / entry["batched (one launch sequence)"]["seconds"])
+        result["cases"][label] = entry
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--points", type=int, default=2**18)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--networks", type=int, default=64, help="B of the batched-networks case")
+    parser.add_argument("--points-per-network", type=int, default=1024)
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("gpu_bench needs a CUDA device")
@@ -168,6 +227,14 @@ def main() -> None:
         if "ours_flop_rate" in result:
             print(f"  ours: {result['ours_flop_rate'] / 1e12:.2f} TFLOP/s = "
                   f"{100 * result['ours_fraction_of_fp32_matmul_peak']:.1f}% of the measured float32 peak")
+    batched = bench_batched(args.networks, (2, 256, 3, 3), args.points_per_network, args.warmup, args.reps)
+    report["batched_networks"] = batched
+    print(f"\nbatched networks: B={batched['networks']} x 2->256x3->3, {batched['points_per_network']} points each")
+    for label, entry in batched["cases"].items():
+        ours = entry["batched (one launch sequence)"]
+        loop = entry["Python loop of single-network calls"]
+        print(f"  {label:42s} batched {ours['seconds'] * 1e3:8.3f} ms, loop {loop['seconds'] * 1e3:8.3f} ms: "
+              f"{entry['loop_over_batched']:.2f}x; |value diff| {entry['max_abs_value_diff_batched_vs_loop']:.2e}")
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwrote {args.out}")

@@ -15,8 +15,9 @@ namespace siren_fused {
 
 // One network, or a batch of B networks (a hypernetwork's predictions): then every weight is
 // [B, out_l, in_l], every bias [B, out_l] and x [B, N, D], network b seeing points x[b]; every output,
-// saved tensor and gradient gains the same leading B. The kernels take one network at a time
-// (`network(b)`: views, no copies).
+// saved tensor and gradient gains the same leading B. The CPU kernels take one network at a time
+// (`network(b)`: views, no copies); the CUDA kernels take the whole batch, the network a grid
+// dimension (csrc/cuda/jet_cuda.h).
 struct JetArgs {
   at::Tensor x;  // [N, D] or [B, N, D], contiguous
   std::vector<at::Tensor> weights;  // [out_l, in_l] or [B, out_l, in_l], contiguous

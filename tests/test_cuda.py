@@ -331,3 +331,159 @@ if torch.cuda.is_available():  # streams and the build check exist only with a G
             random_linear_loss(siren_fused.jet(net, xd, 2, True, backend="fused"), seed=1), xd)[0]
         # Only the weight and bias gradients use atomics (their order varies); grad_x does not.
         torch.testing.assert_close(grad_x, grad_default, rtol=0, atol=0)
+
+
+# Batched networks (a hypernetwork's B predicted SIRENs): weights [B, out, in], biases [B, out], x [B, N, D]
+# through the ops directly, every kernel taking the networks as a grid dimension. Each network has its own
+# weights and points; the batched op is checked against the CPU kernels' batched op (float64 the truth,
+# float32 the yardstick) and against one call per network of the same CUDA kernels, which the tests above
+# check against the reference. The forward, what it saves, and grad_x involve no atomics, so per-network
+# calls give them bit for bit; the parameter gradients are sums whose order (atomics, and the weight
+# gradient's split of the rows, which depends on B) differs.
+
+BATCHED_CASES = [(0, False, False), (1, False, False), (2, False, False), (2, True, False), (2, False, True)]
+BATCHED_IDS = ["value", "jacobian", "laplacian", "hessian", "weighted-laplacian"]
+
+
+def batched_networks(networks, in_features, hidden, out_features, n, seed, hidden_layers=1):
+    """B float64 SIRENs of one shape with different weights (and biases), and each one's own N points."""
+    nets = [random_siren(in_features, hidden, hidden_layers, out_features, seed=seed + b) for b in range(networks)]
+    xs = [random_points(n, in_features, seed=seed + 1000 + b) for b in range(networks)]
+    return nets, xs
+
+
+def stacked_arguments(nets, xs, dtype, device):
+    """(x [B, N, D], weights [B, out, in], biases [B, out], omegas) of the networks, in dtype on device."""
+    per_network = [network_arguments(net) for net in nets]
+    weights = [torch.stack([a[0][l].detach() for a in per_network]) for l in range(len(per_network[0][0]))]
+    biases = [torch.stack([a[1][l].detach() for a in per_network]) for l in range(len(per_network[0][1]))]
+    move = dict(dtype=dtype, device=device)
+    return (torch.stack(xs).to(**move), [w.to(**move) for w in weights], [b.to(**move) for b in biases],
+            per_network[0][2])
+
+
+def single_arguments(net, x, dtype, device):
+    """(x [N, D], weights [out, in], biases [out], omegas): one network, unbatched."""
+    x, weights, biases, omegas = stacked_arguments([net], [x], dtype, device)
+    return x[0], [w[0] for w in weights], [b[0] for b in biases], omegas
+
+
+def op_results(forward_op, backward_op, x, weights, biases, omegas, order, hessian, laplacian_weights,
+               grad_out=None):
+    """The op pair's packed jet, saved pre-activations and the gradients of grad_out (a fixed random
+    one by default), by name; x and the parameters batched or not."""
+    forward = getattr(torch.ops.siren_fused, forward_op)
+    backward = getattr(torch.ops.siren_fused, backward_op)
+    packed, saved = forward(x, weights, biases, omegas, order, hessian, True, True, laplacian_weights)
+    if grad_out is None:
+        grad_out = torch.randn(packed.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    grad_out = grad_out.to(packed)
+    grad_x, grad_w, grad_b = backward(grad_out, x, weights, biases, omegas, order, hessian, True, saved, True,
+                                      laplacian_weights)
+    out = {"packed": packed, "grad x": grad_x}
+    out.update({f"saved {i}": s for i, s in enumerate(saved)})
+    out.update({f"grad weight {l}": w for l, w in enumerate(grad_w)})
+    out.update({f"grad bias {l}": b for l, b in enumerate(grad_b)})
+    return out
+
+
+def points_first(name, value):
+    """A batched result laid out for relative_error: its points first for the jet and grad_x (each entry
+    at its own scale along the points), the saved jets' networks and tiles first (as the unbatched saved
+    jets are compared), a parameter gradient as [entries, B] (each network's at its own scale)."""
+    if name == "packed":  # [B, C, N, out]
+        return value.movedim(2, 0)
+    if name == "grad x":  # [B, N, D]
+        return value.movedim(1, 0)
+    if name.startswith("saved"):  # [B, tiles, C, T, width]
+        return value.flatten(0, 1)
+    return value.flatten(1).T
+
+
+def check_batched(kernels, nets, xs, order, hessian, weighted=False, per_network=True):
+    """The batched op of the CUDA kernels against (a) the CPU kernels' batched op and, where per_network,
+    (b) one unbatched call per network of the CUDA kernels."""
+    in_features = nets[0].in_features
+    laplacian_weights = [(-1.0) ** k * (0.5 + k) for k in range(in_features)] if weighted else None
+
+    def run(forward, backward, arguments, grad_out=None):
+        return op_results(forward, backward, *arguments, order, hessian, laplacian_weights, grad_out)
+
+    batched = run(kernels.forward_op, kernels.backward_op, stacked_arguments(nets, xs, torch.float32, kernels.device))
+    cpu32, cpu64 = (run("jet_forward", "jet_backward", stacked_arguments(nets, xs, dtype, "cpu"))
+                    for dtype in (torch.float32, torch.float64))
+    networks, n = len(nets), xs[0].shape[0]
+    width = max(d for w in network_arguments(nets[0])[0] for d in w.shape)
+    stacked_rows = n * component_count(in_features, order, hessian)
+    assert batched.keys() == cpu64.keys()
+    grad_out = torch.randn(batched["packed"].shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for name, value in batched.items():
+        # (a) The CPU kernels' batched op: same shapes, within the float32 bound of its float64 result.
+        assert value.shape[0] == networks, name
+        summed_terms = stacked_rows if name.startswith("grad weight") or name.startswith("grad bias") else width
+        assert_matches_reference(name, points_first(name, value), (points_first(name, cpu32[name]),),
+                                 points_first(name, cpu64[name]), kernels.device, summed_terms=summed_terms)
+    if not per_network:
+        return
+    # (b) One call per network of the same kernels.
+    for b, (net, x) in enumerate(zip(nets, xs)):
+        single = run(kernels.forward_op, kernels.backward_op, single_arguments(net, x, torch.float32, kernels.device),
+                     grad_out[b])
+        for name, expected in single.items():
+            got = batched[name][b]
+            if name.startswith("grad weight") or name.startswith("grad bias"):
+                floor = max(1e-6, 8 * stacked_rows**0.5 * torch.finfo(torch.float32).eps)
+                assert relative_error(got.flatten().cpu(), expected.flatten().cpu()) <= floor, f"network {b}: {name}"
+            else:
+                torch.testing.assert_close(got, expected, rtol=0, atol=0, msg=f"network {b}: {name}")
+
+
+# Width 64 takes the whole-network kernel, 256 the per-layer kernels; 37 points are not a multiple of
+# either's tile rows (255 and 63 at order 2), and 70 points are two tiles of 63 and part of a third.
+@pytest.mark.parametrize("order,hessian,weighted", BATCHED_CASES, ids=BATCHED_IDS)
+@pytest.mark.parametrize("hidden,n", [(64, 37), (256, 70)], ids=["fused", "per-layer"])
+def test_batched_networks(cuda_kernels, order, hessian, weighted, hidden, n):
+    nets, xs = batched_networks(5, 2, hidden, 2, n, seed=hidden + order)
+    check_batched(cuda_kernels, nets, xs, order, hessian, weighted)
+
+
+@pytest.mark.parametrize("hidden", [64, 256], ids=["fused", "per-layer"])
+def test_batch_of_one_network(cuda_kernels, hidden):
+    # B = 1 of the batched op, against the unbatched op (the same kernels, the same launches).
+    nets, xs = batched_networks(1, 3, hidden, 1, 29, seed=41)
+    check_batched(cuda_kernels, nets, xs, 2, True)
+
+
+def test_batched_networks_several_chunks(cuda_kernels):
+    # A 1024-wide layer and a 3-D Hessian: 86 tiles of 7 rows a network leave room for 2 networks in
+    # one chunk of the workspace (JetProblem::chunk_networks), so 3 networks take 2 chunks, the
+    # second one network. The per-network calls are left out: each would cost as much again.
+    n = 600
+    nets, xs = batched_networks(3, 3, 1024, 1, n, seed=43, hidden_layers=0)
+    rows = tile_rows_of(nets[0], 2, True)
+    tiles = -(-n // rows)
+    assert rows == 7 and 2**24 // (tiles * 10 * rows * 1024) == 2
+    check_batched(cuda_kernels, nets, xs, 2, True, per_network=False)
+
+
+@pytest.mark.parametrize("order,hessian", CASES, ids=CASE_IDS)
+def test_batched_networks_no_points(cuda_kernels, order, hessian):
+    nets, xs = batched_networks(3, 2, 32, 2, 0, seed=47)
+    x, weights, biases, omegas = stacked_arguments(nets, xs, torch.float32, cuda_kernels.device)
+    results = op_results(cuda_kernels.forward_op, cuda_kernels.backward_op, x, weights, biases, omegas, order, hessian,
+                         None)
+    assert results["packed"].shape == (3, component_count(2, order, hessian), 0, 2)
+    assert results["grad x"].shape == (3, 0, 2)
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        assert results[f"grad weight {l}"].shape == w.shape and not results[f"grad weight {l}"].any()
+        assert results[f"grad bias {l}"].shape == b.shape and not results[f"grad bias {l}"].any()
+
+
+@pytest.mark.parametrize("hidden", [32, 160], ids=["fused", "per-layer"])
+def test_opcheck_batched_jet_forward(cuda_kernels, hidden):
+    nets, xs = batched_networks(3, 2, hidden, 1, 19, seed=53)
+    x, weights, biases, omegas = stacked_arguments(nets, xs, torch.float32, cuda_kernels.device)
+    weights = [w.requires_grad_(True) for w in weights]
+    biases = [b.requires_grad_(True) for b in biases]
+    torch.library.opcheck(getattr(torch.ops.siren_fused, cuda_kernels.forward_op),
+                          (x.requires_grad_(True), weights, biases, omegas, 2, True, True, True))

@@ -7,10 +7,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void build_input_jet_kernel(TileSpan span, JetSpec spec, const float* x, float* input_jet) {
+// Grid: x over the span's stacked rows x in_dims, y over its networks.
+__global__ void build_input_jet_kernel(TileSpan span, JetSpec spec, PerNetwork<const float> x_networks,
+                                       float* input_jets) {
   const int64_t d = spec.in_dims;
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= span.stacked_rows() * d) return;
+  const float* x = x_networks.of(blockIdx.y);
+  float* input_jet = input_jets + blockIdx.y * span.tiled_stride(d);
   const int64_t k = index % d;
   const int64_t stacked_row = index / d;
   const int64_t row = stacked_row % span.tile_rows;
@@ -27,12 +31,12 @@ __global__ void build_input_jet_kernel(TileSpan span, JetSpec spec, const float*
 
 }  // namespace
 
-cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, const float* x, float* input_jet,
-                                   cudaStream_t stream) {
+cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, PerNetwork<const float> x,
+                                   float* input_jet, cudaStream_t stream) {
   const int64_t count = span.stacked_rows() * spec.in_dims;
-  if (count == 0) return cudaSuccess;
-  return launch_kernel(build_input_jet_kernel, static_cast<unsigned>(ceil_div(count, kThreads)), kThreads, 0, stream,
-                       span, spec, x, input_jet);
+  if (count == 0 || span.networks == 0) return cudaSuccess;
+  const dim3 grid(static_cast<unsigned>(ceil_div(count, kThreads)), static_cast<unsigned>(span.networks));
+  return launch_kernel(build_input_jet_kernel, grid, kThreads, 0, stream, span, spec, x, input_jet);
 }
 
 }  // namespace siren_fused::cuda

@@ -48,8 +48,11 @@ JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::Ten
   return args;
 }
 
+// Every network of the batch in one problem: the kernels take the networks as a grid dimension,
+// reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
 JetProblem problem_of(const JetArgs& args) {
-  JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {}};
+  JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
+                     args.networks};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
                               args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
@@ -78,17 +81,13 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   }
   if (args.num_points() == 0) return {out, saved};
 
-  at::Tensor workspace;
-  for (int64_t b = 0; b < args.networks; ++b) {
-    const JetProblem problem = problem_of(args.network(b));
-    if (b == 0) workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
-    std::vector<float*> saved_ptrs;
-    for (const at::Tensor& tensor : saved) saved_ptrs.push_back(args.of_network(tensor, b).data_ptr<float>());
-    check_cuda(jet_forward_cuda(problem, args.of_network(args.x, b).data_ptr<float>(),
-                                args.of_network(out, b).data_ptr<float>(), saved_ptrs, workspace.data_ptr<float>(),
-                                context.stream()),
-               "jet_forward");
-  }
+  const JetProblem problem = problem_of(args);
+  const at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
+  std::vector<float*> saved_ptrs;
+  for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
+  check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
+                              workspace.data_ptr<float>(), context.stream()),
+             "jet_forward");
   return {out, saved};
 }
 
@@ -111,24 +110,20 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   const JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
   if (args.num_points() == 0) return grads.as_tuple();
 
-  at::Tensor workspace;
-  for (int64_t b = 0; b < args.networks; ++b) {
-    const JetProblem problem = problem_of(args.network(b));
-    if (b == 0) workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
-    const JetGrads grads_b = grads.network(args, b);
-    std::vector<const float*> saved_ptrs;
-    for (const at::Tensor& tensor : saved) saved_ptrs.push_back(args.of_network(tensor, b).data_ptr<float>());
-    std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
-    for (int64_t l = 0; l < args.layers(); ++l) {
-      grad_weight_ptrs.push_back(grads_b.weights[l].data_ptr<float>());
-      grad_bias_ptrs.push_back(grads_b.biases[l].data_ptr<float>());
-    }
-    check_cuda(jet_backward_cuda(problem, args.of_network(grad_out, b).data_ptr<float>(),
-                                 args.of_network(args.x, b).data_ptr<float>(), saved_ptrs,
-                                 input_grad ? grads_b.x.data_ptr<float>() : nullptr, grad_weight_ptrs,
-                                 grad_bias_ptrs, workspace.data_ptr<float>(), context.stream()),
-               "jet_backward");
+  const JetProblem problem = problem_of(args);
+  const at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
+  std::vector<const float*> saved_ptrs;
+  for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
+  // Row-major storage: every gradient is the contiguous [B, ...] stack the kernels' strides assume.
+  std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
+  for (int64_t l = 0; l < args.layers(); ++l) {
+    grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
+    grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
   }
+  check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
+                               input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
+                               workspace.data_ptr<float>(), context.stream()),
+             "jet_backward");
   return grads.as_tuple();
 }
 

@@ -14,43 +14,87 @@
 
 namespace siren_fused::cuda {
 
-// One linear layer, sin(omega * (W h + b)) when `sine`, else W h + b.
+// CUDA's limit on a grid's y and z dimensions, which the kernels index networks by: a launch
+// covers at most this many networks, and larger batches take several launches.
+constexpr int64_t kMaxGridNetworks = 65535;
+
+// A pointer to the first network's part of a tensor holding one part per network, each `stride`
+// elements after the previous one. A kernel is handed the part of its span's first network and
+// reaches network b (its grid's network index) at data + b * stride.
+template <typename T>
+struct PerNetwork {
+  T* data;
+  int64_t stride;
+
+  SIREN_HD T* of(int64_t network) const { return data + network * stride; }
+  // The part of network `first`, as the first of a span of networks.
+  SIREN_HD PerNetwork from(int64_t first) const { return {of(first), stride}; }
+};
+
+// One linear layer, sin(omega * (W h + b)) when `sine`, else W h + b; in a batch of networks,
+// every network's own W and b, with the same widths and omega.
 struct JetLayer {
-  const float* weight;  // [out_width, in_width], row-major, on the device
-  const float* bias;    // [out_width], on the device
+  const float* weight;  // [networks, out_width, in_width], row-major, on the device
+  const float* bias;    // [networks, out_width], on the device
   int64_t in_width;
   int64_t out_width;
   float omega;
   bool sine;
+
+  // Every per-network tensor is a contiguous stack, as the glue hands them (check_jet_args makes
+  // each contiguous); the gradients of the weights and biases are laid out alike.
+  int64_t weight_stride() const { return out_width * in_width; }
+  int64_t bias_stride() const { return out_width; }
+  PerNetwork<const float> weights() const { return {weight, weight_stride()}; }
+  PerNetwork<const float> biases() const { return {bias, bias_stride()}; }
 };
 
+// B networks of the same shape (B = 1: one network), each at its own N points: x is
+// [networks, N, in_dims] and every per-network tensor (outputs, saved jets, gradients) gains the
+// leading networks dimension, contiguous, as the strides below say.
 struct JetProblem {
   JetSpec spec;
   const float* laplacian_weights;  // [in_dims] on the device where spec.weighted_laplacian, else null
-  int64_t num_points;  // N
+  int64_t num_points;  // N, per network
   int64_t tile_rows;   // T = jet_tile_rows(components, max_width): the saved tensors' layout
   std::vector<JetLayer> layers;
+  int64_t networks = 1;  // B
 
   int64_t max_width() const {
     int64_t width = spec.in_dims;
     for (const JetLayer& layer : layers) width = std::max({width, layer.in_width, layer.out_width});
     return width;
   }
-  int64_t tiles() const { return jet_tile_count(num_points, tile_rows); }
-  // The batch is processed in chunks of whole tiles so the workspace stays bounded (about 64 MB
-  // a buffer) however large N is; every kernel of a chunk runs before the next chunk starts.
+  int64_t tiles() const { return jet_tile_count(num_points, tile_rows); }  // per network
+  // Elements between consecutive networks' parts of x (and grad_x), of a packed jet of this
+  // width (the output, grad_out), and of a saved pre-activation jet of this width.
+  int64_t x_stride() const { return num_points * spec.in_dims; }
+  int64_t packed_stride(int64_t width) const { return spec.components() * num_points * width; }
+  int64_t saved_stride(int64_t width) const { return tiles() * spec.components() * tile_rows * width; }
+  // The work is processed in chunks of whole tiles of a range of networks so the workspace stays
+  // bounded (about 64 MB a buffer) however large N and B are; every kernel of a chunk runs before
+  // the next chunk starts. One network's tiles are chunked as before; networks whose tiles all fit
+  // share a chunk, as many as fit (at most kMaxGridNetworks, one launch's worth).
   int64_t chunk_tiles() const {
-    constexpr int64_t kChunkElements = int64_t(1) << 24;
-    const int64_t per_tile = spec.components() * tile_rows * max_width();
-    return std::min(std::max<int64_t>(1, kChunkElements / per_tile), std::max<int64_t>(1, tiles()));
+    return std::min(std::max<int64_t>(1, kChunkElements / tile_elements()), std::max<int64_t>(1, tiles()));
   }
-  // One tiled jet buffer [chunk_tiles, components, tile_rows, max_width].
-  int64_t chunk_buffer_elements() const { return chunk_tiles() * spec.components() * tile_rows * max_width(); }
+  int64_t chunk_networks() const {
+    return std::min({networks, std::max<int64_t>(1, kChunkElements / (chunk_tiles() * tile_elements())),
+                     kMaxGridNetworks});
+  }
+  // One tiled jet buffer [chunk_networks, chunk_tiles, components, tile_rows, max_width].
+  int64_t chunk_buffer_elements() const { return chunk_networks() * chunk_tiles() * tile_elements(); }
+
+ private:
+  static constexpr int64_t kChunkElements = int64_t(1) << 24;
+  int64_t tile_elements() const { return spec.components() * tile_rows * max_width(); }
 };
 
-// Forward: out is the packed jet [components, N, out_width of the last layer]; saved is empty or
-// holds one [tiles, components, tile_rows, width] pre-activation jet per sine layer, in order.
-// Runs the whole-network kernel below where it applies (then no workspace), else one kernel a layer.
+// Forward: out is the packed jet [networks, components, N, out_width of the last layer]; saved is
+// empty or holds one [networks, tiles, components, tile_rows, width] pre-activation jet per sine
+// layer, in order. Runs the whole-network kernel below where it applies (then no workspace), else
+// one kernel a layer. Each kernel takes the networks as a grid dimension: one launch sequence for
+// the batch (a sequence per chunk of networks past the workspace's bound or kMaxGridNetworks).
 int64_t jet_forward_workspace_elements(const JetProblem& problem);
 cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* out, const std::vector<float*>& saved,
                              float* workspace, cudaStream_t stream);
@@ -62,8 +106,9 @@ bool jet_forward_fused_supported(const JetProblem& problem);
 cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, float* out,
                                    const std::vector<float*>& saved, cudaStream_t stream);
 
-// Backward: accumulates into grad_weights / grad_biases (zeroed by the caller) and writes grad_x
-// [N, in_dims] unless it is null. grad_out is packed like the forward's output.
+// Backward: accumulates into grad_weights / grad_biases ([networks, ...] like the weights and
+// biases, zeroed by the caller) and writes grad_x [networks, N, in_dims] unless it is null.
+// grad_out is packed like the forward's output.
 int64_t jet_backward_workspace_elements(const JetProblem& problem);
 cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, const float* x,
                               const std::vector<const float*>& saved, float* grad_x,

@@ -9,6 +9,10 @@
 // component of its outputs in registers and applies the sine jet rule there. The matmul is
 // float32 FFMA over k in the same order as the per-layer GEMM (jet_gemm.cu), so the two paths
 // round alike.
+//
+// Grid: x over blocks of points, y over networks (each block stages its own network's weights).
+// A batch of more than kMaxGridNetworks networks takes one launch per kMaxGridNetworks.
+#include <algorithm>
 #include <cstddef>
 
 #include "jet_cuda.h"
@@ -24,9 +28,9 @@ constexpr int kColsPerThread = 4;  // consecutive output columns of a thread: on
 constexpr int kMaxLayers = 32;     // layers the kernel's parameters carry; deeper networks go per layer
 
 struct FusedLayer {
-  const float* weight;  // [out_width, in_width], row-major
-  const float* bias;    // [out_width]
-  float* saved;         // [tiles, components, tile_rows, out_width] pre-activation jet, or null
+  PerNetwork<const float> weight;  // [networks, out_width, in_width], row-major
+  PerNetwork<const float> bias;    // [networks, out_width]
+  PerNetwork<float> saved;  // [networks, tiles, components, tile_rows, out_width] pre-activation jet, or null data
   int in_width;
   int out_width;
   float omega;
@@ -34,8 +38,9 @@ struct FusedLayer {
 };
 
 struct FusedArgs {
-  const float* x;  // [num_points, in_dims]
-  float* out;      // [components, num_points, out_width of the last layer]
+  PerNetwork<const float> x;  // [networks, num_points, in_dims]
+  PerNetwork<float> out;      // [networks, components, num_points, out_width of the last layer]
+  int64_t first_network;      // of this launch: network first_network + blockIdx.y
   // The Laplacian's a_k where weighted_laplacian: a run-time switch, not an instance of its own,
   // since the device's rule branches on it once per element, the same way in every thread.
   const float* laplacian_weights;
@@ -83,7 +88,7 @@ __device__ __forceinline__ int round_up_4(int n) { return (n + 3) & ~3; }
 // the batch), tangents the unit vectors, second-order part zero; what launch_build_input_jet
 // writes, padding columns zero so the matmul may read them.
 template <typename Config>
-__device__ void load_input_jet(const FusedArgs& args, int64_t first_point, float* jet) {
+__device__ void load_input_jet(const FusedArgs& args, const float* x, int64_t first_point, float* jet) {
   constexpr int kRows = Config::kRows;
   const int d = args.in_dims;
   const int cols = round_up_4(d);
@@ -95,7 +100,7 @@ __device__ void load_input_jet(const FusedArgs& args, int64_t first_point, float
     const int64_t point = first_point + row;
     float v = 0.0f;
     if (c == 0) {
-      if (k < d && point < args.num_points) v = args.x[point * d + k];
+      if (k < d && point < args.num_points) v = x[point * d + k];
     } else if (c <= tangents) {
       v = (c - 1 == k) ? 1.0f : 0.0f;
     }
@@ -106,8 +111,10 @@ __device__ void load_input_jet(const FusedArgs& args, int64_t first_point, float
 // The layer's weights, transposed to [k][j] so a thread reads its 4 columns as one float4, and
 // its bias; zero past the layer's widths, so padded columns come out zero and padded k add zero.
 template <typename Config>
-__device__ void stage_layer(const FusedLayer& layer, float* weight_t, float* bias) {
+__device__ void stage_layer(const FusedLayer& layer, int64_t network, float* weight_t, float* bias) {
   constexpr int kWidth = Config::kWidth;
+  const float* layer_weight = layer.weight.of(network);
+  const float* layer_bias = layer.bias.of(network);
   const int k_count = round_up_4(layer.in_width);
   // Consecutive threads take consecutive j: conflict-free shared stores; the strided global
   // loads hit L1 again for the next k of the same rows.
@@ -115,9 +122,9 @@ __device__ void stage_layer(const FusedLayer& layer, float* weight_t, float* bia
     const int j = e % kWidth;
     const int k = e / kWidth;
     const bool real = j < layer.out_width && k < layer.in_width;
-    weight_t[e] = real ? layer.weight[j * layer.in_width + k] : 0.0f;
+    weight_t[e] = real ? layer_weight[j * layer.in_width + k] : 0.0f;
   }
-  for (int j = threadIdx.x; j < kWidth; j += kThreads) bias[j] = j < layer.out_width ? layer.bias[j] : 0.0f;
+  for (int j = threadIdx.x; j < kWidth; j += kThreads) bias[j] = j < layer.out_width ? layer_bias[j] : 0.0f;
 }
 
 template <typename Config>
@@ -138,11 +145,12 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
   const int thread_row = threadIdx.x / Config::kThreadCols;
   const int first_col = thread_col * kColsPerThread;
   const int64_t first_point = static_cast<int64_t>(blockIdx.x) * kRows;
+  const int64_t network = args.first_network + blockIdx.y;
 
-  load_input_jet<Config>(args, first_point, jet);
+  load_input_jet<Config>(args, args.x.of(network), first_point, jet);
   for (int l = 0; l < args.layers; ++l) {
     const FusedLayer& layer = args.layer[l];
-    stage_layer<Config>(layer, weight_t, bias);
+    stage_layer<Config>(layer, network, weight_t, bias);
     __syncthreads();  // the layer's input jet and weights are in place
 
     // z = h W^T + b for the thread's points and columns, every component.
@@ -176,14 +184,15 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
       for (int m = 0; m < kColsPerThread; ++m) z[0][i][m] += bias[first_col + m];
     }
 
-    if (layer.saved != nullptr) {
+    if (layer.saved.data != nullptr) {
       // The saved layout's tiles are tile_rows points; a block's points may straddle two.
 #pragma unroll
       for (int i = 0; i < kRowsPerThread; ++i) {
         const int64_t point = first_point + thread_row + i * kThreadRows;
         if (point >= args.padded_points) continue;
         const int64_t tile = point / args.tile_rows;
-        float* kept = layer.saved + ((tile * kComponents) * args.tile_rows + point % args.tile_rows) * layer.out_width;
+        float* kept = layer.saved.of(network) +
+                      ((tile * kComponents) * args.tile_rows + point % args.tile_rows) * layer.out_width;
 #pragma unroll
         for (int c = 0; c < kComponents; ++c) {
 #pragma unroll
@@ -215,7 +224,7 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
         if (point >= args.num_points) continue;
 #pragma unroll
         for (int c = 0; c < kComponents; ++c) {
-          float* y = args.out + (c * args.num_points + point) * layer.out_width;
+          float* y = args.out.of(network) + (c * args.num_points + point) * layer.out_width;
 #pragma unroll
           for (int m = 0; m < kColsPerThread; ++m) {
             if (first_col + m < layer.out_width) y[first_col + m] = z[c][i][m];
@@ -237,13 +246,17 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
 }
 
 template <typename Config>
-cudaError_t launch_fused(const FusedArgs& args, cudaStream_t stream) {
+cudaError_t launch_fused(FusedArgs args, int64_t networks, cudaStream_t stream) {
   const auto kernel = fused_jet_forward_kernel<Config>;
   constexpr size_t shared_bytes = Config::kSharedBytes;
-  const cudaError_t err = allow_dynamic_shared(kernel, shared_bytes);
-  if (err != cudaSuccess) return err;
+  cudaError_t err = allow_dynamic_shared(kernel, shared_bytes);
   const auto blocks = static_cast<unsigned>(ceil_div(args.padded_points, Config::kRows));
-  return launch_kernel(kernel, blocks, kThreads, shared_bytes, stream, args);
+  for (args.first_network = 0; err == cudaSuccess && args.first_network < networks;
+       args.first_network += kMaxGridNetworks) {
+    const int64_t count = std::min(kMaxGridNetworks, networks - args.first_network);
+    err = launch_kernel(kernel, dim3(blocks, static_cast<unsigned>(count)), kThreads, shared_bytes, stream, args);
+  }
+  return err;
 }
 
 // Static switch from the runtime jet shape to an instance: fn(FusedConfig<...>{}) and true, or
@@ -306,10 +319,11 @@ bool jet_forward_fused_supported(const JetProblem& problem) {
 
 cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, float* out,
                                    const std::vector<float*>& saved, cudaStream_t stream) {
-  if (problem.num_points == 0) return cudaSuccess;
+  if (problem.num_points == 0 || problem.networks == 0) return cudaSuccess;
+  const int64_t out_width = problem.layers.back().out_width;
   FusedArgs args{};
-  args.x = x;
-  args.out = out;
+  args.x = {x, problem.x_stride()};
+  args.out = {out, problem.packed_stride(out_width)};
   args.laplacian_weights = problem.laplacian_weights;
   args.weighted_laplacian = problem.spec.weighted_laplacian;
   args.num_points = problem.num_points;
@@ -320,10 +334,10 @@ cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, fl
   size_t sine_index = 0;
   for (size_t l = 0; l < problem.layers.size(); ++l) {
     const JetLayer& layer = problem.layers[l];
-    float* kept = nullptr;
-    if (layer.sine && !saved.empty()) kept = saved[sine_index++];
-    args.layer[l] = {layer.weight,
-                     layer.bias,
+    PerNetwork<float> kept{nullptr, 0};
+    if (layer.sine && !saved.empty()) kept = {saved[sine_index++], problem.saved_stride(layer.out_width)};
+    args.layer[l] = {layer.weights(),
+                     layer.biases(),
                      kept,
                      static_cast<int>(layer.in_width),
                      static_cast<int>(layer.out_width),
@@ -331,7 +345,8 @@ cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, fl
                      layer.sine};
   }
   cudaError_t err = cudaErrorInvalidValue;
-  with_fused_config(problem, [&](auto config) { err = launch_fused<decltype(config)>(args, stream); });
+  with_fused_config(problem,
+                    [&](auto config) { err = launch_fused<decltype(config)>(args, problem.networks, stream); });
   return err;
 }
 

@@ -5,7 +5,8 @@
 // layout keeps tile_rows apart. So a block takes `points` consecutive rows of one tile and all of
 // their components (block-local row m = c * points + p), computes their [components * points, 64]
 // result in passes of 64 rows into shared memory, and then applies the epilogue per
-// (point, column) with all components at hand.
+// (point, column) with all components at hand. Grid: x over (tile, block of points), y over
+// blocks of 64 columns, z over the span's networks.
 #include <algorithm>
 
 #include "jet_kernels.cuh"
@@ -22,18 +23,19 @@ constexpr int kBlockK = 16;
 constexpr int kMicro = 4;
 constexpr int kThreadCols = kBlockCols / kMicro;
 
-// Applies the epilogue to one (point, column); z points at its value component in shared memory.
-__device__ void jet_gemm_epilogue(const JetGemmArgs& args, int64_t tile, int64_t row, int64_t col, float* z,
-                                  int64_t z_stride) {
+// Applies the epilogue to one (point, column) of a network; z points at its value component in
+// shared memory.
+__device__ void jet_gemm_epilogue(const JetGemmArgs& args, int64_t network, int64_t tile, int64_t row, int64_t col,
+                                  float* z, int64_t z_stride) {
   const JetGemmEpilogue& epilogue = args.epilogue;
   const TileSpan& span = args.span;
   const int64_t components = args.computed_components;
-  if (epilogue.bias != nullptr) z[0] += epilogue.bias[col];
-  if (epilogue.pre_activation != nullptr) {
-    float* kept = epilogue.pre_activation + span.tiled_row(tile, 0, row) * args.n + col;
+  if (epilogue.bias.data != nullptr) z[0] += epilogue.bias.of(network)[col];
+  if (epilogue.pre_activation.data != nullptr) {
+    float* kept = epilogue.pre_activation.of(network) + span.tiled_row(tile, 0, row) * args.n + col;
     for (int64_t c = 0; c < components; ++c) kept[c * span.tile_rows * args.n] = z[c * z_stride];
   }
-  const JetMatrix<float>& out = epilogue.out;
+  const JetMatrix<float> out = epilogue.out.of_network(network);
   if (out.packed && !span.valid(tile, row)) return;
   float* y = out.data + out.offset(span, tile, row, col);
   const int64_t y_stride = out.component_stride(span);
@@ -51,6 +53,9 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float b_tile[kBlockK][kBlockCols + 1];
 
   const TileSpan& span = args.span;
+  const int64_t network = blockIdx.z;
+  const float* a = args.a + network * span.tiled_stride(args.k);
+  const float* b = args.b.of(network);
   const int64_t tile = blockIdx.x / blocks_per_tile;
   const int64_t first_row = (blockIdx.x % blocks_per_tile) * points;
   const int64_t first_col = static_cast<int64_t>(blockIdx.y) * kBlockCols;
@@ -69,7 +74,7 @@ __global__ void __launch_bounds__(kThreads)
         const int64_t row = first_row + local % points;
         float v = 0.0f;
         if (local < block_rows && row < span.tile_rows && k0 + kk < args.k) {
-          v = args.a[span.tiled_row(tile, local / points, row) * args.k + k0 + kk];
+          v = a[span.tiled_row(tile, local / points, row) * args.k + k0 + kk];
         }
         a_tile[kk][m] = v;
       }
@@ -78,7 +83,7 @@ __global__ void __launch_bounds__(kThreads)
         const int j = e / kBlockK;
         float v = 0.0f;
         if (first_col + j < args.n && k0 + kk < args.k) {
-          v = args.b[(k0 + kk) * args.b_stride_k + (first_col + j) * args.b_stride_n];
+          v = b[(k0 + kk) * args.b_stride_k + (first_col + j) * args.b_stride_n];
         }
         b_tile[kk][j] = v;
       }
@@ -115,14 +120,14 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t row = first_row + p;
     const int64_t col = first_col + j;
     if (row >= span.tile_rows || col >= args.n) continue;
-    jet_gemm_epilogue(args, tile, row, col, result + p * kBlockCols + j, z_stride);
+    jet_gemm_epilogue(args, network, tile, row, col, result + p * kBlockCols + j, z_stride);
   }
 }
 
 }  // namespace
 
 cudaError_t launch_jet_gemm(const JetGemmArgs& args, cudaStream_t stream) {
-  if (args.span.tiles == 0 || args.n == 0) return cudaSuccess;
+  if (args.span.tiles == 0 || args.span.networks == 0 || args.n == 0) return cudaSuccess;
   if (args.computed_components < 1 || args.computed_components > args.span.components) return cudaErrorInvalidValue;
   // Enough points that a pass is nearly full, but no more than a tile holds.
   const int64_t points = std::max<int64_t>(1, std::min<int64_t>(kPassRows / args.computed_components,
@@ -133,7 +138,7 @@ cudaError_t launch_jet_gemm(const JetGemmArgs& args, cudaStream_t stream) {
   const cudaError_t err = allow_dynamic_shared(jet_gemm_kernel, result_bytes);
   if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(args.span.tiles * blocks_per_tile),
-                  static_cast<unsigned>(ceil_div(args.n, kBlockCols)));
+                  static_cast<unsigned>(ceil_div(args.n, kBlockCols)), static_cast<unsigned>(args.span.networks));
   return launch_kernel(jet_gemm_kernel, grid, kThreads, result_bytes, stream, args, points, blocks_per_tile);
 }
 

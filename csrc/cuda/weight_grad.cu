@@ -1,6 +1,9 @@
 // Weight gradient of one layer: grad_weight += grad_z^T input_jet, a reduction over every
-// stacked row (components x points) of a span. The rows are split across blocks (grid.z) so the
-// long reduction fills the device; each block adds its partial 32 x 32 tile with atomics.
+// stacked row (components x points) of a span, for each of its networks. The rows are split
+// across blocks so the long reduction fills the device; each block adds its partial 32 x 32 tile
+// with atomics. Grid: x over tiles of in_width, y over tiles of out_width, z over (network, split)
+// pairs, network-major: z = network * splits + split, which keeps splits x networks within the
+// z limit of 65535 by taking fewer splits a network when there are many networks.
 #include <algorithm>
 
 #include "jet_kernels.cuh"
@@ -16,13 +19,17 @@ constexpr int kMicro = kTile * kTile / kThreads;  // outputs per thread, along g
 constexpr int kTargetBlocks = 2048;               // enough to fill a large GPU several times over
 
 __global__ void __launch_bounds__(kThreads)
-    weight_grad_kernel(TileSpan span, const float* grad_z, int64_t out_width, const float* input_jet,
-                       int64_t in_width, float* grad_weight, int64_t rows_per_split) {
+    weight_grad_kernel(TileSpan span, const float* grad_zs, int64_t out_width, const float* input_jets,
+                       int64_t in_width, PerNetwork<float> grad_weights, int64_t splits, int64_t rows_per_split) {
   __shared__ float grad_tile[kRowsPerStep][kTile + 1];
   __shared__ float input_tile[kRowsPerStep][kTile + 1];
   const int64_t first_out = static_cast<int64_t>(blockIdx.y) * kTile;
   const int64_t first_in = static_cast<int64_t>(blockIdx.x) * kTile;
-  const int64_t row_begin = static_cast<int64_t>(blockIdx.z) * rows_per_split;
+  const int64_t network = blockIdx.z / splits;
+  const float* grad_z = grad_zs + network * span.tiled_stride(out_width);
+  const float* input_jet = input_jets + network * span.tiled_stride(in_width);
+  float* grad_weight = grad_weights.of(network);
+  const int64_t row_begin = (blockIdx.z % splits) * rows_per_split;
   const int64_t row_end =
       row_begin + rows_per_split < span.stacked_rows() ? row_begin + rows_per_split : span.stacked_rows();
   const int tid = threadIdx.x;
@@ -59,18 +66,21 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 cudaError_t launch_weight_grad(const TileSpan& span, const float* grad_z, int64_t out_width, const float* input_jet,
-                               int64_t in_width, float* grad_weight, cudaStream_t stream) {
+                               int64_t in_width, PerNetwork<float> grad_weight, cudaStream_t stream) {
   const int64_t rows = span.stacked_rows();
-  if (rows == 0 || out_width == 0 || in_width == 0) return cudaSuccess;
+  if (rows == 0 || span.networks == 0 || out_width == 0 || in_width == 0) return cudaSuccess;
   const int64_t tiles_in = ceil_div(in_width, kTile);
   const int64_t tiles_out = ceil_div(out_width, kTile);
-  const int64_t max_splits = std::min<int64_t>(65535, ceil_div(rows, kRowsPerStep));
-  const int64_t splits = std::clamp<int64_t>(kTargetBlocks / (tiles_in * tiles_out), 1, max_splits);
-  const int64_t rows_per_split = ceil_div(ceil_div(rows, splits), kRowsPerStep) * kRowsPerStep;
+  // The target counts every network's blocks; span.networks <= kMaxGridNetworks leaves at least one split.
+  const int64_t max_splits = std::min<int64_t>(kMaxGridNetworks / span.networks, ceil_div(rows, kRowsPerStep));
+  const int64_t wanted = kTargetBlocks / (tiles_in * tiles_out * span.networks);
+  const int64_t rows_per_split =
+      ceil_div(ceil_div(rows, std::clamp<int64_t>(wanted, 1, max_splits)), kRowsPerStep) * kRowsPerStep;
+  const int64_t splits = ceil_div(rows, rows_per_split);  // every split has rows
   const dim3 grid(static_cast<unsigned>(tiles_in), static_cast<unsigned>(tiles_out),
-                  static_cast<unsigned>(ceil_div(rows, rows_per_split)));
+                  static_cast<unsigned>(splits * span.networks));
   return launch_kernel(weight_grad_kernel, grid, kThreads, 0, stream, span, grad_z, out_width, input_jet, in_width,
-                       grad_weight, rows_per_split);
+                       grad_weight, splits, rows_per_split);
 }
 
 }  // namespace siren_fused::cuda

@@ -4,7 +4,8 @@
     python tests/cuda_emulation/planted_bugs.py --only removed-gemm-barrier
 
 The bugs are the kind that compile cleanly and that only running the kernels can show: a missing
-barrier, a grid that drops the tail of a batch, a perturbed product. The tracked files are copied to
+barrier, a grid that drops the tail of a batch, a perturbed product, a wrong stride between the
+networks of a batch. The tracked files are copied to
 a scratch checkout, the extension is built there once with the emulated CUDA kernels, and for each bug
 the kernel file is changed, rebuilt (only that file recompiles), tests/test_cuda.py runs until its
 first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
@@ -52,8 +53,10 @@ BUGS = [
         "the whole-network kernel's grid drops the batch's last partial block of points"),
     PlantedBug(
         "floor-grid-sine-jet", "csrc/cuda/sine_jet_kernels.cu",
-        "ceil_div(count, kThreads)), kThreads, 0, stream, span,",
-        "(count / kThreads)), kThreads, 0, stream, span,",
+        "ceil_div(count, kThreads)), static_cast<unsigned>(span.networks));\n"
+        "  return launch_kernel(sine_jet_kernel,",
+        "(count / kThreads)), static_cast<unsigned>(span.networks));\n"
+        "  return launch_kernel(sine_jet_kernel,",
         "the backward's sine-jet recomputation skips the span's tail"),
     PlantedBug(
         "shared-opt-in-without-static", "csrc/cuda/device_code.cuh",
@@ -70,6 +73,11 @@ BUGS = [
         "z[c][i][0] = fmaf(hk[kk], w[kk].x, z[c][i][0]);",
         "z[c][i][0] = fmaf(hk[kk], w[kk].x * 1.0001f, z[c][i][0]);",
         "one column in four of the whole-network kernel's matmul is 1e-4 too large"),
+    PlantedBug(
+        "fused-forward-weight-network-stride", "csrc/cuda/jet_forward_fused.cu",
+        "    args.layer[l] = {layer.weights(),",
+        "    args.layer[l] = {PerNetwork<const float>{layer.weight, layer.bias_stride()},",
+        "the whole-network kernel steps from one network's weights to the next by the bias's stride"),
 ]
 
 

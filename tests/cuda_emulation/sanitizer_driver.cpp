@@ -41,8 +41,9 @@ struct Case {
   std::vector<int64_t> hidden_widths;
   int64_t out_width;
   bool outermost_linear;
-  int64_t points;
+  int64_t points;  // N, per network
   bool expect_launch_refused = false;  // shared memory past the device's opt-in maximum
+  int64_t networks = 1;  // B: a batch of networks of this shape, each with its own weights and points
 };
 
 // A SIREN with the paper's initialisation (first layer U(-1/in, 1/in), later layers
@@ -84,10 +85,37 @@ Network make_network(const Case& c, std::mt19937& rng) {
   return net;
 }
 
-JetProblem problem_of(const Case& c, const Network& net) {
-  JetProblem problem{c.spec, c.spec.weighted_laplacian ? net.laplacian_weights.data() : nullptr, c.points, 0, {}};
+// The case's B networks, and their parameters stacked as the glue hands them: weights[l] is
+// [B, out, in] and biases[l] [B, out], contiguous.
+struct Batch {
+  std::vector<Network> nets;
+  std::vector<std::vector<float>> weights;
+  std::vector<std::vector<float>> biases;
+
+  const Network& first() const { return nets.front(); }
+  int64_t size() const { return static_cast<int64_t>(nets.size()); }
+};
+
+Batch make_batch(const Case& c, std::mt19937& rng) {
+  Batch batch;
+  for (int64_t b = 0; b < c.networks; ++b) batch.nets.push_back(make_network(c, rng));
+  for (int64_t l = 0; l < batch.first().layers(); ++l) {
+    batch.weights.emplace_back();
+    batch.biases.emplace_back();
+    for (const Network& net : batch.nets) {
+      batch.weights[l].insert(batch.weights[l].end(), net.weights[l].begin(), net.weights[l].end());
+      batch.biases[l].insert(batch.biases[l].end(), net.biases[l].begin(), net.biases[l].end());
+    }
+  }
+  return batch;
+}
+
+JetProblem problem_of(const Case& c, const Batch& batch) {
+  const Network& net = batch.first();  // the shapes, omegas and Laplacian weights every network shares
+  JetProblem problem{c.spec, c.spec.weighted_laplacian ? net.laplacian_weights.data() : nullptr, c.points, 0, {},
+                     batch.size()};
   for (int64_t l = 0; l < net.layers(); ++l) {
-    problem.layers.push_back({net.weights[l].data(), net.biases[l].data(), net.widths[l], net.widths[l + 1],
+    problem.layers.push_back({batch.weights[l].data(), batch.biases[l].data(), net.widths[l], net.widths[l + 1],
                               net.omegas[l], net.is_sine(l)});
   }
   problem.tile_rows = jet_tile_rows(c.spec.components(), problem.max_width());
@@ -117,13 +145,16 @@ std::vector<double> reference_value(const Network& net, std::vector<double> h) {
   return h;
 }
 
-// Buffers shaped as the glue allocates them: one [tiles, components, tile_rows, width] pre-activation
-// jet per sine layer, NaN-filled.
+// Buffers shaped as the glue allocates them: one [B, tiles, components, tile_rows, width]
+// pre-activation jet per sine layer, NaN-filled.
 std::vector<std::vector<float>> saved_buffers(const JetProblem& problem) {
   std::vector<std::vector<float>> saved;
   const int64_t tiles = jet_tile_count(problem.num_points, problem.tile_rows);
   for (const JetLayer& layer : problem.layers) {
-    if (layer.sine) saved.emplace_back(tiles * problem.spec.components() * problem.tile_rows * layer.out_width, kNaN);
+    if (layer.sine) {
+      saved.emplace_back(problem.networks * tiles * problem.spec.components() * problem.tile_rows * layer.out_width,
+                         kNaN);
+    }
   }
   return saved;
 }
@@ -151,10 +182,10 @@ struct Verdict {
 };
 
 // Forward without and with saved pre-activations; returns the saved buffers for the backward.
-std::vector<std::vector<float>> check_forward(const Case& c, const Network& net, const JetProblem& problem,
+std::vector<std::vector<float>> check_forward(const Case& c, const Batch& batch, const JetProblem& problem,
                                               const std::vector<float>& x, Verdict& verdict) {
   const int64_t components = c.spec.components();
-  const size_t out_elements = components * c.points * c.out_width;
+  const size_t out_elements = batch.size() * components * c.points * c.out_width;
   std::vector<float> workspace(siren_fused::cuda::jet_forward_workspace_elements(problem), kNaN);
   std::vector<float> out(out_elements, kNaN);
   if (!verdict.launched(siren_fused::cuda::jet_forward_cuda(problem, x.data(), out.data(), {}, workspace.data(),
@@ -177,11 +208,15 @@ std::vector<std::vector<float>> check_forward(const Case& c, const Network& net,
   // float32 through sines of omega 30 loses a few ulps of the pre-activation a layer.
   constexpr double kTolerance = 2e-4;
   double worst = 0.0;
-  for (int64_t p = 0; p < c.points; ++p) {
-    const float* point = x.data() + p * c.spec.in_dims;
-    const std::vector<double> expected = reference_value(net, std::vector<double>(point, point + c.spec.in_dims));
-    for (int64_t j = 0; j < c.out_width; ++j) {
-      worst = std::max(worst, std::abs(out[p * c.out_width + j] - expected[j]) / (1.0 + std::abs(expected[j])));
+  for (int64_t b = 0; b < batch.size(); ++b) {  // network b: its own weights at its own points
+    const float* value = out.data() + b * components * c.points * c.out_width;
+    for (int64_t p = 0; p < c.points; ++p) {
+      const float* point = x.data() + (b * c.points + p) * c.spec.in_dims;
+      const std::vector<double> expected =
+          reference_value(batch.nets[b], std::vector<double>(point, point + c.spec.in_dims));
+      for (int64_t j = 0; j < c.out_width; ++j) {
+        worst = std::max(worst, std::abs(value[p * c.out_width + j] - expected[j]) / (1.0 + std::abs(expected[j])));
+      }
     }
   }
   if (!(worst <= kTolerance)) verdict.fail("value off the double-precision network by " + std::to_string(worst));
@@ -189,14 +224,16 @@ std::vector<std::vector<float>> check_forward(const Case& c, const Network& net,
 }
 
 // At order 0 the jet is the value alone, so grad_x is grad_out's product with the value's
-// Jacobian: checked against central differences of the double-precision network.
-void check_value_input_grad(const Network& net, const std::vector<float>& x, const std::vector<float>& grad_out,
+// Jacobian: checked against central differences of each double-precision network.
+void check_value_input_grad(const Batch& batch, const std::vector<float>& x, const std::vector<float>& grad_out,
                             const std::vector<float>& grad_x, Verdict& verdict) {
-  const int64_t d_count = net.widths.front(), out_width = net.widths.back();
+  const int64_t d_count = batch.first().widths.front(), out_width = batch.first().widths.back();
+  const size_t points_per_network = x.size() / d_count / batch.size();
   constexpr double kStep = 1e-5;
   std::vector<double> expected(grad_x.size());
   double scale = 0.0;
-  for (size_t p = 0; p * d_count < x.size(); ++p) {
+  for (size_t p = 0; p * d_count < x.size(); ++p) {  // p: a point of every network's, network-major
+    const Network& net = batch.nets[p / points_per_network];
     for (int64_t d = 0; d < d_count; ++d) {
       std::vector<double> sides[2];
       for (int side = 0; side < 2; ++side) {
@@ -221,15 +258,16 @@ void check_value_input_grad(const Network& net, const std::vector<float>& x, con
 
 // Backward with and without grad_x. Gradients accumulate with atomics in an order that changes
 // between launches, so the two runs' weight gradients agree to rounding only.
-void check_backward(const Case& c, const Network& net, const JetProblem& problem, const std::vector<float>& x,
+void check_backward(const Case& c, const Batch& batch, const JetProblem& problem, const std::vector<float>& x,
                     std::vector<std::vector<float>>& saved, std::mt19937& rng, Verdict& verdict) {
-  const std::vector<float> grad_out = nonzero_uniform(c.spec.components() * c.points * c.out_width, rng);
+  const Network& net = batch.first();
+  const std::vector<float> grad_out = nonzero_uniform(batch.size() * c.spec.components() * c.points * c.out_width, rng);
   std::vector<std::vector<float>> first_weight_grads;
   for (const bool input_grad : {true, false}) {
     std::vector<std::vector<float>> grad_weights, grad_biases;
     for (int64_t l = 0; l < net.layers(); ++l) {
-      grad_weights.emplace_back(net.weights[l].size(), 0.0f);  // zeroed, as zero_grads leaves them
-      grad_biases.emplace_back(net.biases[l].size(), 0.0f);
+      grad_weights.emplace_back(batch.weights[l].size(), 0.0f);  // zeroed, as zero_grads leaves them
+      grad_biases.emplace_back(batch.biases[l].size(), 0.0f);
     }
     std::vector<float> grad_x(input_grad ? x.size() : 0, kNaN);
     std::vector<float> workspace(siren_fused::cuda::jet_backward_workspace_elements(problem), kNaN);
@@ -244,7 +282,7 @@ void check_backward(const Case& c, const Network& net, const JetProblem& problem
       return;
     }
     verdict.expect_finite(grad_x, "grad_x");
-    if (input_grad && c.spec.order == 0) check_value_input_grad(net, x, grad_out, grad_x, verdict);
+    if (input_grad && c.spec.order == 0) check_value_input_grad(batch, x, grad_out, grad_x, verdict);
     for (int64_t l = 0; l < net.layers(); ++l) {
       verdict.expect_finite(grad_weights[l], "grad_weight" + std::to_string(l));
       verdict.expect_finite(grad_biases[l], "grad_bias" + std::to_string(l));
@@ -281,31 +319,32 @@ void check_launch_refused(const Case& c, const JetProblem& problem, const std::v
   std::printf("      refused as expected: %s\n", cudaGetErrorString(err));
   if (cudaPeekAtLastError() != cudaSuccess) verdict.fail("the refused launch left its error pending");
   const Case next{"after refusal", JetSpec{2, 1, false}, {16}, 1, true, 5};
-  const Network net = make_network(next, rng);
+  const Batch batch = make_batch(next, rng);
   const std::vector<float> next_x = nonzero_uniform(next.points * next.spec.in_dims, rng);
-  check_forward(next, net, problem_of(next, net), next_x, verdict);
+  check_forward(next, batch, problem_of(next, batch), next_x, verdict);
 }
 
 bool run_case(const Case& c, uint32_t seed) {
   const auto start = std::chrono::steady_clock::now();
   std::mt19937 rng(seed);
-  const Network net = make_network(c, rng);
-  const JetProblem problem = problem_of(c, net);
-  const std::vector<float> x = nonzero_uniform(c.points * c.spec.in_dims, rng);
+  const Batch batch = make_batch(c, rng);
+  const JetProblem problem = problem_of(c, batch);
+  const std::vector<float> x = nonzero_uniform(c.networks * c.points * c.spec.in_dims, rng);
   Verdict verdict;
   if (c.expect_launch_refused) {
     check_launch_refused(c, problem, x, rng, verdict);
   } else {
-    std::vector<std::vector<float>> saved = check_forward(c, net, problem, x, verdict);
-    if (verdict.failures.empty()) check_backward(c, net, problem, x, saved, rng, verdict);
+    std::vector<std::vector<float>> saved = check_forward(c, batch, problem, x, verdict);
+    if (verdict.failures.empty()) check_backward(c, batch, problem, x, saved, rng, verdict);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s %-40s %5.1f s  %s, N=%lld, tiles=%lld of %lld rows, chunks=%lld%s%s\n",
+  std::printf("%s %-40s %5.1f s  %s, B=%lld, N=%lld, tiles=%lld of %lld rows, chunks=%lld%s%s\n",
               verdict.failures.empty() ? "ok  " : "FAIL", c.name.c_str(), seconds,
               siren_fused::cuda::jet_forward_fused_supported(problem) ? "fused" : "per-layer",
-              static_cast<long long>(c.points), static_cast<long long>(problem.tiles()),
-              static_cast<long long>(problem.tile_rows),
-              static_cast<long long>((problem.tiles() + problem.chunk_tiles() - 1) / problem.chunk_tiles()),
+              static_cast<long long>(c.networks), static_cast<long long>(c.points),
+              static_cast<long long>(problem.tiles()), static_cast<long long>(problem.tile_rows),
+              static_cast<long long>(((problem.tiles() + problem.chunk_tiles() - 1) / problem.chunk_tiles()) *
+                                     ((problem.networks + problem.chunk_networks() - 1) / problem.chunk_networks())),
               verdict.failures.empty() ? "" : ": ", verdict.failures.c_str());
   std::fflush(stdout);
   return verdict.failures.empty();
@@ -323,8 +362,7 @@ Case past_full_tiles(Case c, int64_t full_tiles) {
 Case past_one_chunk(Case c) {
   c.points = std::numeric_limits<int32_t>::max();
   std::mt19937 rng;
-  const Network net = make_network(c, rng);
-  const JetProblem problem = problem_of(c, net);
+  const JetProblem problem = problem_of(c, make_batch(c, rng));
   return past_full_tiles(c, problem.chunk_tiles());
 }
 
@@ -367,6 +405,13 @@ std::vector<Case> all_cases() {
   cases.push_back({"Hessian D=18 (48 KB opt-in)", JetSpec{18, 2, true}, {16}, 2, false, 5});
   cases.push_back({"Laplacian D=160 (48 KB opt-in)", JetSpec{160, 2, false}, {16}, 2, true, 9});
   cases.push_back({"Hessian D=60 (past the device maximum)", JetSpec{60, 2, true}, {16}, 2, true, 1, true});
+  // Batches of networks, the network a grid dimension of every kernel: the whole-network kernel
+  // and the per-layer kernels (weight gradient included) with N not a multiple of the tile rows,
+  // and a batch whose networks do not all fit one chunk of the workspace (JetProblem::chunk_networks:
+  // 2 networks a chunk here, so 3 networks are 2 chunks, the second holding 1).
+  cases.push_back({"batched B=3, fused", laplacian2, {32, 24}, 2, true, 23, false, 3});
+  cases.push_back({"batched B=3, per-layer", JetSpec{2, 2, true}, {129}, 3, false, 23, false, 3});
+  cases.push_back({"batched B=3 in two chunks, per-layer", JetSpec{6, 2, true}, {}, 256, true, 1000, false, 3});
   return cases;
 }
 
