@@ -210,8 +210,11 @@ def test_hypernet_command_on_a_folder_of_images_writes_figure_json_and_resumes(t
     assert (out / "hypernet.png").stat().st_size > 5_000
     with pytest.raises(FileExistsError, match="--resume"):
         cli.main(common + ["--steps", "4"])
-    assert cli.main(common + ["--steps", "4", "--models", "siren", "--resume"]) == 0
-    assert json.loads((out / "hypernet.json").read_text())["models"][0]["step"] == 4
+    assert cli.main(common + ["--steps", "4", "--models", "siren", "--resume", "--time-backends", "2"]) == 0
+    record = json.loads((out / "hypernet.json").read_text())
+    assert record["models"][0]["step"] == 4
+    assert set(record["siren_step_time"]) == {"fused", "reference"}
+    assert all(timing["steps"] == 2 and timing["median_seconds"] > 0 for timing in record["siren_step_time"].values())
 
 
 def test_context_mean_reference_is_exact_on_flat_images_and_not_on_structured_ones():

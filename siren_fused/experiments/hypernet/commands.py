@@ -6,7 +6,9 @@ size predicted by the same hypernetwork, trained the same way.
 
 The command writes ``<out>/hypernet.png`` (context, reconstructions and truth for a few test images),
 ``<out>/hypernet.json`` (test PSNR per number of context pixels, settings, times) and a checkpoint per model in
-``<out>/<model>/`` that ``--resume`` continues.
+``<out>/<model>/`` that ``--resume`` continues. The SIREN decoders of a batch run through the fused kernels in
+one call (``siren_fused.jet``'s ``params``); ``--time-backends N`` times N training steps of the SIREN model with
+them against the reference (``functional_call`` under ``vmap``).
 
 The paper's settings (CelebA at 32 x 32, its ``train_img_neural_process.py``): decoder 2 -> 256 x 3 -> 3, latent
 and hypernetwork 256 wide, 100 images a batch, Adam at 5e-5, 401 epochs (about 650,000 steps; a GPU job):
@@ -26,12 +28,13 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ..training_loop import add_resume_arguments, checkpoint_file
+from ..command_options import add_run_options, format_step_time
+from ..training_loop import checkpoint_file
 from .data import DATASETS, PHOTOS, TEST_PHOTOS, Split, load_split
 from .evaluation import CONTEXT_COUNTS, context_mean_psnr, evaluate
 from .figures import save_context_figure
 from .model import DECODER_TITLES, DECODERS
-from .training import HypernetConfig, train_hypernet
+from .training import HypernetConfig, time_training_steps, train_hypernet
 
 REQUIRED_MODULES = ("tqdm", "skimage", "matplotlib")  # progress bar, images, figure
 DEFAULTS = HypernetConfig()
@@ -67,18 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for flag, name, kind, paper in SIZE_OPTIONS:
         training.add_argument(flag, type=kind, default=getattr(DEFAULTS, name),
                               help=f"default %(default)s; paper {paper}")
-    training.add_argument("--seed", type=int, default=0, help="default %(default)s")
-    training.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every,
-                          help="steps between checkpoints (default %(default)s)")
-    add_resume_arguments(training)
-    training.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_run_options(training, DEFAULTS.checkpoint_every)
     parser.add_argument("--figure-images", type=int, default=2, help="test images in the figure (default %(default)s)")
     parser.set_defaults(func=run_hypernet, requires=REQUIRED_MODULES)
 
 
 def _config(model: str, args: argparse.Namespace, channels: int) -> HypernetConfig:
     sizes = {name: getattr(args, name) for _, name, _, _ in SIZE_OPTIONS}
-    return HypernetConfig(decoder=model, channels=channels, size=args.size, seed=args.seed,
+    return HypernetConfig(decoder=model, channels=channels, size=args.size, seed=args.seed, backend=args.backend,
                           checkpoint_every=args.checkpoint_every, **sizes, **{
                               name: getattr(DEFAULTS, name) for name in ("latent_weight", "parameter_weight",
                                                                           "max_grad_norm", "encoder_layers")})
@@ -122,6 +121,13 @@ def run_hypernet(args: argparse.Namespace) -> int:
               "test_sources": sorted(set(split.test.sources)), "threads": torch.get_num_threads(),
               "figure": figure, "figure_images": shown, "models": rows,
               "context_mean_psnr_db": context_mean}
+    if args.time_backends > 0:
+        timings = time_training_steps(_config("siren", args, split.train.channels), split.train,
+                                      steps=args.time_backends)
+        record["siren_step_time"] = {backend: asdict(timing) for backend, timing in timings.items()}
+        for timing in timings.values():
+            print(format_step_time(f"SIREN-decoder step time, {timing.backend:9}", timing.median_seconds,
+                                   timing.mean_seconds, timing.steps))
     (args.out / "hypernet.json").write_text(json.dumps(record, indent=2))
     _print_table(rows, context_mean)
     print(f"wrote {figure} and {args.out / 'hypernet.json'}")

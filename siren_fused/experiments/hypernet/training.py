@@ -7,14 +7,15 @@ predicted decoder parameters. Adam, with the gradient norm clipped to 1 as the r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 
 from ..images.data import pixel_grid
-from ..training_loop import FittedModel, fit, optimizer_step
+from ..training_loop import FittedModel, StepTiming, fit, optimizer_step, time_backend_steps
 from .data import ContextBatch, ContextBatches, ImageSet
 from .model import DECODERS, ImageHypernetwork, build_decoder
 
@@ -104,3 +105,17 @@ def train_hypernet(config: HypernetConfig, train_images: ImageSet, checkpoint_pa
     return fit(model, optimizer, lambda batch: training_step(model, optimizer, batch, grid, config), batches,
                config.steps, checkpoint_path, config.checkpoint_every, asdict(config), ARCHITECTURE_FIELDS, resume,
                label=f"hypernet {config.decoder}", progress=progress)
+
+
+def time_training_steps(config: HypernetConfig, train_images: ImageSet, backends: Sequence[str] = ("fused", "reference"),
+                        steps: int = 20, warmup_steps: int = 2) -> Dict[str, StepTiming]:
+    """Median and mean training-step time per decoder backend for ``config``'s model on the same batches (its
+    ``backend`` is ignored): the fused batched kernels against ``functional_call`` under ``vmap``."""
+    grid = pixel_grid(config.size)
+
+    def step(model: ImageHypernetwork, optimizer: torch.optim.Optimizer, batch: ContextBatch, backend: str):
+        return optimizer_step(optimizer, loss_terms(model, batch, grid, config, backend), config.max_grad_norm)
+
+    batches = ContextBatches(train_images, config.batch, config.context_min, config.context_max, config.seed)
+    return time_backend_steps(build_model(config), step, batches, functools.partial(torch.optim.Adam, lr=config.lr),
+                              backends, steps, warmup_steps)
