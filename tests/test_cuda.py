@@ -209,14 +209,14 @@ def test_depth_around_fused_layer_limit(cuda_kernels, hidden_layers):
 
 
 def test_batch_spanning_several_chunks(cuda_kernels):
-    # A 1024-wide layer and a 3-D Hessian make tiles of 7 rows; the kernels then take the batch in
-    # chunks of 2^24 / (components * rows * width) tiles (JetProblem::chunk_tiles): 234 tiles here,
+    # A 1024-wide layer and a 3-D Hessian make tiles of 9 rows; the kernels then take the batch in
+    # chunks of 2^24 / (components * rows * width) tiles (JetProblem::chunk_tiles): 182 tiles here,
     # so 1,700 points are 2 chunks, the second partly filled.
     net = random_siren(3, 1024, 0, 2, seed=19)
     rows = tile_rows_of(net, 2, True)
     chunk_points = (2**24 // (10 * rows * 1024)) * rows
     n = 1700
-    assert rows == 7 and chunk_points < n < 2 * chunk_points
+    assert rows == 9 and chunk_points < n < 2 * chunk_points
     check_against_reference(cuda_kernels, net, random_points(n, 3, seed=10, scale=1.0), 2, True)
 
 
@@ -455,14 +455,14 @@ def test_batch_of_one_network(cuda_kernels, hidden):
 
 
 def test_batched_networks_several_chunks(cuda_kernels):
-    # A 1024-wide layer and a 3-D Hessian: 86 tiles of 7 rows a network leave room for 2 networks in
+    # A 1024-wide layer and a 3-D Hessian: 67 tiles of 9 rows a network leave room for 2 networks in
     # one chunk of the workspace (JetProblem::chunk_networks), so 3 networks take 2 chunks, the
     # second one network. The per-network calls are left out: each would cost as much again.
     n = 600
     nets, xs = batched_networks(3, 3, 1024, 1, n, seed=43, hidden_layers=0)
     rows = tile_rows_of(nets[0], 2, True)
     tiles = -(-n // rows)
-    assert rows == 7 and 2**24 // (tiles * 10 * rows * 1024) == 2
+    assert rows == 9 and 2**24 // (tiles * 10 * rows * 1024) == 2
     check_batched(cuda_kernels, nets, xs, 2, True, per_network=False)
 
 
