@@ -23,17 +23,20 @@ std::vector<int64_t> JetArgs::batch_shape(std::vector<int64_t> shape) const {
   return shape;
 }
 
+std::vector<at::Tensor> JetArgs::of_network(const std::vector<at::Tensor>& tensors, int64_t b) const {
+  std::vector<at::Tensor> parts;
+  for (const at::Tensor& tensor : tensors) parts.push_back(of_network(tensor, b));
+  return parts;
+}
+
 JetArgs JetArgs::network(int64_t b) const {
   if (!batched) return *this;
   JetArgs one = *this;
   one.batched = false;
   one.networks = 1;
-  one.x = x.select(0, b);
-  one.caller_x = one.x;
-  for (int64_t l = 0; l < layers(); ++l) {
-    one.weights[l] = one.caller_weights[l] = weights[l].select(0, b);
-    one.biases[l] = one.caller_biases[l] = biases[l].select(0, b);
-  }
+  one.x = one.caller_x = of_network(x, b);
+  one.weights = one.caller_weights = of_network(weights, b);
+  one.biases = one.caller_biases = of_network(biases, b);
   return one;
 }
 
@@ -146,10 +149,8 @@ JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
 JetGrads JetGrads::network(const JetArgs& args, int64_t b) const {
   JetGrads one = *this;
   one.x = args.of_network(x, b);
-  for (size_t l = 0; l < weights.size(); ++l) {
-    one.weights[l] = args.of_network(weights[l], b);
-    one.biases[l] = args.of_network(biases[l], b);
-  }
+  one.weights = args.of_network(weights, b);
+  one.biases = args.of_network(biases, b);
   return one;
 }
 

@@ -49,6 +49,7 @@ struct JetArgs {
   at::Tensor with_networks(const at::Tensor& tensor) const { return batched ? tensor : tensor.unsqueeze(0); }
   // Network b's part of `tensor`, a tensor with the leading B when batched (the tensor itself when not).
   at::Tensor of_network(const at::Tensor& tensor, int64_t b) const { return batched ? tensor.select(0, b) : tensor; }
+  std::vector<at::Tensor> of_network(const std::vector<at::Tensor>& tensors, int64_t b) const;
   // Network b's arguments, unbatched: views of x[b], weights[l][b] and biases[l][b].
   JetArgs network(int64_t b) const;
   // laplacian_weights' data for the kernels, null when the Laplacian is not weighted.

@@ -215,10 +215,8 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
     """
     _check_arguments(net, x, order, hessian, backend)
     network_params = checked_params(net, params, x)
-    _check_points(net, x, network_params.networks)
+    _check_points(net, x, None if network_params is None else network_params.networks)
     weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
-    if params is None:
-        network_params = None
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated():
             _extension.require()

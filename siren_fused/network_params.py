@@ -48,12 +48,12 @@ class NetworkParams:
         return [of(layer.linear.weight) for layer in layers], [of(layer.linear.bias) for layer in layers]
 
 
-def checked_params(net: Siren, params: Optional[Params], x: torch.Tensor) -> NetworkParams:
+def checked_params(net: Siren, params: Optional[Params], x: torch.Tensor) -> Optional[NetworkParams]:
     """``params`` checked against the net's parameters and x's dtype and device (a clear error naming
-    the entry otherwise)."""
-    own = dict(net.named_parameters())
+    the entry otherwise); None stays None (the net's own parameters)."""
     if params is None:
-        return NetworkParams(own, frozenset(), None)
+        return None
+    own = dict(net.named_parameters())
     if not isinstance(params, Mapping):
         raise TypeError(f"params must map parameter names to tensors (like torch.func.functional_call), got "
                         f"{type(params).__name__}")

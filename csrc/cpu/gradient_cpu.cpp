@@ -237,10 +237,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
     }
   }
   for (int64_t b = 0; b < args.networks; ++b) {
-    std::vector<at::Tensor> saved_b;
-    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
-    forward_network(args.network(b), args.of_network(value, b), args.of_network(grad, b), save ? saved_b : scratch,
-                    save);
+    forward_network(args.network(b), args.of_network(value, b), args.of_network(grad, b),
+                    save ? args.of_network(saved, b) : scratch, save);
   }
   return {value, grad, saved};
 }
@@ -265,11 +263,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
   const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
   const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
   for (int64_t b = 0; b < args.networks; ++b) {
-    std::vector<at::Tensor> saved_b;
-    for (const at::Tensor& tensor : saved) saved_b.push_back(args.of_network(tensor, b));
     JetGrads grads_b = grads.network(args, b);
-    backward_network(args.network(b), args.of_network(grad_value, b), args.of_network(grad_grad, b), saved_b,
-                     input_grad, grads_b);
+    backward_network(args.network(b), args.of_network(grad_value, b), args.of_network(grad_grad, b),
+                     args.of_network(saved, b), input_grad, grads_b);
   }
   return grads.as_tuple();
 }

@@ -52,10 +52,6 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     auto totals_of_tile_sums = [&](const Chunk& chunk, int64_t per_tile) {
       return tile_sums_tensor.narrow(0, 0, chunk.tiles() * per_tile).view({chunk.networks, chunk.count, per_tile}).sum(1);
     };
-    // Every tensor with the network dimension, so one network is a batch of one.
-    auto networks_of = [&](const at::Tensor& tensor, const Chunk& chunk) {
-      return args.with_networks(tensor).narrow(0, chunk.network, chunk.networks);
-    };
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     const scalar_t* grad_out_data = grad_out.data_ptr<scalar_t>();
     const int64_t out_width = args.out_width(plan.last);
@@ -82,7 +78,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
         }
         column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
       });
-      networks_of(grads.biases[plan.last], chunk) += totals_of_tile_sums(chunk, out_width);
+      TilePlan::networks_of(args, grads.biases[plan.last], chunk) += totals_of_tile_sums(chunk, out_width);
 
       for (int64_t l = plan.last; l >= 0; --l) {
         const int64_t in_width = args.in_width(l);
@@ -95,23 +91,23 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
                                     buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
                                     tile_sums + i * dims * width);
           });
-          networks_of(grads.weights[0], chunk).transpose(1, 2) +=
+          TilePlan::networks_of(args, grads.weights[0], chunk).transpose(1, 2) +=
               totals_of_tile_sums(chunk, dims * width).view({networks, dims, width});
           if (input_grad) {
             // Only the value component depends on x: the input tangents are constant unit vectors.
             const at::Tensor value_grad = gz_l.view({networks, chunk.count, plan.components, plan.rows, width})
                                               .select(2, 0)
                                               .reshape({networks, -1, width});
-            const at::Tensor gx = at::bmm(value_grad, networks_of(args.weights[0], chunk));
+            const at::Tensor gx = at::bmm(value_grad, TilePlan::networks_of(args, args.weights[0], chunk));
             const int64_t first_row = chunk.first * plan.rows;
             const int64_t valid = std::min(chunk.count * plan.rows, plan.num_points - first_row);
-            networks_of(grads.x, chunk).narrow(-2, first_row, valid).copy_(gx.narrow(1, 0, valid));
+            TilePlan::networks_of(args, grads.x, chunk).narrow(-2, first_row, valid).copy_(gx.narrow(1, 0, valid));
           }
           break;
         }
         const int below = 1 - gz;
         at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
-        at::bmm_out(gz_below, gz_l, networks_of(args.weights[l], chunk));
+        at::bmm_out(gz_below, gz_l, TilePlan::networks_of(args, args.weights[l], chunk));
         const at::Tensor& z_below = saved[sine_slot[l - 1]];
         const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
         for_each_tile(count, [&](int64_t i) {
@@ -121,10 +117,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
                            plan.rows * in_width, omega, buffers.jet[2] + offset, buffers.jet[below] + offset);
           column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
         });
-        networks_of(grads.biases[l - 1], chunk) += totals_of_tile_sums(chunk, in_width);
+        TilePlan::networks_of(args, grads.biases[l - 1], chunk) += totals_of_tile_sums(chunk, in_width);
         // A product then an add, not baddbmm_: ATen's CPU baddbmm_ runs one threaded GEMM a network, and each
         // such GEMM's threads meeting costs more than the GEMM on a busy machine (12 ms against 4 ms batched).
-        networks_of(grads.weights[l], chunk) +=
+        TilePlan::networks_of(args, grads.weights[l], chunk) +=
             at::bmm(gz_l.transpose(1, 2), buffers.matrices(2, networks, matrix_rows, in_width));
         gz = below;
       }

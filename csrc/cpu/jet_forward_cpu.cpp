@@ -28,10 +28,6 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   }
   if (plan.chunks.empty()) return {out, saved};
 
-  // Every tensor with the network dimension, so one network is a batch of one.
-  std::vector<at::Tensor> saved_all;
-  for (const at::Tensor& tensor : saved) saved_all.push_back(args.with_networks(tensor));
-
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
@@ -56,10 +52,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
       for (int64_t l = 0; l <= plan.last; ++l) {
         const int64_t width = args.out_width(l);
         const bool keep = save && args.is_sine(l);
-        at::Tensor z = keep ? plan.chunk_matrices(saved_all[sine_index], chunk)
+        at::Tensor z = keep ? plan.chunk_matrices(args, saved[sine_index], chunk)
                             : buffers.matrices(2, networks, matrix_rows, width);
         at::bmm_out(z, buffers.matrices(current, networks, matrix_rows, args.in_width(l)),
-                    args.with_networks(args.weights[l]).narrow(0, chunk.network, networks).transpose(1, 2));
+                    TilePlan::networks_of(args, args.weights[l], chunk).transpose(1, 2));
         scalar_t* zp = z.data_ptr<scalar_t>();
         const scalar_t* biases = args.biases[l].data_ptr<scalar_t>();  // [networks, width]
         const bool sine = args.is_sine(l);

@@ -46,7 +46,6 @@ struct TilePlan {
   int64_t tiles;          // a network's
   int64_t last;           // index of the last layer
   int64_t tile_jet_rows;  // rows of one tile's stacked jet matrix: components * rows
-  int64_t chunk_tiles;    // at most this many tiles a chunk
   std::vector<Chunk> chunks;
 
   explicit TilePlan(const JetArgs& args)
@@ -56,8 +55,7 @@ struct TilePlan {
         rows(args.tile_rows()),
         tiles(jet_tile_count(args.num_points(), args.tile_rows())),
         last(args.layers() - 1),
-        tile_jet_rows(args.spec.components() * args.tile_rows()),
-        chunk_tiles(jet_chunk_tiles(components, rows, args.max_width())) {
+        tile_jet_rows(args.spec.components() * args.tile_rows()) {
     TORCH_CHECK(args.x.device().is_cpu(), "siren_fused CPU kernel got x on ", args.x.device());
     if (tiles == 0) return;
     // Whole networks a chunk while a network fits in a chunk: one network within the chunk's budget, or
@@ -74,6 +72,7 @@ struct TilePlan {
         chunks.push_back({b, std::min(per_chunk, args.networks - b), 0, tiles});
       }
     } else {
+      const int64_t chunk_tiles = jet_chunk_tiles(components, rows, args.max_width());
       for (int64_t b = 0; b < args.networks; ++b) {
         for (int64_t first = 0; first < tiles; first += chunk_tiles) {
           chunks.push_back({b, 1, first, std::min(chunk_tiles, tiles - first)});
@@ -89,12 +88,18 @@ struct TilePlan {
     return largest;
   }
 
-  // A [B, tiles, components, rows, width] tensor's tiles of the chunk, as [networks, count * tile_jet_rows, width]
-  // matrices (contiguous: a chunk has whole networks or one network's tiles).
-  at::Tensor chunk_matrices(const at::Tensor& tiled, const Chunk& chunk) const {
-    return tiled.narrow(0, chunk.network, chunk.networks)
+  // The chunk's networks of `tensor` (x, a weight, a bias, a saved jet or a gradient, as the op takes or
+  // returns it): [networks, ...], one network being a batch of one.
+  static at::Tensor networks_of(const JetArgs& args, const at::Tensor& tensor, const Chunk& chunk) {
+    return args.with_networks(tensor).narrow(0, chunk.network, chunk.networks);
+  }
+
+  // A saved jet's tiles of the chunk, as [networks, count * tile_jet_rows, width] matrices (contiguous: a
+  // chunk has whole networks or one network's tiles).
+  at::Tensor chunk_matrices(const JetArgs& args, const at::Tensor& saved, const Chunk& chunk) const {
+    return networks_of(args, saved, chunk)
         .narrow(1, chunk.first, chunk.count)
-        .view({chunk.networks, chunk.count * tile_jet_rows, tiled.size(-1)});
+        .view({chunk.networks, chunk.count * tile_jet_rows, saved.size(-1)});
   }
 };
 
@@ -111,11 +116,6 @@ struct ChunkBuffers {
     storage = reusable_empty({3 * jet_elements}, options);
     T* p = storage.data_ptr<T>();
     for (auto& j : jet) j = p, p += jet_elements;
-  }
-
-  // Buffer i as a [rows, width] matrix, for the GEMMs.
-  at::Tensor matrix(int i, int64_t rows, int64_t width) const {
-    return storage.narrow(0, i * jet_elements, rows * width).view({rows, width});
   }
 
   // Buffer i as `networks` stacked [rows, width] matrices, for the batched GEMMs.

@@ -17,6 +17,7 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import nn
 
+from ... import reference
 from ...jet import jet
 from ...modules import Siren
 from ..baselines import ActivationMLP, ReluPE, nyquist_frequencies
@@ -39,16 +40,6 @@ def build_decoder(kind: str, hidden_features: int, hidden_layers: int, channels:
     raise ValueError(f"decoder must be one of {DECODERS}, got {kind!r}")
 
 
-def batched_functional_call(net: nn.Module, coords: torch.Tensor, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """``net`` evaluated with each of B parameter sets: ``torch.func.functional_call`` under ``vmap``.
-
-    ``params`` maps every name of ``net.named_parameters()`` to a tensor with a leading batch dimension B;
-    ``coords`` is ``[B, N, 2]`` or ``[N, 2]`` (shared by the B networks). Returns ``[B, N, out]``."""
-    coords_dim = 0 if coords.dim() == 3 else None
-    call = lambda theta, x: torch.func.functional_call(net, theta, (x,))  # noqa: E731
-    return torch.func.vmap(call, in_dims=(0, coords_dim))(dict(params), coords)
-
-
 def decode(net: nn.Module, coords: torch.Tensor, params: Mapping[str, torch.Tensor],
            backend: str = "auto") -> torch.Tensor:
     """The values ``[B, N, out]`` of B decoders that share ``net``'s architecture and take their parameters from
@@ -56,11 +47,12 @@ def decode(net: nn.Module, coords: torch.Tensor, params: Mapping[str, torch.Tens
     ``[B, N, 2]`` or ``[N, 2]``. Gradients flow into the ``params`` tensors: that is how the hypernetwork trains.
 
     A SIREN's B networks run through the fused kernels in one call (``siren_fused.jet``'s ``params``, with
-    ``backend`` its jet backend); the baseline through ``functional_call`` under ``vmap``.
+    ``backend`` its jet backend); the baseline through ``functional_call`` under ``vmap`` (the reference's
+    batched route, which takes any module).
     """
     if isinstance(net, Siren):
         return jet(net, coords, order=0, params=params, backend=backend).value
-    return batched_functional_call(net, coords, params)
+    return reference.functional_jet(net, params, params.keys(), coords, order=0).value
 
 
 class SetEncoder(nn.Module):
