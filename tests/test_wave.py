@@ -4,6 +4,7 @@ reference and the full Hessian, training with resume, and the command at a tiny 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -14,9 +15,11 @@ import torch
 from siren_fused import _extension, cli
 from siren_fused.experiments.wave import training as wave_training
 from siren_fused.experiments.wave.finite_differences import grid_axis, solve_wave
-from siren_fused.experiments.wave.problem import (INITIAL_SAMPLES, PULSE_PEAK, PULSE_SAMPLE_RADIUS, PULSE_SAMPLES,
-                                                  WaveBatches, initial_pulse, wave_loss_terms)
-from siren_fused.experiments.wave.training import WaveConfig, build_model, loss_terms, time_training_steps, train_wave
+from siren_fused.experiments.wave.evaluation import finite_difference_frames
+from siren_fused.experiments.wave.problem import (INITIAL_SAMPLES, PULSE_SAMPLES, WaveBatches, initial_pulse,
+                                                  pulse_sample_radius, wave_loss_terms)
+from siren_fused.experiments.wave.training import (WaveConfig, build_model, loss_terms, make_batches,
+                                                   time_training_steps, train_wave)
 
 needs_extension = pytest.mark.skipif(_extension.load() is None, reason="the fused extension is not built")
 
@@ -43,17 +46,41 @@ def test_finite_differences_converge_at_second_order(speed):
     assert np.all((orders > 1.9) & (orders < 2.3)), orders
 
 
+def radial_pulse(t, radius, variance, speed=1.0):
+    """The exact solution from the pulse exp(-r^2 / (2 variance)) at rest in the whole plane, by its Hankel
+    transform: u(t, r) = variance int exp(-variance k^2 / 2) cos(c k t) J0(k r) k dk."""
+    special = pytest.importorskip("scipy.special")
+    k = np.linspace(0.0, 12.0 / math.sqrt(variance), 20_001)  # the integrand is below e^-72 beyond
+    integrand = np.exp(-0.5 * variance * k ** 2) * np.cos(speed * k * t) * special.j0(np.outer(radius, k)) * k
+    return variance * np.trapezoid(integrand, k, axis=1)
+
+
+def test_finite_differences_converge_to_the_exact_spreading_pulse():
+    variance = WaveConfig().pulse_variance
+    times = (0.0, 0.2, 0.4)
+    errors = []
+    for intervals in (100, 200, 400):
+        frames = finite_difference_frames(times, intervals, 1, variance)
+        radius = np.abs(grid_axis(intervals))
+        along_x = {t: frame[intervals // 2] for t, frame in frames.items()}
+        errors.append(max(np.abs(along_x[t] - radial_pulse(t, radius, variance)).max() for t in times))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert errors[-1] < 1e-3
+    assert np.all(orders > 1.8), orders
+
+
 def test_finite_differences_reject_bad_arguments():
+    pulse = functools.partial(initial_pulse, variance=0.01)
     with pytest.raises(ValueError, match="cfl must be in"):
-        solve_wave(initial_pulse, [0.1], 10, cfl=1.5)
+        solve_wave(pulse, [0.1], 10, cfl=1.5)
     with pytest.raises(ValueError, match="times non-negative"):
-        solve_wave(initial_pulse, [-0.1], 10)
+        solve_wave(pulse, [-0.1], 10)
     with pytest.raises(ValueError, match="intervals must be >= 2"):
         grid_axis(1)
 
 
 def test_batches_grow_the_window_sample_the_pulse_and_resume():
-    batches = WaveBatches(2500, final_window=0.4, growth_steps=10, seed=2)
+    batches = WaveBatches(2500, final_window=0.4, growth_steps=10, pulse_variance=0.01, seed=2)
     first = batches.next()
     assert (first.points[:, 0] == 0).all()  # the window starts empty
     for _ in range(4):
@@ -61,20 +88,45 @@ def test_batches_grow_the_window_sample_the_pulse_and_resume():
     times = batch.points[:, 0]
     assert times.max() <= 0.4 * 4 / 10 and times.max() > 0.1
     assert batch.at_start.sum() >= INITIAL_SAMPLES and batch.at_start[-INITIAL_SAMPLES:].all()
-    assert batch.points[-PULSE_SAMPLES:, 1:].norm(dim=1).max() <= PULSE_SAMPLE_RADIUS + 1e-6
+    assert pulse_sample_radius(0.01) == pytest.approx(0.5)  # 5 standard deviations
+    assert batch.points[-PULSE_SAMPLES:, 1:].norm(dim=1).max() <= 0.5 + 1e-6
     start = batch.at_start
-    expected = initial_pulse(batch.points[start, 1].double(), batch.points[start, 2].double()).float()
+    expected = initial_pulse(batch.points[start, 1].double(), batch.points[start, 2].double(), 0.01).float()
     torch.testing.assert_close(batch.initial_value[start], expected)
-    assert batch.initial_value.max() > 0.5 * PULSE_PEAK and (batch.initial_value[~start] == 0).all()
+    assert batch.initial_value.max() > 0.5 and (batch.initial_value[~start] == 0).all()
     state = batches.state_dict()
     following = batches.next()
-    restored = WaveBatches(2500, final_window=0.4, growth_steps=10, seed=99)
+    restored = WaveBatches(2500, final_window=0.4, growth_steps=10, pulse_variance=0.01, seed=99)
     restored.load_state_dict(state)
     assert torch.equal(restored.next().points, following.points)
 
 
+def test_window_grows_over_its_fraction_of_the_steps_then_holds():
+    batches = make_batches(WaveConfig(points=2100, steps=10, window_growth=0.5))
+    windows = []
+    for _ in range(10):
+        windows.append(batches.window())
+        batches.next()
+    assert windows[:6] == pytest.approx([0.0, 0.08, 0.16, 0.24, 0.32, 0.4])
+    assert windows[6:] == [0.4] * 4
+
+
+@pytest.mark.parametrize("field, value, message", [("window_growth", 0.0, "window_growth must be in"),
+                                                   ("window_growth", 1.5, "window_growth must be in"),
+                                                   ("pulse_variance", 0.0, "pulse_variance must be > 0"),
+                                                   ("final_window", -0.1, "final_window must be > 0")])
+def test_config_rejects_bad_settings(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        WaveConfig(**{field: value})
+
+
+def test_batches_reject_a_bad_pulse():
+    with pytest.raises(ValueError, match="pulse_variance must be > 0"):
+        WaveBatches(2100, 0.4, 1, pulse_variance=-1.0)
+
+
 def test_initial_terms_vanish_for_the_exact_initial_state():
-    batch = WaveBatches(2100, 0.4, 1, seed=0).next()
+    batch = WaveBatches(2100, 0.4, 1, pulse_variance=0.01, seed=0).next()
     value = batch.initial_value.clone()
     terms = wave_loss_terms(value, torch.zeros_like(value), torch.zeros_like(value), batch)
     assert all(term.item() == 0 for term in terms.values())
@@ -85,7 +137,7 @@ def test_initial_terms_vanish_for_the_exact_initial_state():
 @needs_extension
 def test_loss_and_gradients_agree_for_weighted_laplacian_hessian_and_reference():
     net = build_model(WaveConfig(hidden_features=24, hidden_layers=2)).double()
-    batches = WaveBatches(2200, 0.4, 2, seed=1, dtype=torch.float64)
+    batches = WaveBatches(2200, 0.4, 2, pulse_variance=0.01, seed=1, dtype=torch.float64)
     batches.drawn = 1
     batch = batches.next()
     results = []

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Sequence
 
+import functools
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,9 +26,11 @@ class FrameComparison:
     relative_l2_errors: Dict[float, float]
 
 
-def finite_difference_frames(times: Sequence[float], intervals: int, stride: int) -> Dict[float, np.ndarray]:
-    """The reference frames on every ``stride``-th node of an ``intervals``-interval grid."""
-    frames = solve_wave(initial_pulse, times, intervals, SPEED)
+def finite_difference_frames(times: Sequence[float], intervals: int, stride: int,
+                             pulse_variance: float) -> Dict[float, np.ndarray]:
+    """The reference frames on every ``stride``-th node of an ``intervals``-interval grid, from a pulse of
+    ``pulse_variance``."""
+    frames = solve_wave(functools.partial(initial_pulse, variance=pulse_variance), times, intervals, SPEED)
     return {t: frame[::stride, ::stride] for t, frame in frames.items()}
 
 
