@@ -15,8 +15,9 @@ pytest.importorskip("scipy")
 from siren_fused import _extension, cli  # noqa: E402
 from siren_fused.experiments.helmholtz.evaluation import compare_to_analytic, evaluation_mask, grid_points  # noqa: E402
 from siren_fused.experiments.helmholtz.problem import (  # noqa: E402
-    PML_STRENGTH, PML_THICKNESS, SOURCE_AMPLITUDE, SOURCE_SAMPLE_RADIUS, SOURCE_SAMPLES, WAVENUMBER,
-    HelmholtzBatches, analytic_solution, helmholtz_operator, pml_coefficients, squared_slowness)
+    PML_STRENGTH, PML_THICKNESS, SOURCE_AMPLITUDE, SOURCE_SAMPLE_RADIUS, SOURCE_SAMPLES, SOURCE_VARIANCE,
+    WAVENUMBER, HelmholtzBatches, analytic_solution, helmholtz_operator, pml_coefficients, source_term,
+    squared_slowness)
 from siren_fused.experiments.helmholtz.training import HelmholtzConfig, build_model, loss_terms  # noqa: E402
 
 
@@ -33,13 +34,19 @@ def test_analytic_solution_solves_the_homogeneous_equation_away_from_the_source(
     assert np.abs(residual).max() < 1e-3 * WAVENUMBER ** 2 * np.abs(u).max()
 
 
-def test_analytic_solution_carries_the_source_amplitude():
-    # Near a source s delta, Delta u = s: the flux of grad u through a small circle is s.
-    radius, dr = 1e-4, 1e-7
-    points = np.array([[radius, 0.0], [radius + dr, 0.0]])
+def test_analytic_solution_is_the_greens_function_convolved_with_the_gaussian_source():
+    # u = G * f with G = (i / 4) H0^(2)(k |x|), whose (Delta + k^2) is delta: a midpoint quadrature of the
+    # convolution over the source's +-8 standard deviations, at points away from it.
+    from scipy.special import hankel2
+
+    points = np.array([[0.3, 0.1], [-0.2, 0.45], [0.0, -0.12]])
+    nodes = (np.arange(400) + 0.5) / 400 * 16 - 8
+    offsets = np.stack(np.meshgrid(nodes, nodes), axis=-1).reshape(-1, 2) * math.sqrt(SOURCE_VARIANCE)
+    source = source_term(torch.from_numpy(offsets), (0.0, 0.0)).numpy() * (16 / 400) ** 2 * SOURCE_VARIANCE
+    distances = np.linalg.norm(points[:, None, :] - offsets[None], axis=2)
+    convolution = (0.25j * hankel2(0, WAVENUMBER * distances) * source).sum(axis=1)
     u = analytic_solution(points)
-    flux = 2 * math.pi * radius * (u[1] - u[0]) / dr
-    assert abs(flux - SOURCE_AMPLITUDE) < 1e-2 * abs(SOURCE_AMPLITUDE)
+    assert np.abs(u - convolution).max() < 1e-4 * np.abs(u).max()
 
 
 def _jet_of_outgoing_wave(points: torch.Tensor):
@@ -111,6 +118,11 @@ def test_batches_draw_the_inner_fraction_inside_the_layer():
     assert HelmholtzConfig().inner_fraction == 0.5
     with pytest.raises(ValueError, match="inner_fraction must be in"):
         HelmholtzBatches(500, "uniform", inner_fraction=1.5)
+
+
+def test_config_rejects_a_final_lr_ratio_outside_the_unit_interval():
+    with pytest.raises(ValueError, match="final_lr_ratio must be in"):
+        HelmholtzConfig(final_lr_ratio=-0.1)
 
 
 @pytest.mark.skipif(_extension.load() is None, reason="the fused extension is not built")

@@ -114,7 +114,8 @@ def test_window_grows_over_its_fraction_of_the_steps_then_holds():
 @pytest.mark.parametrize("field, value, message", [("window_growth", 0.0, "window_growth must be in"),
                                                    ("window_growth", 1.5, "window_growth must be in"),
                                                    ("pulse_variance", 0.0, "pulse_variance must be > 0"),
-                                                   ("final_window", -0.1, "final_window must be > 0")])
+                                                   ("final_window", -0.1, "final_window must be > 0"),
+                                                   ("final_lr_ratio", 1.5, "final_lr_ratio must be in")])
 def test_config_rejects_bad_settings(field, value, message):
     with pytest.raises(ValueError, match=message):
         WaveConfig(**{field: value})
@@ -173,6 +174,23 @@ def test_resume_after_interruption_continues_the_same_run(tmp_path, monkeypatch)
     assert resumed.step == 6 and len(resumed.step_seconds) == 2
     for name, parameter in uninterrupted.state_dict().items():
         torch.testing.assert_close(resumed.net.state_dict()[name], parameter, msg=name)
+
+
+def test_final_lr_ratio_one_trains_at_the_constant_rate_and_the_default_decays():
+    def trained(final_lr_ratio):
+        config = WaveConfig(hidden_features=8, hidden_layers=1, points=2050, steps=3, final_lr_ratio=final_lr_ratio)
+        return train_wave(config, progress=False).net.state_dict()
+
+    config = WaveConfig(hidden_features=8, hidden_layers=1, points=2050, steps=3)
+    net = build_model(config)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    batches = make_batches(config)
+    for _ in range(config.steps):
+        wave_training.training_step(net, optimizer, batches.next())
+    constant, decayed = trained(1.0), trained(config.final_lr_ratio)
+    for name, parameter in net.state_dict().items():
+        torch.testing.assert_close(constant[name], parameter, msg=name)
+    assert any(not torch.equal(decayed[name], parameter) for name, parameter in net.state_dict().items())
 
 
 @needs_extension

@@ -13,12 +13,14 @@ TRAINING_SIZE_OPTIONS = (("--hidden-features", "hidden_features", int, "width"),
                          ("--hidden-layers", "hidden_layers", int, "hidden layers"),
                          ("--points", "points", int, "points per batch"),
                          ("--steps", "steps", int, "training steps"),
-                         ("--lr", "lr", float, "Adam learning rate"))
+                         ("--lr", "lr", float, "Adam learning rate"),
+                         ("--final-lr-ratio", "final_lr_ratio", float,
+                          "learning rate at the last step over --lr, reached along a cosine (1: constant)"))
 
 
 def add_training_size_options(group: argparse._ArgumentGroup, defaults: Any, paper: Mapping[str, Any]) -> None:
-    """--hidden-features, --hidden-layers, --points, --steps and --lr, defaulting to the fields of the config
-    ``defaults``; each help gives the paper's value from ``paper`` (keyed by field)."""
+    """--hidden-features, --hidden-layers, --points, --steps, --lr and --final-lr-ratio, defaulting to the fields
+    of the config ``defaults``; each help gives the paper's value from ``paper`` (keyed by field)."""
     for flag, name, kind, what in TRAINING_SIZE_OPTIONS:
         group.add_argument(flag, type=kind, default=getattr(defaults, name),
                            help=f"{what} (default %(default)s; paper {paper[name]})")

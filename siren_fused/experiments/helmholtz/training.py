@@ -36,8 +36,8 @@ class HelmholtzConfig:
     Adam at learning rate 2e-5 for 50,000 steps. The default is a 64-wide network of the same depth on small
     batches for a short run (the baselines' derivatives go through autograd, whose Hessian of a 256-wide network
     takes over a second a step on a 2-core CPU), at a larger rate that falls along a cosine to 2% of itself
-    (``cosine_schedule``), with half of the points away from the source drawn inside the layer
-    (``inner_fraction``, see :mod:`.problem`).
+    (``cosine_schedule``; ``final_lr_ratio`` 1 keeps it constant, as the paper does), with half of the points
+    away from the source drawn inside the layer (``inner_fraction``, see :mod:`.problem`).
     """
 
     model: str = "siren"
@@ -46,6 +46,7 @@ class HelmholtzConfig:
     points: int = 2048
     steps: int = 1500
     lr: float = 3e-4
+    final_lr_ratio: float = 0.02
     inner_fraction: float = INNER_FRACTION
     velocity: str = "uniform"
     backend: str = "auto"
@@ -55,6 +56,8 @@ class HelmholtzConfig:
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 0,
                                     "hidden_layers": 0})
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
         if not 0 <= self.inner_fraction <= 1:
             raise ValueError(f"inner_fraction must be in [0, 1], got {self.inner_fraction}")
         if self.velocity not in VELOCITIES:
@@ -99,7 +102,7 @@ def train_helmholtz(config: HelmholtzConfig, checkpoint_path: Optional[Path] = N
     return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend), batches,
                config.steps, checkpoint_path, config.checkpoint_every, asdict(config), ARCHITECTURE_FIELDS, resume,
                label=f"helmholtz {config.model}", progress=progress,
-               scheduler=cosine_schedule(optimizer, max(1, config.steps)))
+               scheduler=cosine_schedule(optimizer, max(1, config.steps), config.final_lr_ratio))
 
 
 def time_training_steps(config: HelmholtzConfig, backends: Sequence[str] = ("fused", "reference"), steps: int = 20,

@@ -10,7 +10,8 @@ backend with the residual from the full Hessian instead of the weighted Laplacia
 
 The defaults finish in minutes on a CPU, with a pulse 4.5 times as wide as the paper's (at this size the
 paper's is not learned); the paper's pulse, network and schedule are ``--pulse-variance 5e-4
---hidden-features 512 --points 115600 --lr 2e-5 --steps 100000 --window-growth 1`` (a GPU job).
+--hidden-features 512 --points 115600 --lr 2e-5 --final-lr-ratio 1 --steps 100000 --window-growth 1`` (a GPU
+job).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from .evaluation import compare_to_finite_differences, finite_difference_frames
 from .problem import PAPER_PULSE_VARIANCE
 from .training import WaveConfig, time_training_steps, train_wave
 
-PAPER_SETTINGS = {"hidden_features": 512, "hidden_layers": 3, "points": 115_600, "steps": 100_000, "lr": 2e-5}
+PAPER_SETTINGS = {"hidden_features": 512, "hidden_layers": 3, "points": 115_600, "steps": 100_000, "lr": 2e-5,
+                  "final_lr_ratio": 1.0}
 FRAME_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the final time window
 
 
@@ -64,9 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> WaveConfig:
     return WaveConfig(hidden_features=args.hidden_features, hidden_layers=args.hidden_layers, points=args.points,
-                      steps=args.steps, lr=args.lr, final_window=args.final_window,
-                      window_growth=args.window_growth, pulse_variance=args.pulse_variance, backend=args.backend,
-                      seed=args.seed, checkpoint_every=args.checkpoint_every)
+                      steps=args.steps, lr=args.lr, final_lr_ratio=args.final_lr_ratio,
+                      final_window=args.final_window, window_growth=args.window_growth,
+                      pulse_variance=args.pulse_variance, backend=args.backend, seed=args.seed,
+                      checkpoint_every=args.checkpoint_every)
 
 
 def _save_frames(comparison, path: str) -> str:

@@ -93,14 +93,16 @@ class WaveBatches(SeededBatches):
     def next(self) -> WaveBatch:
         g = self.generator
         space = torch.rand(self.points, 2, generator=g, dtype=torch.float64) * 2 - 1
-        radius = pulse_sample_radius(self.pulse_variance) * torch.rand(PULSE_SAMPLES, generator=g, dtype=torch.float64).sqrt()
+        radius = pulse_sample_radius(self.pulse_variance) * torch.rand(PULSE_SAMPLES, generator=g,
+                                                                       dtype=torch.float64).sqrt()
         angle = 2 * math.pi * torch.rand(PULSE_SAMPLES, generator=g, dtype=torch.float64)
         space[-PULSE_SAMPLES:] = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
         time = torch.rand(self.points, generator=g, dtype=torch.float64) * self.window()
         time[-INITIAL_SAMPLES:] = 0.0
         self.drawn += 1
         at_start = time == 0
-        initial = torch.where(at_start, initial_pulse(space[:, 0], space[:, 1], self.pulse_variance), torch.zeros_like(time))
+        pulse = initial_pulse(space[:, 0], space[:, 1], self.pulse_variance)
+        initial = torch.where(at_start, pulse, torch.zeros_like(time))
         return WaveBatch(torch.cat([time[:, None], space], dim=1).to(self.dtype), at_start, initial.to(self.dtype))
 
     def state_dict(self) -> Dict[str, object]:

@@ -32,10 +32,11 @@ class WaveConfig:
     The paper's (its code release): 3 -> 512 x 3 -> 1 with omega_0 = 30, 340^2 = 115,600 points a batch, Adam at
     learning rate 2e-5 for 100,000 steps, the time window growing to 0.4 over the whole run, and a pulse of
     variance 5e-4. The default is a smaller network on small batches at a larger rate that falls along a cosine
-    to 2% of itself (``cosine_schedule``); the window grows over the first ``window_growth`` of the steps, so
-    that the last ones train on the whole of it, and the pulse is 4.5 times as wide (variance 0.01): at this
-    size the paper's pulse is not learned (``benchmarks/RESULTS.md``). ``steps`` sets the window's rate, which
-    is why a checkpoint resumes only a run of the same length.
+    to 2% of itself (``cosine_schedule``; ``final_lr_ratio`` 1 keeps it constant, as the paper does); the
+    window grows over the first ``window_growth`` of the steps, so that the last ones train on the whole of it,
+    and the pulse is 4.5 times as wide (variance 0.01): at this size the paper's pulse is not learned
+    (``benchmarks/RESULTS.md``). ``steps`` sets the window's rate, which is why a checkpoint resumes only a run
+    of the same length.
     """
 
     model: str = "siren"
@@ -44,6 +45,7 @@ class WaveConfig:
     points: int = 4096
     steps: int = 1500
     lr: float = 3e-4
+    final_lr_ratio: float = 0.02
     final_window: float = 0.4
     window_growth: float = 0.7
     pulse_variance: float = 0.01
@@ -54,6 +56,8 @@ class WaveConfig:
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 1,
                                     "hidden_layers": 0})
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
         if self.final_window <= 0:
             raise ValueError(f"final_window must be > 0, got {self.final_window}")
         if not 0 < self.window_growth <= 1:
@@ -96,7 +100,7 @@ def train_wave(config: WaveConfig, checkpoint_path: Optional[Path] = None, resum
     return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend),
                make_batches(config), config.steps, checkpoint_path, config.checkpoint_every, asdict(config),
                ARCHITECTURE_FIELDS, resume, label=f"wave {config.model}", progress=progress,
-               scheduler=cosine_schedule(optimizer, config.steps))
+               scheduler=cosine_schedule(optimizer, config.steps, config.final_lr_ratio))
 
 
 def time_training_steps(config: WaveConfig, variants: Sequence[str] = tuple(TIMED_VARIANTS), steps: int = 20,
