@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from typing import List, Optional, Sequence
 
+from .experiments.baselines import SettingsError
+
 COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
     "siren_fused.experiments.sdf.commands",
@@ -51,12 +53,17 @@ def missing_extras_message(command: str, modules: Sequence[str]) -> Optional[str
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the parsed command, or print the line that installs its missing extras and return 1."""
+    """Run the parsed command; print the line that installs its missing extras and return 1, or the setting
+    out of its range and return 2 (argparse's status for bad arguments)."""
     message = missing_extras_message(args.command, args.requires)
     if message is not None:
         print(message, file=sys.stderr)
         return 1
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as error:
+        print(f"siren-fused {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from siren_fused import cli
 
 COMMANDS = ("demo", "fit-image", "poisson", "compose", "fit-sdf", "fit-ddp", "fit-audio", "fit-video", "hypernet",
@@ -59,3 +61,18 @@ def test_every_optional_module_a_command_needs_has_its_extra():
         requires = subparser.get_default("requires")
         assert requires, command
         assert set(requires) <= set(cli.EXTRA_OF_MODULE), command
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["wave", "--pulse-variance", "0"], "siren-fused wave: error: pulse_variance must be > 0, got 0.0"),
+    (["wave", "--window-growth", "1.5"], "siren-fused wave: error: window_growth must be in (0, 1], got 1.5"),
+    (["helmholtz", "--steps", "-1"], "siren-fused helmholtz: error: steps must be >= 0, got -1"),
+    (["helmholtz", "--final-lr-ratio", "2"], "siren-fused helmholtz: error: final_lr_ratio must be in [0, 1], got 2.0"),
+])
+def test_a_setting_out_of_range_is_one_line_and_status_2(argv, line, tmp_path, capsys):
+    for module in ("matplotlib", "tqdm", "scipy"):
+        pytest.importorskip(module)
+    assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [line] and captured.out == ""
+    assert not (tmp_path / "out").exists()

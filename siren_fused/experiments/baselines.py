@@ -97,11 +97,16 @@ def network_jet(net: nn.Module, x: torch.Tensor, order: int, hessian: bool = Fal
     return reference.jet(net, x, order, hessian, laplacian_weights)
 
 
+class SettingsError(ValueError):
+    """A training config's setting out of its range: the user's input, which the command line reports as a
+    one-line error instead of a traceback."""
+
+
 def check_model_settings(config: Any, minimums: Mapping[str, int]) -> None:
     """A training config's checks: ``config.model`` is one of :data:`MODELS`, and each field named in ``minimums``
-    is at least its minimum; a ValueError names the first that is not."""
+    is at least its minimum; a :class:`SettingsError` names the first that is not."""
     if config.model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {config.model!r}")
+        raise SettingsError(f"model must be one of {sorted(MODELS)}, got {config.model!r}")
     for name, minimum in minimums.items():
         if getattr(config, name) < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {getattr(config, name)}")
+            raise SettingsError(f"{name} must be >= {minimum}, got {getattr(config, name)}")

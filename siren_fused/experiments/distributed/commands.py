@@ -26,6 +26,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from ...modules import Siren
+from ..baselines import SettingsError
 from ..training_loop import FixedBatch, train
 from .jet_fit import ValueAndLaplacian, train_step
 from .signal import ImageJetSignal, cameraman, image_jet_signal
@@ -52,7 +53,7 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+            raise SettingsError(f"steps must be >= 1, got {self.steps}")
 
 
 class FitSetup(NamedTuple):

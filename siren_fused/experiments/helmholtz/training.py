@@ -19,7 +19,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
-from ..baselines import MODELS, check_model_settings, network_jet
+from ..baselines import MODELS, SettingsError, check_model_settings, network_jet
 from ..training_loop import FittedModel, StepTiming, cosine_schedule, fit, optimizer_step, time_backend_steps
 from .problem import INNER_FRACTION, VELOCITIES, HelmholtzBatch, HelmholtzBatches, helmholtz_operator
 
@@ -57,11 +57,11 @@ class HelmholtzConfig:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 0,
                                     "hidden_layers": 0})
         if not 0 <= self.final_lr_ratio <= 1:
-            raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
+            raise SettingsError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
         if not 0 <= self.inner_fraction <= 1:
-            raise ValueError(f"inner_fraction must be in [0, 1], got {self.inner_fraction}")
+            raise SettingsError(f"inner_fraction must be in [0, 1], got {self.inner_fraction}")
         if self.velocity not in VELOCITIES:
-            raise ValueError(f"velocity must be one of {VELOCITIES}, got {self.velocity!r}")
+            raise SettingsError(f"velocity must be one of {VELOCITIES}, got {self.velocity!r}")
 
 
 def build_model(config: HelmholtzConfig) -> nn.Module:

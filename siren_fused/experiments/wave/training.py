@@ -15,7 +15,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
-from ..baselines import MODELS, check_model_settings, network_jet
+from ..baselines import MODELS, SettingsError, check_model_settings, network_jet
 from ..training_loop import FittedModel, StepTiming, cosine_schedule, fit, optimizer_step, time_backend_steps
 from .problem import WaveBatch, WaveBatches, wave_loss_terms, wave_operator_weights
 
@@ -57,13 +57,13 @@ class WaveConfig:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 1,
                                     "hidden_layers": 0})
         if not 0 <= self.final_lr_ratio <= 1:
-            raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
+            raise SettingsError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
         if self.final_window <= 0:
-            raise ValueError(f"final_window must be > 0, got {self.final_window}")
+            raise SettingsError(f"final_window must be > 0, got {self.final_window}")
         if not 0 < self.window_growth <= 1:
-            raise ValueError(f"window_growth must be in (0, 1], got {self.window_growth}")
+            raise SettingsError(f"window_growth must be in (0, 1], got {self.window_growth}")
         if not self.pulse_variance > 0:
-            raise ValueError(f"pulse_variance must be > 0, got {self.pulse_variance}")
+            raise SettingsError(f"pulse_variance must be > 0, got {self.pulse_variance}")
 
 
 def build_model(config: WaveConfig) -> nn.Module:
