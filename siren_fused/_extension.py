@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 from typing import Optional
+
+import torch
 
 _module: Optional[ModuleType] = None
 _error: Optional[BaseException] = None
@@ -18,7 +21,25 @@ def load() -> Optional[ModuleType]:
             _module = importlib.import_module("siren_fused._C")
         except ImportError as exc:  # not built: the reference backend still works
             _error = exc
+        else:
+            _tag_compile_caches(_module.__file__)
     return _module
+
+
+def _tag_compile_caches(library_path: str) -> None:
+    """Add this build of the extension to torch.compile's cache key.
+
+    The ops' fake kernels ask the extension for the saved jets' tile shapes, and a compiled graph bakes them in;
+    torch's on-disk caches key a graph by its code, not by the library behind it, so after a rebuild that
+    changes the tiling they would hand back graphs expecting the old shapes. The file's size and modification
+    time identify the build (a rebuild changes them; a needless cache miss is the worst a false change costs).
+    The user's own tag is kept.
+    """
+    stat = os.stat(library_path)
+    tag = f"siren_fused-{stat.st_size:x}-{stat.st_mtime_ns:x}"
+    current = torch.compiler.config.cache_key_tag
+    if tag not in current.split("+"):
+        torch.compiler.config.cache_key_tag = f"{current}+{tag}" if current else tag
 
 
 def require() -> ModuleType:
