@@ -67,12 +67,16 @@ def test_every_optional_module_a_command_needs_has_its_extra():
     (["wave", "--pulse-variance", "0"], "siren-fused wave: error: pulse_variance must be > 0, got 0.0"),
     (["wave", "--window-growth", "1.5"], "siren-fused wave: error: window_growth must be in (0, 1], got 1.5"),
     (["helmholtz", "--steps", "-1"], "siren-fused helmholtz: error: steps must be >= 0, got -1"),
-    (["helmholtz", "--final-lr-ratio", "2"], "siren-fused helmholtz: error: final_lr_ratio must be in [0, 1], got 2.0"),
+    (["helmholtz", "--final-lr-ratio", "2"],
+     "siren-fused helmholtz: error: final_lr_ratio must be in [0, 1], got 2.0"),
+    (["fit-ddp", "--side", "1"],
+     "siren-fused fit-ddp: error: side must be in [2, 512] (the cameraman's 512 pixels at most), got 1"),
 ])
 def test_a_setting_out_of_range_is_one_line_and_status_2(argv, line, tmp_path, capsys):
     for module in ("matplotlib", "tqdm", "scipy"):
         pytest.importorskip(module)
-    assert cli.main(argv + ["--out", str(tmp_path / "out")]) == 2
+    output_flag = "--output" if argv[0] == "fit-ddp" else "--out"
+    assert cli.main(argv + [output_flag, str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [line] and captured.out == ""
     assert not (tmp_path / "out").exists()

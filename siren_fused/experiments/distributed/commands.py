@@ -27,9 +27,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ...modules import Siren
 from ..baselines import SettingsError
+from ..images.data import load_image
 from ..training_loop import FixedBatch, train
 from .jet_fit import ValueAndLaplacian, train_step
-from .signal import ImageJetSignal, cameraman, image_jet_signal
+from .signal import ImageJetSignal, image_jet_signal
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -54,6 +55,8 @@ class FitConfig:
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise SettingsError(f"steps must be >= 1, got {self.steps}")
+        if not 2 <= self.side <= 512:
+            raise SettingsError(f"side must be in [2, 512] (the cameraman's 512 pixels at most), got {self.side}")
 
 
 class FitSetup(NamedTuple):
@@ -71,7 +74,7 @@ def build_fit(config: FitConfig, device: torch.device) -> FitSetup:
     torch.manual_seed(config.seed)
     siren = Siren(2, config.hidden_features, config.hidden_layers, 1).to(device=device, dtype=dtype)
     model = ValueAndLaplacian(siren)
-    signal = image_jet_signal(cameraman(config.side), dtype)
+    signal = image_jet_signal(load_image("camera", config.side), dtype)
     signal = ImageJetSignal(signal.coords.to(device), signal.targets.to(device))
     laplacian_weight = config.laplacian_weight / torch.mean(signal.targets[:, 1] ** 2).item()
     return FitSetup(model, torch.optim.Adam(model.parameters(), lr=config.lr), signal, laplacian_weight)

@@ -29,6 +29,7 @@ def image_jet_signal(image: np.ndarray, dtype: torch.dtype = torch.float32) -> I
 
     if image.ndim != 2 or image.shape[0] != image.shape[1] or image.shape[0] < 2:
         raise ValueError(f"image must be square [side, side] with side >= 2, got shape {list(image.shape)}")
+    image = np.asarray(image, dtype=np.float64)  # the Laplacian's differences in float64, whatever comes in
     side = image.shape[0]
     # The 5-point stencil measures the Laplacian per pixel step; the net sees a [-1, 1] grid whose
     # step is 2 / (side - 1), so divide by the squared step to get the Laplacian the jet computes.
@@ -38,14 +39,3 @@ def image_jet_signal(image: np.ndarray, dtype: torch.dtype = torch.float32) -> I
     coords = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
     targets = torch.from_numpy(np.stack([image, laplacian], axis=-1).reshape(-1, 2))
     return ImageJetSignal(coords.to(dtype), targets.to(dtype))
-
-
-def cameraman(side: int = 64) -> np.ndarray:
-    """skimage's 512 x 512 cameraman, anti-aliased down to ``side`` x ``side``, values in [-1, 1]."""
-    import skimage.data
-    from skimage.transform import resize
-
-    if not isinstance(side, int) or not 2 <= side <= 512:
-        raise ValueError(f"side must be an int in [2, 512], got {side!r}")
-    image = skimage.data.camera().astype(np.float64) / 255.0 * 2.0 - 1.0
-    return resize(image, (side, side), anti_aliasing=side < 512)
