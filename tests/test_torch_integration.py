@@ -108,21 +108,22 @@ def test_vmap_over_points_matches_loop_and_backpropagates():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_the_extension_build_is_part_of_the_compile_cache_key(tmp_path, monkeypatch):
+def test_the_extension_build_is_part_of_the_compile_cache_key(tmp_path):
     # torch.compile's caches must miss after a rebuild: the fake kernels' saved shapes come from the library.
+    # (config.patch, not monkeypatch: pytest 9's undo deletes a config module's attribute, which hides it.)
     from siren_fused import _extension
 
     if _extension.load() is not None:
         assert any(part.startswith("siren_fused-") for part in torch.compiler.config.cache_key_tag.split("+"))
     library = tmp_path / "_C.so"
     library.write_bytes(b"build one")
-    monkeypatch.setattr(torch.compiler.config, "cache_key_tag", "users-own")
-    _extension._tag_compile_caches(str(library))
-    first = torch.compiler.config.cache_key_tag
-    assert first.startswith("users-own+siren_fused-")
-    _extension._tag_compile_caches(str(library))
-    assert torch.compiler.config.cache_key_tag == first  # the same build tags once
+    with torch.compiler.config.patch(cache_key_tag="users-own"):
+        _extension._tag_compile_caches(str(library))
+        first = torch.compiler.config.cache_key_tag
+        assert first.startswith("users-own+siren_fused-")
+        _extension._tag_compile_caches(str(library))
+        assert torch.compiler.config.cache_key_tag == first  # the same build tags once
     library.write_bytes(b"build two, longer")
-    monkeypatch.setattr(torch.compiler.config, "cache_key_tag", "users-own")
-    _extension._tag_compile_caches(str(library))
-    assert torch.compiler.config.cache_key_tag not in ("users-own", first)
+    with torch.compiler.config.patch(cache_key_tag="users-own"):
+        _extension._tag_compile_caches(str(library))
+        assert torch.compiler.config.cache_key_tag not in ("users-own", first)
