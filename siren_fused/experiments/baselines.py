@@ -102,11 +102,19 @@ class SettingsError(ValueError):
     one-line error instead of a traceback."""
 
 
-def check_model_settings(config: Any, minimums: Mapping[str, int]) -> None:
-    """A training config's checks: ``config.model`` is one of :data:`MODELS`, and each field named in ``minimums``
-    is at least its minimum; a :class:`SettingsError` names the first that is not."""
-    if config.model not in MODELS:
-        raise SettingsError(f"model must be one of {sorted(MODELS)}, got {config.model!r}")
+def check_settings(config: Any, minimums: Mapping[str, int], unit_intervals: Sequence[str] = ()) -> None:
+    """A training config's range checks: each field named in ``minimums`` is at least its minimum, and each
+    named in ``unit_intervals`` lies in [0, 1]; a :class:`SettingsError` names the first that does not."""
     for name, minimum in minimums.items():
         if getattr(config, name) < minimum:
             raise SettingsError(f"{name} must be >= {minimum}, got {getattr(config, name)}")
+    for name in unit_intervals:
+        if not 0 <= getattr(config, name) <= 1:
+            raise SettingsError(f"{name} must be in [0, 1], got {getattr(config, name)}")
+
+
+def check_model_settings(config: Any, minimums: Mapping[str, int], unit_intervals: Sequence[str] = ()) -> None:
+    """:func:`check_settings` after checking that ``config.model`` is one of :data:`MODELS`."""
+    if config.model not in MODELS:
+        raise SettingsError(f"model must be one of {sorted(MODELS)}, got {config.model!r}")
+    check_settings(config, minimums, unit_intervals)

@@ -26,7 +26,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from ...modules import Siren
-from ..baselines import SettingsError
+from ..baselines import SettingsError, check_settings
 from ..images.data import load_image
 from ..training_loop import FixedBatch, train
 from .jet_fit import ValueAndLaplacian, train_step
@@ -53,8 +53,7 @@ class FitConfig:
     output: str = "siren_ddp.pt"
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise SettingsError(f"steps must be >= 1, got {self.steps}")
+        check_settings(self, {"steps": 1})
         if not 2 <= self.side <= 512:
             raise SettingsError(f"side must be in [2, 512] (the cameraman's 512 pixels at most), got {self.side}")
 

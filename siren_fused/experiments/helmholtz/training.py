@@ -55,11 +55,7 @@ class HelmholtzConfig:
 
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 0,
-                                    "hidden_layers": 0})
-        if not 0 <= self.final_lr_ratio <= 1:
-            raise SettingsError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
-        if not 0 <= self.inner_fraction <= 1:
-            raise SettingsError(f"inner_fraction must be in [0, 1], got {self.inner_fraction}")
+                                    "hidden_layers": 0}, unit_intervals=("final_lr_ratio", "inner_fraction"))
         if self.velocity not in VELOCITIES:
             raise SettingsError(f"velocity must be one of {VELOCITIES}, got {self.velocity!r}")
 

@@ -14,7 +14,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from ..baselines import SettingsError
+from ..baselines import SettingsError, check_settings
 from ..images.data import pixel_grid
 from ..training_loop import FittedModel, StepTiming, fit, optimizer_step, time_backend_steps
 from .data import ContextBatch, ContextBatches, ImageSet
@@ -58,13 +58,9 @@ class HypernetConfig:
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise SettingsError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        for name in ("channels", "size", "decoder_hidden", "latent", "hyper_hidden", "batch", "context_min",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("decoder_layers", "encoder_layers", "steps"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_settings(self, {**dict.fromkeys(("channels", "size", "decoder_hidden", "latent", "hyper_hidden", "batch",
+                                                "context_min", "checkpoint_every"), 1),
+                              **dict.fromkeys(("decoder_layers", "encoder_layers", "steps"), 0)})
 
 
 def build_model(config: HypernetConfig) -> ImageHypernetwork:

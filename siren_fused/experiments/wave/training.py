@@ -55,9 +55,7 @@ class WaveConfig:
 
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 1,
-                                    "hidden_layers": 0})
-        if not 0 <= self.final_lr_ratio <= 1:
-            raise SettingsError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
+                                    "hidden_layers": 0}, unit_intervals=("final_lr_ratio",))
         if self.final_window <= 0:
             raise SettingsError(f"final_window must be > 0, got {self.final_window}")
         if not 0 < self.window_growth <= 1:
