@@ -3,10 +3,9 @@ a grid over the whole square."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Dict, Sequence
-
-import functools
 
 import numpy as np
 import torch
