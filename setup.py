@@ -70,8 +70,16 @@ def build_cuda():
     return possible if choice == "" else choice == "1"
 
 
+def openmp_flags():
+    """-fopenmp where torch runs its threads on OpenMP: at::parallel_for is a header template, so without
+    the flag the CPU kernels' one parallel region a call (csrc/cpu/chunk_scheduler.h) would run on one
+    thread. Linking adds no second runtime: libgomp.so.1 resolves to the one torch has loaded."""
+    return ["-fopenmp"] if torch.backends.openmp.is_available() else []
+
+
 def jet_extension():
-    cxx_flags = ["-O3", "-fno-math-errno"]
+    cxx_flags = ["-O3", "-fno-math-errno"] + openmp_flags()
+    link_flags = openmp_flags()
     if build_cuda():
         print(f"siren_fused: building the CUDA extension (CPU + CUDA kernels, torch CUDA {torch.version.cuda})")
         return CUDAExtension(
@@ -80,6 +88,7 @@ def jet_extension():
             define_macros=[("SIREN_FUSED_WITH_CUDA", "1")],
             # No --use_fast_math: the sine jet needs accurate sincos for large arguments.
             extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3", "-std=c++17"]},
+            extra_link_args=link_flags,
         )
     if build_emulation():
         print("siren_fused: building the CPU extension with the emulated CUDA kernels (a test facility)")
@@ -89,6 +98,7 @@ def jet_extension():
             define_macros=[("SIREN_FUSED_WITH_CUDA", "0"), ("SIREN_FUSED_CUDA_EMULATED", "1")],
             # The kernels' `#pragma unroll` is nvcc's; the host compiler ignores it.
             extra_compile_args={"cxx": cxx_flags + ["-Wno-unknown-pragmas"]},
+            extra_link_args=link_flags,
         )
     print("siren_fused: building the CPU-only extension (no CUDA kernels)")
     return CppExtension(
@@ -96,6 +106,7 @@ def jet_extension():
         cpu_sources(),
         define_macros=[("SIREN_FUSED_WITH_CUDA", "0")],
         extra_compile_args={"cxx": cxx_flags},
+        extra_link_args=link_flags,
     )
 
 

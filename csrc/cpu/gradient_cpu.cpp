@@ -4,8 +4,9 @@
 // forward (the layer and its adjoint) and 4 backward, whatever D is, so it is the cheaper way to
 // train through first derivatives (Poisson from gradients, Eikonal SDF losses) once D >= 2.
 //
-// Points are independent, so both passes run a chunk of rows at a time: GEMMs big enough for
-// every core, elementwise passes threaded over the chunk, and scratch the size of one chunk.
+// Points are independent, so both passes run a chunk of rows at a time, each thread whole chunks
+// with a single-threaded BLAS and scratch the size of one chunk, in one parallel region a call
+// (chunk_scheduler.h); the backward sums parameter gradients per work unit (unit_gradients.h).
 // The forward saves, for the backward, every sine layer's pre-activation z and every hidden
 // layer's adjoint input p, as whole-batch [N, width] tensors.
 #include <ATen/ATen.h>
@@ -16,8 +17,10 @@
 #include "../jet_args.h"
 #include "../jet_layout.h"
 #include "jet_cpu.h"
+#include "chunk_scheduler.h"
 #include "reusable_buffers.h"
 #include "sine_tile_kernels.h"
+#include "unit_gradients.h"
 
 namespace siren_fused::cpu {
 
@@ -47,11 +50,14 @@ std::vector<std::vector<int64_t>> gradient_saved_shapes(const JetArgs& args) {
   return shapes;
 }
 
-// Runs an elementwise pass fn(offset, count) over `elements` contiguous elements, threaded.
-template <typename Fn>
-void parallel_elements(int64_t elements, const Fn& fn) {
-  constexpr int64_t kGrain = 16384;
-  at::parallel_for(0, elements, kGrain, [&](int64_t begin, int64_t end) { fn(begin, end - begin); });
+// Every network's rows, chunk_rows(args) at a time.
+std::vector<Chunk> row_chunks(const JetArgs& args) {
+  const int64_t n = args.num_points(), rows = chunk_rows(args);
+  std::vector<Chunk> chunks;
+  for (int64_t b = 0; b < args.networks; ++b) {
+    for (int64_t first = 0; first < n; first += rows) chunks.push_back({b, 1, first, std::min(rows, n - first)});
+  }
+  return chunks;
 }
 
 // One layer's per-chunk tensors, either views of the saved whole-batch tensors or scratch.
@@ -71,149 +77,124 @@ LayerViews saved_views(const JetArgs& args, at::TensorList saved, int64_t first,
   return views;
 }
 
-// One network's forward: its value [N, 1] and gradient [N, D], and `saved` (whole-batch tensors when
-// `save`, else chunk-sized scratch).
-void forward_network(const JetArgs& args, const at::Tensor& value, const at::Tensor& grad,
-                     const std::vector<at::Tensor>& saved, bool save) {
-  const int64_t n = args.num_points(), last = args.layers() - 1;
-  const int64_t chunk = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
-  if (n == 0) return;
-  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_forward_cpu", [&] {
-    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    at::Tensor h_buffers = reusable_empty({2, chunk * args.max_width()}, args.x.options());
-    for (int64_t first = 0; first < n; first += chunk) {
-      const int64_t rows = std::min(chunk, n - first);
-      const LayerViews views = saved_views(args, saved, save ? first : 0, rows);
-      auto buffer = [&](int i, int64_t width) { return h_buffers[i].narrow(0, 0, rows * width).view({rows, width}); };
+// Rows [first, first + rows) of one network's forward, single-threaded: its value ([N, 1]) and gradient
+// ([N, D]) rows, and the chunk's views of the saved tensors (or of a thread's scratch). h_buffers: two
+// chunk-sized buffers of the thread's.
+template <typename scalar_t>
+void forward_chunk(const JetArgs& args, int64_t first, int64_t rows, const at::Tensor& value, const at::Tensor& grad,
+                   const LayerViews& views, const at::Tensor& h_buffers) {
+  const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
+  const int64_t last = args.layers() - 1;
+  auto buffer = [&](int i, int64_t width) { return h_buffers[i].narrow(0, 0, rows * width).view({rows, width}); };
 
-      // Forward chain: z_l = h_{l-1} W_l^T + b_l, h_l = sin(omega_l z_l).
-      at::Tensor h = args.x.narrow(0, first, rows);
-      for (int64_t l = 0; l <= last; ++l) {
-        const int64_t width = args.out_width(l);
-        at::Tensor z = args.is_sine(l) ? views.z[l] : value.narrow(0, first, rows);
-        at::addmm_out(z, args.biases[l], h, args.weights[l].t());
-        if (!args.is_sine(l)) break;  // the linear last layer wrote the value
-        h = l == last ? value.narrow(0, first, rows) : buffer(l % 2, width);
-        const scalar_t* zp = z.data_ptr<scalar_t>();
-        scalar_t* hp = h.data_ptr<scalar_t>();
-        const auto omega = static_cast<scalar_t>(args.omegas[l]);
-        parallel_elements(rows * width, [&](int64_t o, int64_t c) { rule.value(zp + o, c, omega, hp + o); });
-      }
+  // Forward chain: z_l = h_{l-1} W_l^T + b_l, h_l = sin(omega_l z_l).
+  at::Tensor h = args.x.narrow(0, first, rows);
+  for (int64_t l = 0; l <= last; ++l) {
+    const int64_t width = args.out_width(l);
+    at::Tensor z = args.is_sine(l) ? views.z[l] : value.narrow(0, first, rows);
+    at::addmm_out(z, args.biases[l], h, args.weights[l].t());
+    if (!args.is_sine(l)) break;  // the linear last layer wrote the value
+    h = l == last ? value.narrow(0, first, rows) : buffer(l % 2, width);
+    rule.value(z.data_ptr<scalar_t>(), rows * width, static_cast<scalar_t>(args.omegas[l]), h.data_ptr<scalar_t>());
+  }
 
-      // Adjoint chain: a_l = f'(z_l) p_l from p_last = 1 down, p_{l-1} = a_l W_l, grad = a_0 W_0.
-      at::Tensor a = at::ones({rows, 1}, args.x.options());  // a linear last layer's a is p_last = 1
-      if (args.is_sine(last)) {
-        const at::Tensor p_last = a;
-        a = buffer(0, 1);
-        rule.adjoint(views.z[last].data_ptr<scalar_t>(), p_last.data_ptr<scalar_t>(), rows,
-                     static_cast<scalar_t>(args.omegas[last]), a.data_ptr<scalar_t>());
-      }
-      for (int64_t l = last; l >= 1; --l) {
-        const int64_t width = args.out_width(l - 1);
-        at::Tensor p = views.p[l - 1];
-        at::mm_out(p, a, args.weights[l]);
-        at::Tensor a_below = buffer(l % 2, width);
-        const scalar_t* zp = views.z[l - 1].data_ptr<scalar_t>();
-        const scalar_t* pp = p.data_ptr<scalar_t>();
-        scalar_t* ap = a_below.data_ptr<scalar_t>();
-        const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
-        parallel_elements(rows * width, [&](int64_t o, int64_t c) { rule.adjoint(zp + o, pp + o, c, omega, ap + o); });
-        a = a_below;
-      }
-      at::Tensor grad_rows = grad.narrow(0, first, rows);
-      at::mm_out(grad_rows, a, args.weights[0]);
-    }
-  });
+  // Adjoint chain: a_l = f'(z_l) p_l from p_last = 1 down, p_{l-1} = a_l W_l, grad = a_0 W_0.
+  at::Tensor a = at::ones({rows, 1}, args.x.options());  // a linear last layer's a is p_last = 1
+  if (args.is_sine(last)) {
+    const at::Tensor p_last = a;
+    a = buffer(0, 1);
+    rule.adjoint(views.z[last].data_ptr<scalar_t>(), p_last.data_ptr<scalar_t>(), rows,
+                 static_cast<scalar_t>(args.omegas[last]), a.data_ptr<scalar_t>());
+  }
+  for (int64_t l = last; l >= 1; --l) {
+    const int64_t width = args.out_width(l - 1);
+    at::Tensor p = views.p[l - 1];
+    at::mm_out(p, a, args.weights[l]);
+    at::Tensor a_below = buffer(l % 2, width);
+    rule.adjoint(views.z[l - 1].data_ptr<scalar_t>(), p.data_ptr<scalar_t>(), rows * width,
+                 static_cast<scalar_t>(args.omegas[l - 1]), a_below.data_ptr<scalar_t>());
+    a = a_below;
+  }
+  at::Tensor grad_rows = grad.narrow(0, first, rows);
+  at::mm_out(grad_rows, a, args.weights[0]);
 }
 
-// One network's backward: accumulates into `grads` (that network's, zeroed).
-void backward_network(const JetArgs& args, const at::Tensor& grad_value, const at::Tensor& grad_grad,
-                      const std::vector<at::Tensor>& saved, bool input_grad, JetGrads& grads) {
-  const int64_t n = args.num_points(), last = args.layers() - 1;
-  if (n == 0) return;
-  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_backward_cpu", [&] {
-    const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    const int64_t chunk = std::min(chunk_rows(args), n);
-    const int64_t width_max = args.max_width();
-    // abar of every layer lives from the upward sweep to the downward one; a and pbar alternate.
-    at::Tensor abar_store = reusable_empty({args.layers(), chunk * width_max}, args.x.options());
-    at::Tensor work = reusable_empty({4, chunk * width_max}, args.x.options());
-    for (int64_t first = 0; first < n; first += chunk) {
-      const int64_t rows = std::min(chunk, n - first);
-      const LayerViews views = saved_views(args, saved, first, rows);
-      auto matrix = [&](const at::Tensor& store, int64_t i, int64_t width) {
-        return store[i].narrow(0, 0, rows * width).view({rows, width});
-      };
-      const at::Tensor ones = at::ones({rows, 1}, args.x.options());
-      auto p_of = [&](int64_t l) { return l == last ? ones : views.p[l]; };
+// The parameter gradients a chunk of one network adds into (views), and that network's x gradient.
+struct ChunkGradients {
+  std::vector<at::Tensor> weights;  // [out, in] each, transposed storage
+  std::vector<at::Tensor> biases;
+  at::Tensor x;  // the network's [N, D]
+};
 
-      // Upward through the adjoint chain's backward, from grad = a_0 W_0: abar_l = pbar_{l-1} W_l^T,
-      // then pbar_l = f'(z_l) abar_l, and W_l's gradient gets a_l^T pbar_{l-1}.
-      at::Tensor pbar = grad_grad.narrow(0, first, rows);
-      for (int64_t l = 0; l <= last; ++l) {
-        if (!args.is_sine(l)) {  // linear last layer: a = 1, and nothing depends on its abar
-          grads.weights[l].add_(pbar.sum(0, /*keepdim=*/true));
-          break;
-        }
-        const int64_t width = args.out_width(l);
-        at::Tensor abar = matrix(abar_store, l, width);
-        at::mm_out(abar, pbar, args.weights[l].t());
-        const at::Tensor a = matrix(work, 2 * (l % 2), width);
-        const at::Tensor pbar_next = matrix(work, 2 * (l % 2) + 1, width);
-        const scalar_t* zp = views.z[l].data_ptr<scalar_t>();
-        const scalar_t* pp = p_of(l).data_ptr<scalar_t>();
-        const scalar_t* abp = abar.data_ptr<scalar_t>();
-        scalar_t* ap = a.data_ptr<scalar_t>();
-        scalar_t* pbp = pbar_next.data_ptr<scalar_t>();
-        const auto omega = static_cast<scalar_t>(args.omegas[l]);
-        parallel_elements(rows * width, [&](int64_t o, int64_t c) {
-          rule.adjoint_vjp(zp + o, pp + o, abp + o, c, omega, ap + o, pbp + o);
-        });
-        grads.weights[l].addmm_(a.t(), pbar);
-        pbar = pbar_next;
-      }
+// Rows [first, first + rows) of one network's backward, single-threaded, from the upstream gradients
+// grad_value ([N, 1]) and grad_grad ([N, D]) of the network. abar_store: [layers, chunk * max width] and
+// work: [4, chunk * max width], the thread's scratch.
+template <typename scalar_t>
+void backward_chunk(const JetArgs& args, int64_t first, int64_t rows, const at::Tensor& grad_value,
+                    const at::Tensor& grad_grad, const LayerViews& views, bool input_grad, const ChunkGradients& grads,
+                    const at::Tensor& abar_store, const at::Tensor& work) {
+  const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
+  const int64_t last = args.layers() - 1;
+  auto matrix = [&](const at::Tensor& store, int64_t i, int64_t width) {
+    return store[i].narrow(0, 0, rows * width).view({rows, width});
+  };
+  const at::Tensor ones = at::ones({rows, 1}, args.x.options());
+  auto p_of = [&](int64_t l) { return l == last ? ones : views.p[l]; };
 
-      // Downward through the forward chain's backward: zbar_l = f'(z_l) hbar_l + f''(z_l) p_l abar_l,
-      // hbar_{l-1} = zbar_l W_l, and W_l's gradient gets zbar_l^T h_{l-1}.
-      // zbar sits in work slot `zbar_slot`; each layer takes the other three, in rotation.
-      int zbar_slot = 0;
-      at::Tensor zbar = grad_value.narrow(0, first, rows);
-      if (args.is_sine(last)) {
-        zbar = matrix(work, zbar_slot, 1);
-        const at::Tensor unused_h = matrix(work, zbar_slot + 1, 1);
-        rule.value_vjp(views.z[last].data_ptr<scalar_t>(), grad_value.data_ptr<scalar_t>() + first,
-                       ones.data_ptr<scalar_t>(), matrix(abar_store, last, 1).data_ptr<scalar_t>(), rows,
-                       static_cast<scalar_t>(args.omegas[last]), unused_h.data_ptr<scalar_t>(),
-                       zbar.data_ptr<scalar_t>());
-      }
-      for (int64_t l = last; l >= 0; --l) {
-        grads.biases[l] += zbar.sum(0);
-        if (l == 0) {
-          grads.weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
-          if (input_grad) grads.x.narrow(0, first, rows).copy_(at::mm(zbar, args.weights[0]));
-          break;
-        }
-        const int64_t width = args.out_width(l - 1);
-        at::Tensor hbar = matrix(work, (zbar_slot + 1) % 4, width);
-        at::mm_out(hbar, zbar, args.weights[l]);
-        const at::Tensor h = matrix(work, (zbar_slot + 2) % 4, width);
-        const at::Tensor zbar_below = matrix(work, (zbar_slot + 3) % 4, width);
-        const scalar_t* zp = views.z[l - 1].data_ptr<scalar_t>();
-        const scalar_t* hbp = hbar.data_ptr<scalar_t>();
-        const scalar_t* pp = views.p[l - 1].data_ptr<scalar_t>();
-        const scalar_t* abp = matrix(abar_store, l - 1, width).data_ptr<scalar_t>();
-        scalar_t* hp = h.data_ptr<scalar_t>();
-        scalar_t* zbp = zbar_below.data_ptr<scalar_t>();
-        const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
-        parallel_elements(rows * width, [&](int64_t o, int64_t c) {
-          rule.value_vjp(zp + o, hbp + o, pp + o, abp + o, c, omega, hp + o, zbp + o);
-        });
-        grads.weights[l].addmm_(zbar.t(), h);
-        zbar = zbar_below;
-        zbar_slot = (zbar_slot + 3) % 4;
-      }
+  // Upward through the adjoint chain's backward, from grad = a_0 W_0: abar_l = pbar_{l-1} W_l^T,
+  // then pbar_l = f'(z_l) abar_l, and W_l's gradient gets a_l^T pbar_{l-1}.
+  at::Tensor pbar = grad_grad.narrow(0, first, rows);
+  for (int64_t l = 0; l <= last; ++l) {
+    if (!args.is_sine(l)) {  // linear last layer: a = 1, and nothing depends on its abar
+      grads.weights[l].add_(pbar.sum(0, /*keepdim=*/true));
+      break;
     }
-  });
+    const int64_t width = args.out_width(l);
+    at::Tensor abar = matrix(abar_store, l, width);
+    at::mm_out(abar, pbar, args.weights[l].t());
+    const at::Tensor a = matrix(work, 2 * (l % 2), width);
+    const at::Tensor pbar_next = matrix(work, 2 * (l % 2) + 1, width);
+    const at::Tensor p = p_of(l);
+    rule.adjoint_vjp(views.z[l].data_ptr<scalar_t>(), p.data_ptr<scalar_t>(), abar.data_ptr<scalar_t>(),
+                     rows * width, static_cast<scalar_t>(args.omegas[l]), a.data_ptr<scalar_t>(),
+                     pbar_next.data_ptr<scalar_t>());
+    grads.weights[l].addmm_(a.t(), pbar);
+    pbar = pbar_next;
+  }
+
+  // Downward through the forward chain's backward: zbar_l = f'(z_l) hbar_l + f''(z_l) p_l abar_l,
+  // hbar_{l-1} = zbar_l W_l, and W_l's gradient gets zbar_l^T h_{l-1}.
+  // zbar sits in work slot `zbar_slot`; each layer takes the other three, in rotation.
+  int zbar_slot = 0;
+  at::Tensor zbar = grad_value.narrow(0, first, rows);
+  if (args.is_sine(last)) {
+    zbar = matrix(work, zbar_slot, 1);
+    const at::Tensor unused_h = matrix(work, zbar_slot + 1, 1);
+    const at::Tensor abar_last = matrix(abar_store, last, 1);
+    rule.value_vjp(views.z[last].data_ptr<scalar_t>(), grad_value.data_ptr<scalar_t>() + first,
+                   ones.data_ptr<scalar_t>(), abar_last.data_ptr<scalar_t>(), rows,
+                   static_cast<scalar_t>(args.omegas[last]), unused_h.data_ptr<scalar_t>(), zbar.data_ptr<scalar_t>());
+  }
+  for (int64_t l = last; l >= 0; --l) {
+    grads.biases[l].add_(zbar.sum(0));
+    if (l == 0) {
+      grads.weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
+      if (input_grad) grads.x.narrow(0, first, rows).copy_(at::mm(zbar, args.weights[0]));
+      break;
+    }
+    const int64_t width = args.out_width(l - 1);
+    at::Tensor hbar = matrix(work, (zbar_slot + 1) % 4, width);
+    at::mm_out(hbar, zbar, args.weights[l]);
+    const at::Tensor h = matrix(work, (zbar_slot + 2) % 4, width);
+    const at::Tensor zbar_below = matrix(work, (zbar_slot + 3) % 4, width);
+    const at::Tensor abar = matrix(abar_store, l - 1, width);
+    rule.value_vjp(views.z[l - 1].data_ptr<scalar_t>(), hbar.data_ptr<scalar_t>(), views.p[l - 1].data_ptr<scalar_t>(),
+                   abar.data_ptr<scalar_t>(), rows * width,
+                   static_cast<scalar_t>(args.omegas[l - 1]), h.data_ptr<scalar_t>(), zbar_below.data_ptr<scalar_t>());
+    grads.weights[l].addmm_(zbar.t(), h);
+    zbar = zbar_below;
+    zbar_slot = (zbar_slot + 3) % 4;
+  }
 }
 
 }  // namespace
@@ -225,21 +206,30 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
   const int64_t n = args.num_points();
   at::Tensor value = at::empty(args.batch_shape({n, 1}), args.x.options());
   at::Tensor grad = at::empty(args.batch_shape({n, args.spec.in_dims}), args.x.options());
-  // Without save, whole-batch "saved" tensors would be scratch the size of the batch: use
-  // chunk-sized ones instead, shared by the networks.
-  const int64_t chunk = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
-  std::vector<at::Tensor> saved, scratch;
+  // Without save, whole-batch "saved" tensors would be scratch the size of the batch: each thread
+  // uses chunk-sized ones instead.
+  const std::vector<Chunk> chunks = row_chunks(args);
+  const int64_t workers = worker_count(static_cast<int64_t>(chunks.size()));
+  const int64_t rows = std::min(chunk_rows(args), std::max<int64_t>(n, 1));
+  std::vector<at::Tensor> saved;
+  std::vector<std::vector<at::Tensor>> scratch(workers);
   for (const auto& shape : gradient_saved_shapes(args)) {
-    if (save) {
-      saved.push_back(reusable_empty(args.batch_shape(shape), args.x.options()));
-    } else {
-      scratch.push_back(reusable_empty({chunk, shape[1]}, args.x.options()));
-    }
+    if (save) saved.push_back(reusable_empty(args.batch_shape(shape), args.x.options()));
+    for (int64_t w = 0; w < workers && !save; ++w) scratch[w].push_back(reusable_empty({rows, shape[1]}, args.x.options()));
   }
-  for (int64_t b = 0; b < args.networks; ++b) {
-    forward_network(args.network(b), args.of_network(value, b), args.of_network(grad, b),
-                    save ? args.of_network(saved, b) : scratch, save);
-  }
+  if (chunks.empty()) return {value, grad, saved};
+  std::vector<at::Tensor> h_buffers;
+  for (int64_t w = 0; w < workers; ++w) h_buffers.push_back(at::empty({2, rows * args.max_width()}, args.x.options()));
+  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_forward_cpu", [&] {
+    for_each_item(static_cast<int64_t>(chunks.size()), workers, [&](int64_t c, int64_t worker) {
+      const Chunk& chunk = chunks[c];
+      const JetArgs net = args.network(chunk.network);
+      const LayerViews views = save ? saved_views(net, args.of_network(saved, chunk.network), chunk.first, chunk.count)
+                                    : saved_views(net, scratch[worker], 0, chunk.count);
+      forward_chunk<scalar_t>(net, chunk.first, chunk.count, args.of_network(value, chunk.network),
+                              args.of_network(grad, chunk.network), views, h_buffers[worker]);
+    });
+  });
   return {value, grad, saved};
 }
 
@@ -262,11 +252,37 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes, args.x);
   const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
   const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
-  for (int64_t b = 0; b < args.networks; ++b) {
-    JetGrads grads_b = grads.network(args, b);
-    backward_network(args.network(b), args.of_network(grad_value, b), args.of_network(grad_grad, b),
-                     args.of_network(saved, b), input_grad, grads_b);
+  const std::vector<Chunk> chunks = row_chunks(args);
+  if (chunks.empty()) return grads.as_tuple();
+  const WorkUnits units(static_cast<int64_t>(chunks.size()), at::get_num_threads());
+  const int64_t workers = worker_count(units.count());
+  const UnitGradients unit_grads(args, grads, chunks, units);
+  // A thread's scratch: abar of every layer lives from the upward sweep to the downward one; a and pbar alternate.
+  const int64_t rows = std::min(chunk_rows(args), n);
+  std::vector<at::Tensor> abar_stores, works;
+  for (int64_t w = 0; w < workers; ++w) {
+    abar_stores.push_back(at::empty({args.layers(), rows * args.max_width()}, args.x.options()));
+    works.push_back(at::empty({4, rows * args.max_width()}, args.x.options()));
   }
+  AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_gradient_backward_cpu", [&] {
+    for_each_item(units.count(), workers, [&](int64_t u, int64_t worker) {
+      for (int64_t c = units.begin[u]; c < units.begin[u + 1]; ++c) {
+        const Chunk& chunk = chunks[c];
+        const int64_t b = chunk.network;
+        const JetArgs net = args.network(b);
+        ChunkGradients target{{}, {}, args.of_network(grads.x, b)};
+        for (int64_t l = 0; l < args.layers(); ++l) {
+          target.weights.push_back(unit_grads.weight(u, chunk, l).select(0, 0));
+          target.biases.push_back(unit_grads.bias(u, chunk, l).select(0, 0));
+        }
+        backward_chunk<scalar_t>(net, chunk.first, chunk.count, args.of_network(grad_value, b),
+                                 args.of_network(grad_grad, b),
+                                 saved_views(net, args.of_network(saved, b), chunk.first, chunk.count), input_grad,
+                                 target, abar_stores[worker], works[worker]);
+      }
+    });
+  });
+  unit_grads.reduce();
   return grads.as_tuple();
 }
 

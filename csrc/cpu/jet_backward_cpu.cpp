@@ -4,12 +4,15 @@
 // sines of the layer below once for two uses: its output jet, recomputed from the saved
 // pre-activations (cheaper than storing it) for W_l's gradient, and the sine jet's
 // vector-Jacobian product, which turns the input gradient into gz_{l-1} in place. The second GEMM
-// is W_l's gradient. As in the forward, the GEMMs run outside any parallel region of ours.
+// is W_l's gradient. As in the forward, each thread takes whole chunks with a single-threaded BLAS
+// in one parallel region a call; the parameter gradients are summed per work unit and the units in
+// order (unit_gradients.h), so they do not depend on which thread ran what.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
+#include "unit_gradients.h"
 
 namespace siren_fused::cpu {
 
@@ -42,16 +45,19 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
     const int64_t largest_chunk = plan.largest_chunk();
-    ChunkBuffers<scalar_t> buffers(largest_chunk, plan.components, plan.rows, args.max_width(), args.x.options());
-    // Per-tile partial sums of a bias gradient ([width]: column sums of the value component, the only one
-    // the bias reaches) or of the first layer's weight gradient ([D, width]).
-    at::Tensor tile_sums_tensor =
-        at::empty({largest_chunk * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options());
-    scalar_t* tile_sums = tile_sums_tensor.data_ptr<scalar_t>();
-    // Each network's sum over the chunk's tiles of their partial sums, `per_tile` elements each: [networks, per_tile].
-    auto totals_of_tile_sums = [&](const Chunk& chunk, int64_t per_tile) {
-      return tile_sums_tensor.narrow(0, 0, chunk.tiles() * per_tile).view({chunk.networks, chunk.count, per_tile}).sum(1);
-    };
+    const int64_t chunk_count = static_cast<int64_t>(plan.chunks.size());
+    const WorkUnits units(chunk_count, at::get_num_threads());
+    const int64_t workers = worker_count(units.count());
+    const UnitGradients unit_grads(args, grads, plan.chunks, units);
+    // A thread's chunk jets, and its per-tile partial sums of a bias gradient ([width]: column sums of the
+    // value component, the only one the bias reaches) or of the first layer's weight gradient ([D, width]).
+    std::vector<ChunkBuffers<scalar_t>> worker_buffers;
+    std::vector<at::Tensor> worker_tile_sums;
+    for (int64_t w = 0; w < workers; ++w) {
+      worker_buffers.emplace_back(largest_chunk, plan.components, plan.rows, args.max_width(), args.x.options());
+      worker_tile_sums.push_back(
+          at::empty({largest_chunk * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options()));
+    }
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     const scalar_t* grad_out_data = grad_out.data_ptr<scalar_t>();
     const int64_t out_width = args.out_width(plan.last);
@@ -60,71 +66,84 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     auto saved_tile = [&](const at::Tensor& tensor, int64_t g, int64_t t, int64_t width) {
       return tensor.data_ptr<scalar_t>() + (g * plan.tiles + t) * plan.tile_jet_rows * width;
     };
-    for (const Chunk& chunk : plan.chunks) {
-      const int64_t count = chunk.tiles(), networks = chunk.networks;
-      const int64_t matrix_rows = chunk.count * plan.tile_jet_rows;  // one network's rows of the chunk
-      // buffers.jet[gz]: gz_l; jet[1 - gz]: gz_l W_l, then gz_{l-1}; jet[2]: layer l's input jet.
-      int gz = 0;
-      const at::Tensor* z_last = args.is_sine(plan.last) ? &saved[sine_slot[plan.last]] : nullptr;
-      const auto omega_last = static_cast<scalar_t>(args.omegas[plan.last]);
-      for_each_tile(count, [&](int64_t i) {
-        const int64_t g = chunk.network_of(i), t = chunk.tile_of(i);
-        scalar_t* tile = buffers.jet[gz] + i * plan.tile_jet_rows * out_width;
-        load_tile(grad_out_data + g * plan.components * plan.num_points * out_width, plan.components,
-                  plan.num_points, t * plan.rows, plan.rows, out_width, tile);
-        if (z_last) {
-          rule.vjp(plan.spec, laplacian_weights, saved_tile(*z_last, g, t, out_width), tile, plan.rows * out_width,
-                   omega_last, tile);
-        }
-        column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
-      });
-      TilePlan::networks_of(args, grads.biases[plan.last], chunk) += totals_of_tile_sums(chunk, out_width);
-
-      for (int64_t l = plan.last; l >= 0; --l) {
-        const int64_t in_width = args.in_width(l);
-        const at::Tensor gz_l = buffers.matrices(gz, networks, matrix_rows, args.out_width(l));
-        if (l == 0) {
-          const int64_t dims = plan.spec.in_dims, width = args.out_width(0);
-          for_each_tile(count, [&](int64_t i) {
-            input_layer_weight_grad(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
-                                    chunk.tile_of(i) * plan.rows, plan.rows,
-                                    buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
-                                    tile_sums + i * dims * width);
-          });
-          TilePlan::networks_of(args, grads.weights[0], chunk).transpose(1, 2) +=
-              totals_of_tile_sums(chunk, dims * width).view({networks, dims, width});
-          if (input_grad) {
-            // Only the value component depends on x: the input tangents are constant unit vectors.
-            const at::Tensor value_grad = gz_l.view({networks, chunk.count, plan.components, plan.rows, width})
-                                              .select(2, 0)
-                                              .reshape({networks, -1, width});
-            const at::Tensor gx = at::bmm(value_grad, TilePlan::networks_of(args, args.weights[0], chunk));
-            const int64_t first_row = chunk.first * plan.rows;
-            const int64_t valid = std::min(chunk.count * plan.rows, plan.num_points - first_row);
-            TilePlan::networks_of(args, grads.x, chunk).narrow(-2, first_row, valid).copy_(gx.narrow(1, 0, valid));
+    // Unit by unit, each unit's chunks in order.
+    for_each_item(units.count(), workers, [&](int64_t u, int64_t worker) {
+      const ChunkBuffers<scalar_t>& buffers = worker_buffers[worker];
+      const at::Tensor& tile_sums_tensor = worker_tile_sums[worker];
+      scalar_t* tile_sums = tile_sums_tensor.data_ptr<scalar_t>();
+      // Each network's sum over the chunk's tiles of their partial sums, `per_tile` elements each: [networks, per_tile].
+      auto totals_of_tile_sums = [&](const Chunk& chunk, int64_t per_tile) {
+        return tile_sums_tensor.narrow(0, 0, chunk.tiles() * per_tile)
+            .view({chunk.networks, chunk.count, per_tile})
+            .sum(1);
+      };
+      for (int64_t c = units.begin[u]; c < units.begin[u + 1]; ++c) {
+        const Chunk& chunk = plan.chunks[c];
+        const int64_t count = chunk.tiles(), networks = chunk.networks;
+        const int64_t matrix_rows = chunk.count * plan.tile_jet_rows;  // one network's rows of the chunk
+        // buffers.jet[gz]: gz_l; jet[1 - gz]: gz_l W_l, then gz_{l-1}; jet[2]: layer l's input jet.
+        int gz = 0;
+        const at::Tensor* z_last = args.is_sine(plan.last) ? &saved[sine_slot[plan.last]] : nullptr;
+        const auto omega_last = static_cast<scalar_t>(args.omegas[plan.last]);
+        for (int64_t i = 0; i < count; ++i) {
+          const int64_t g = chunk.network_of(i), t = chunk.tile_of(i);
+          scalar_t* tile = buffers.jet[gz] + i * plan.tile_jet_rows * out_width;
+          load_tile(grad_out_data + g * plan.components * plan.num_points * out_width, plan.components,
+                    plan.num_points, t * plan.rows, plan.rows, out_width, tile);
+          if (z_last) {
+            rule.vjp(plan.spec, laplacian_weights, saved_tile(*z_last, g, t, out_width), tile,
+                     plan.rows * out_width, omega_last, tile);
           }
-          break;
+          column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
         }
-        const int below = 1 - gz;
-        at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
-        at::bmm_out(gz_below, gz_l, TilePlan::networks_of(args, args.weights[l], chunk));
-        const at::Tensor& z_below = saved[sine_slot[l - 1]];
-        const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
-        for_each_tile(count, [&](int64_t i) {
-          const int64_t offset = i * plan.tile_jet_rows * in_width;
-          rule.forward_vjp(plan.spec, laplacian_weights,
-                           saved_tile(z_below, chunk.network_of(i), chunk.tile_of(i), in_width),
-                           plan.rows * in_width, omega, buffers.jet[2] + offset, buffers.jet[below] + offset);
-          column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
-        });
-        TilePlan::networks_of(args, grads.biases[l - 1], chunk) += totals_of_tile_sums(chunk, in_width);
-        // A product then an add, not baddbmm_: ATen's CPU baddbmm_ runs one threaded GEMM a network, and each
-        // such GEMM's threads meeting costs more than the GEMM on a busy machine (12 ms against 4 ms batched).
-        TilePlan::networks_of(args, grads.weights[l], chunk) +=
-            at::bmm(gz_l.transpose(1, 2), buffers.matrices(2, networks, matrix_rows, in_width));
-        gz = below;
+        unit_grads.bias(u, chunk, plan.last) += totals_of_tile_sums(chunk, out_width);
+
+        for (int64_t l = plan.last; l >= 0; --l) {
+          const int64_t in_width = args.in_width(l);
+          const at::Tensor gz_l = buffers.matrices(gz, networks, matrix_rows, args.out_width(l));
+          if (l == 0) {
+            const int64_t dims = plan.spec.in_dims, width = args.out_width(0);
+            for (int64_t i = 0; i < count; ++i) {
+              input_layer_weight_grad(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
+                                      chunk.tile_of(i) * plan.rows, plan.rows,
+                                      buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
+                                      tile_sums + i * dims * width);
+            }
+            unit_grads.weight(u, chunk, 0).transpose(1, 2) +=
+                totals_of_tile_sums(chunk, dims * width).view({networks, dims, width});
+            if (input_grad) {
+              // Only the value component depends on x: the input tangents are constant unit vectors.
+              const at::Tensor value_grad = gz_l.view({networks, chunk.count, plan.components, plan.rows, width})
+                                                .select(2, 0)
+                                                .reshape({networks, -1, width});
+              const at::Tensor gx = at::bmm(value_grad, TilePlan::networks_of(args, args.weights[0], chunk));
+              const int64_t first_row = chunk.first * plan.rows;
+              const int64_t valid = std::min(chunk.count * plan.rows, plan.num_points - first_row);
+              TilePlan::networks_of(args, grads.x, chunk).narrow(-2, first_row, valid).copy_(gx.narrow(1, 0, valid));
+            }
+            break;
+          }
+          const int below = 1 - gz;
+          at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
+          at::bmm_out(gz_below, gz_l, TilePlan::networks_of(args, args.weights[l], chunk));
+          const at::Tensor& z_below = saved[sine_slot[l - 1]];
+          const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t offset = i * plan.tile_jet_rows * in_width;
+            rule.forward_vjp(plan.spec, laplacian_weights,
+                             saved_tile(z_below, chunk.network_of(i), chunk.tile_of(i), in_width),
+                             plan.rows * in_width, omega, buffers.jet[2] + offset, buffers.jet[below] + offset);
+            column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
+          }
+          unit_grads.bias(u, chunk, l - 1) += totals_of_tile_sums(chunk, in_width);
+          at::Tensor weight_grad = unit_grads.weight(u, chunk, l);
+          at::baddbmm_out(weight_grad, weight_grad, gz_l.transpose(1, 2),
+                          buffers.matrices(2, networks, matrix_rows, in_width));
+          gz = below;
+        }
       }
-    }
+    });
+    unit_grads.reduce();
   });
   return grads.as_tuple();
 }

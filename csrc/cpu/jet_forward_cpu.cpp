@@ -1,8 +1,8 @@
 // Forward jet on the CPU, a chunk of tiles at a time through every layer: one GEMM over the
-// chunk's stacked jet components (threaded by the BLAS), then the sine jet rule, a thread per
-// tile, in buffers that stay in cache. Only the output and, when autograd needs them, the
-// pre-activation jets reach memory. No GEMM runs inside a parallel region: nesting the BLAS in
-// our own threads is what made an earlier tile-per-thread design collapse on a busy machine.
+// chunk's stacked jet components, then the sine jet rule tile by tile, in buffers that stay in
+// cache. Only the output and, when autograd needs them, the pre-activation jets reach memory.
+// Each thread takes whole chunks with its own buffers and a single-threaded BLAS, in one parallel
+// region a call (chunk_scheduler.h says why).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -31,22 +31,28 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
     const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
-    ChunkBuffers<scalar_t> buffers(plan.largest_chunk(), plan.components, plan.rows, args.max_width(),
-                                   args.x.options());
+    const int64_t workers = worker_count(static_cast<int64_t>(plan.chunks.size()));
+    std::vector<ChunkBuffers<scalar_t>> worker_buffers;
+    for (int64_t w = 0; w < workers; ++w) {
+      worker_buffers.emplace_back(plan.largest_chunk(), plan.components, plan.rows, args.max_width(),
+                                  args.x.options());
+    }
     // Network g's points and packed jet (contiguous, network after network).
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     scalar_t* out_data = out.data_ptr<scalar_t>();
     const int64_t out_width = args.out_width(plan.last);
     auto x_of = [&](int64_t g) { return x + g * plan.num_points * plan.spec.in_dims; };
     auto out_of = [&](int64_t g) { return out_data + g * plan.components * plan.num_points * out_width; };
-    for (const Chunk& chunk : plan.chunks) {
+    for_each_item(static_cast<int64_t>(plan.chunks.size()), workers, [&](int64_t c, int64_t worker) {
+      const Chunk& chunk = plan.chunks[c];
+      const ChunkBuffers<scalar_t>& buffers = worker_buffers[worker];
       const int64_t count = chunk.tiles(), networks = chunk.networks;
       const int64_t matrix_rows = chunk.count * plan.tile_jet_rows;  // one network's rows of the chunk
-      for_each_tile(count, [&](int64_t i) {
+      for (int64_t i = 0; i < count; ++i) {
         build_input_jet(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
                         chunk.tile_of(i) * plan.rows, plan.rows,
                         buffers.jet[0] + i * plan.tile_jet_rows * plan.spec.in_dims);
-      });
+      }
       int current = 0;  // the jet entering the layer is buffers.jet[current]; jet[2] holds z
       int64_t sine_index = 0;
       for (int64_t l = 0; l <= plan.last; ++l) {
@@ -63,7 +69,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
         const scalar_t* result = sine ? buffers.jet[next] : zp;
         const auto omega = static_cast<scalar_t>(args.omegas[l]);
         const int64_t tile_elements = plan.rows * width;
-        for_each_tile(count, [&](int64_t i) {
+        for (int64_t i = 0; i < count; ++i) {
           scalar_t* zi = zp + i * plan.tile_jet_rows * width;
           add_bias(zi, biases + chunk.network_of(i) * width, plan.rows, width);
           if (sine) {
@@ -74,11 +80,11 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
             store_tile(result + i * plan.tile_jet_rows * width, plan.components, plan.rows, width,
                        out_of(chunk.network_of(i)), plan.num_points, chunk.tile_of(i) * plan.rows);
           }
-        });
+        }
         current = next;
         sine_index += sine ? 1 : 0;
       }
-    }
+    });
   });
   return {out, saved};
 }

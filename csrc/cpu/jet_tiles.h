@@ -5,8 +5,9 @@
 // network has fewer tiles than a chunk holds, every tile of several networks (a hypernetwork's
 // batch: 64 networks at 1,024 points). The chunk's jet is then one contiguous
 // [networks, tiles * components * rows, width] stack of matrices for the batched GEMMs (which mix
-// rows only through each network's weights), while the sine jet rule works tile by tile, a thread
-// per tile. Grouping networks makes few, large GEMMs of many small ones (kNetworkGroupElements).
+// rows only through each network's weights), while the sine jet rule works tile by tile. Grouping
+// networks makes few, larger GEMMs of many small ones (kNetworkGroupElements). A thread takes a whole
+// chunk (chunk_scheduler.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -19,23 +20,11 @@
 #include "../jet_args.h"
 #include "../jet_layout.h"
 #include "../sine_jet.h"
+#include "chunk_scheduler.h"
 #include "reusable_buffers.h"
 #include "sine_tile_kernels.h"
 
 namespace siren_fused::cpu {
-
-// Tiles [first, first + count) of each of `networks` consecutive networks from `network`.
-struct Chunk {
-  int64_t network;
-  int64_t networks;
-  int64_t first;
-  int64_t count;
-
-  int64_t tiles() const { return networks * count; }
-  // The network and the tile within it of the chunk's i-th tile.
-  int64_t network_of(int64_t i) const { return network + i / count; }
-  int64_t tile_of(int64_t i) const { return first + i % count; }
-};
 
 // The sizes every CPU kernel derives from its checked arguments.
 struct TilePlan {
@@ -123,14 +112,6 @@ struct ChunkBuffers {
     return storage.narrow(0, i * jet_elements, networks * rows * width).view({networks, rows, width});
   }
 };
-
-// Runs fn(tile_in_chunk) for every tile of a chunk, a thread per tile.
-template <typename Fn>
-void for_each_tile(int64_t chunk_tiles, const Fn& fn) {
-  at::parallel_for(0, chunk_tiles, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) fn(i);
-  });
-}
 
 // The input jet of a tile: value x, tangents the unit vectors, second-order part zero. Rows
 // past the end of the batch are zero so every tile has the same shape.
