@@ -154,14 +154,10 @@ class Siren(nn.Module):
         net = net.to(dtype=first.dtype, device=first.device)
         with torch.no_grad():
             for layer, source in zip(net.layers, layout.layers):
-                layer.linear.weight.copy_(source.weight)
-                layer.linear.weight.requires_grad_(source.weight.requires_grad)
-                if source.bias is None:
-                    layer.linear.bias.zero_()
-                    layer.linear.bias.requires_grad_(False)
-                else:
-                    layer.linear.bias.copy_(source.bias)
-                    layer.linear.bias.requires_grad_(source.bias.requires_grad)
+                for parameter, tensor in ((layer.linear.weight, source.weight), (layer.linear.bias, source.bias)):
+                    # A missing bias is a zero that gets no gradient: the function, and its training, stay the source's.
+                    parameter.copy_(torch.zeros_like(parameter) if tensor is None else tensor)
+                    parameter.requires_grad_(tensor is not None and tensor.requires_grad)
         return net
 
     def _rename_published_keys(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

@@ -117,10 +117,11 @@ def steps_of(module: nn.Module, name: str) -> List[Step]:
                  for step in steps_of(layer, child_path(name, f"layers.{index}"))]
                 + steps_of(module.last_layer, child_path(name, "last_layer")))
     if kind == "Siren" and isinstance(getattr(module, "weight", None), torch.Tensor):
-        # siren-pytorch's layer: dropout(activation(F.linear(x, weight, bias))).
+        # siren-pytorch's layer: dropout(activation(F.linear(x, weight, bias))); a copy without dropout lacks it.
+        dropout = getattr(module, "dropout", nn.Identity())
         return ([LinearStep(name, module.weight, module.bias)]
                 + steps_of(module.activation, child_path(name, "activation"))
-                + steps_of(module.dropout, child_path(name, "dropout")))
+                + steps_of(dropout, child_path(name, "dropout")))
     if next(module.children(), None) is None and next(module.parameters(), None) is None \
             and next(module.buffers(), None) is None:
         return [SineStep(name, sine_omega(name, module))]
