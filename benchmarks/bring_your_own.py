@@ -4,7 +4,8 @@
 Both sides take the same Laplacian loss (``compare.laplacian_loss``: the mean squared Laplacian error against a
 random target plus the mean squared value) and an Adam step, on the same fresh batch each round; the autograd side
 computes the Laplacian as the paper's code does (gradient, then divergence, by nested ``torch.autograd.grad``).
-Rounds are interleaved (``siren_fused.timing``), and the step times are medians.
+Rounds are interleaved (``siren_fused.timing``), and the step times are medians. Needs siren-pytorch (in the
+test extra).
 
     python benchmarks/bring_your_own.py                  # SirenNet(2, 256, 1, num_layers=4), N = 16384, 2 threads
     python benchmarks/bring_your_own.py --n 4096 --rounds 20
