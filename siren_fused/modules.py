@@ -4,17 +4,53 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
 
-# State-dict keys of the paper's two published SIREN implementations that differ from this Siren's
-# ``net.{layer}.linear.{weight,bias}``. The notebook's Siren (explore_siren.ipynb) names its sine layers
-# as this one does but stores a linear last layer (outermost_linear=True) as a bare nn.Linear. The code
-# release's SingleBVPNet (modules.py, mode='mlp') wraps an FCBlock whose layers are
-# Sequential(BatchLinear, Sine) pairs, its last layer always linear.
-NOTEBOOK_LINEAR_LAST_LAYER = re.compile(r"net\.(\d+)\.(weight|bias)")
-SINGLE_BVP_NET_LAYER = re.compile(r"net\.net\.(\d+)\.0\.(weight|bias)")
+
+@dataclass(frozen=True)
+class ForeignKeys:
+    """State-dict keys of another SIREN implementation that name one of this Siren's linear layers.
+
+    pattern: a key without its prefix; group ``layer`` the layer's index (absent: the last layer), group
+    ``kind`` the tensor's (weight or bias).
+    layers: which of this Siren's layers such keys may name: "all", "last" or "hidden" (all but the last).
+    A key naming another layer is left as it is, so strict loading reports it by its name in the file.
+    linear_last: whether the source's last layer, keyed this way, is always linear.
+    """
+
+    pattern: re.Pattern
+    layers: str
+    linear_last: bool
+
+    def layer_of(self, name: str, last_layer: int) -> Optional[Tuple[int, str]]:
+        """(layer, kind) that the key ``name`` gives in a Siren whose last layer is ``last_layer``, or None
+        where it is not such a key or names no layer of that Siren that these keys may name."""
+        match = self.pattern.fullmatch(name)
+        if match is None:
+            return None
+        index = match.groupdict().get("layer")
+        layer = last_layer if index is None else int(index)
+        allowed = {"all": layer <= last_layer, "last": layer == last_layer, "hidden": layer < last_layer}
+        return (layer, match["kind"]) if allowed[self.layers] else None
+
+
+# The other implementations' keys that differ from this Siren's ``net.{layer}.linear.{weight,bias}``.
+FOREIGN_KEYS = (
+    # The code release's SingleBVPNet (modules.py, mode='mlp'): an FCBlock whose layers are
+    # Sequential(BatchLinear, Sine) pairs, built with a linear last layer.
+    ForeignKeys(re.compile(r"net\.net\.(?P<layer>\d+)\.0\.(?P<kind>weight|bias)"), "all", linear_last=True),
+    # The notebook's Siren (explore_siren.ipynb) names its sine layers as this one does, but stores a linear
+    # last layer (outermost_linear=True) as a bare nn.Linear.
+    ForeignKeys(re.compile(r"net\.(?P<layer>\d+)\.(?P<kind>weight|bias)"), "last", linear_last=True),
+    # siren-pytorch's SirenNet: its sine layers, then a last layer whose activation (identity by default,
+    # final_activation otherwise) its state dict does not hold.
+    ForeignKeys(re.compile(r"layers\.(?P<layer>\d+)\.(?P<kind>weight|bias)"), "hidden", linear_last=False),
+    ForeignKeys(re.compile(r"last_layer\.(?P<kind>weight|bias)"), "last", linear_last=False),
+)
 
 
 class SineLayer(nn.Module):
@@ -93,25 +129,68 @@ class Siren(nn.Module):
         # The private registration: its public twin only exists from torch 2.5 on, and we support 2.4.
         self._register_load_state_dict_pre_hook(self._rename_published_keys)
 
+    @classmethod
+    def from_module(cls, module: nn.Module) -> "Siren":
+        """The equivalent Siren of a live SIREN module from another implementation, its weights copied.
+
+        Sizes, omegas, bias use and the last layer's kind are read from ``module`` itself: the code release's
+        ``SingleBVPNet`` (``type='sine'``, ``mode='mlp'``) or ``FCBlock``, the notebook's ``Siren``,
+        siren-pytorch's ``SirenNet`` (dropout 0), a ``siren_fused.Siren``, or an ``nn.Sequential`` of
+        ``nn.Linear`` layers and sine activations (any module computing ``sin(omega x)``; omega is read off
+        it). The result has the module's dtype and device and takes the coordinates as a plain tensor, where
+        ``SingleBVPNet`` takes a dict and the notebook's ``Siren`` also returns its input. A layer without a
+        bias gets a zero bias that does not require grad, so training keeps it zero. siren-pytorch's
+        ``forward(x, mods)`` is :func:`siren_fused.modulated_params`. Anything ``Siren`` cannot represent
+        (another activation, dropout, several hidden widths or omegas) raises an error naming the layer.
+        """
+        # Imported here: the reader recognises Siren and SineLayer, so it imports this module.
+        from .source_modules import read_siren_layout
+
+        layout = read_siren_layout(module)
+        omegas = {} if layout.hidden_omega_0 is None else {"hidden_omega_0": layout.hidden_omega_0}
+        first = layout.layers[0].weight
+        net = cls(layout.in_features, layout.hidden_features, layout.hidden_layers, layout.out_features,
+                  first_omega_0=layout.first_omega_0, outermost_linear=layout.outermost_linear, **omegas)
+        net = net.to(dtype=first.dtype, device=first.device)
+        with torch.no_grad():
+            for layer, source in zip(net.layers, layout.layers):
+                for parameter, tensor in ((layer.linear.weight, source.weight), (layer.linear.bias, source.bias)):
+                    # A missing bias is a zero that gets no gradient: the function, and its training, stay the source's.
+                    parameter.copy_(torch.zeros_like(parameter) if tensor is None else tensor)
+                    parameter.requires_grad_(tensor is not None and tensor.requires_grad)
+        return net
+
     def _rename_published_keys(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                error_msgs) -> None:
-        """Lets ``load_state_dict`` take the notebook Siren's and SingleBVPNet's state dicts as they are.
+        """Lets ``load_state_dict`` take the notebook Siren's, SingleBVPNet's and siren-pytorch SirenNet's state
+        dicts as they are.
 
-        Renames their keys in place to this Siren's. Their omegas are not in a state dict: build this Siren
-        with the same ``first_omega_0`` and ``hidden_omega_0`` (SingleBVPNet's are 30 and 30).
+        Renames their keys in place to this Siren's. Their omegas are not in a state dict, nor, but for a linear
+        last layer stored as such, the last layer's kind: build this Siren with the source's ``first_omega_0``,
+        ``hidden_omega_0`` and ``outermost_linear``, or use :meth:`from_module`. Errors name the keys as they are
+        in the file.
         """
         last_layer = len(self.net) - 1
         for key in [key for key in state_dict if key.startswith(prefix)]:
             name = key[len(prefix):]
-            match = SINGLE_BVP_NET_LAYER.fullmatch(name) or NOTEBOOK_LINEAR_LAST_LAYER.fullmatch(name)
-            if match is None:
+            for keys in FOREIGN_KEYS:
+                found = keys.layer_of(name, last_layer)
+                if found is not None:
+                    break
+            else:
                 continue
-            layer, parameter = int(match[1]), match[2]
-            # Either source's last layer, when it has these keys, is linear.
-            if layer == last_layer and not self.outermost_linear:
-                error_msgs.append(f"{prefix}{name} is the weight of a linear last layer, but this Siren has a sine "
-                                  "last layer: build it with outermost_linear=True")
-            state_dict[f"{prefix}net.{layer}.linear.{parameter}"] = state_dict.pop(key)
+            layer, kind = found
+            if layer == last_layer and keys.linear_last and not self.outermost_linear:
+                error_msgs.append(f"{key} is the {kind} of a linear last layer, but this Siren has a sine last "
+                                  "layer: build it with outermost_linear=True")
+            tensor, parameter = state_dict.pop(key), getattr(self.net[layer].linear, kind)
+            if isinstance(tensor, torch.Tensor) and tensor.shape != parameter.shape:
+                error_msgs.append(f"size mismatch for {key}, the {kind} of layer {layer}: shape {list(tensor.shape)} "
+                                  f"in the file, {list(parameter.shape)} in this Siren")
+                # The parameter keeps its own value: torch then reports this key neither as missing nor as a size
+                # mismatch under its renamed name, so the only message names the file's key.
+                tensor = parameter.detach()
+            state_dict[f"{prefix}net.{layer}.linear.{kind}"] = tensor
 
     @property
     def layers(self) -> list[SineLayer]:

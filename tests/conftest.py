@@ -198,5 +198,11 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+def siren_pytorch():
+    """The siren-pytorch package (the test extra installs it), or a skip of the calling test saying so."""
+    return pytest.importorskip("siren_pytorch", reason="siren-pytorch is not installed: pip install siren-pytorch, "
+                               "or the test extra")
+
+
 def maybe(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return None if x is None else x.detach()

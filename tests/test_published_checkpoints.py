@@ -1,9 +1,5 @@
-"""State dicts of the paper's two published SIREN implementations load into siren_fused.Siren as they are.
-
-Both source classes are written here from their published structure (the notebook explore_siren.ipynb and
-the code release's modules.py): only their module nesting, hence their state-dict keys, and their forward
-matter, not their initialisation.
-"""
+"""State dicts of the paper's two published SIREN implementations and of siren-pytorch's SirenNet load into
+siren_fused.Siren as they are; load errors name the keys as they are in the file."""
 
 from __future__ import annotations
 
@@ -14,100 +10,22 @@ import torch
 from torch import nn
 
 import siren_fused
-from conftest import assert_float32_bound, fused_available, random_points
-
-
-class NotebookSineLayer(nn.Module):
-    """The notebook's sine layer: ``sin(omega_0 * linear(x))`` with the Linear under ``.linear``."""
-
-    def __init__(self, in_features: int, out_features: int, omega_0: float) -> None:
-        super().__init__()
-        self.omega_0 = omega_0
-        self.linear = nn.Linear(in_features, out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.omega_0 * self.linear(x))
-
-
-class NotebookSiren(nn.Module):
-    """The notebook's Siren: ``net`` a Sequential of sine layers, the last one a bare nn.Linear when
-    ``outermost_linear``; ``forward`` returns the output and the coordinates it differentiates against."""
-
-    def __init__(self, in_features: int, hidden_features: int, hidden_layers: int, out_features: int,
-                 outermost_linear: bool = False, first_omega_0: float = 30.0, hidden_omega_0: float = 30.0) -> None:
-        super().__init__()
-        layers = [NotebookSineLayer(in_features, hidden_features, first_omega_0)]
-        layers += [NotebookSineLayer(hidden_features, hidden_features, hidden_omega_0) for _ in range(hidden_layers)]
-        layers.append(nn.Linear(hidden_features, out_features) if outermost_linear
-                      else NotebookSineLayer(hidden_features, out_features, hidden_omega_0))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, coords: torch.Tensor):
-        coords = coords.clone().detach().requires_grad_(True)
-        return self.net(coords), coords
-
-
-class Sine(nn.Module):
-    """The code release's activation: omega fixed at 30 for every layer."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(30 * x)
-
-
-class FCBlock(nn.Module):
-    """The code release's FCBlock with the sine nonlinearity: ``net`` a Sequential of (Linear, Sine) pairs, the
-    last pair without its Sine. (Its BatchLinear is an nn.Linear subclass: the same state-dict keys.)"""
-
-    def __init__(self, in_features: int, out_features: int, num_hidden_layers: int, hidden_features: int) -> None:
-        super().__init__()
-        blocks = [nn.Sequential(nn.Linear(in_features, hidden_features), Sine())]
-        blocks += [nn.Sequential(nn.Linear(hidden_features, hidden_features), Sine()) for _ in range(num_hidden_layers)]
-        blocks.append(nn.Sequential(nn.Linear(hidden_features, out_features)))
-        self.net = nn.Sequential(*blocks)
-
-    def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        return self.net(coords)
-
-
-class SingleBVPNet(nn.Module):
-    """The code release's SingleBVPNet, type='sine', mode='mlp': an FCBlock under ``net``, called with a
-    dict of coordinates and returning one."""
-
-    def __init__(self, out_features: int = 1, in_features: int = 2, hidden_features: int = 256,
-                 num_hidden_layers: int = 3) -> None:
-        super().__init__()
-        self.net = FCBlock(in_features, out_features, num_hidden_layers, hidden_features)
-
-    def forward(self, model_input: dict) -> dict:
-        coords = model_input["coords"].clone().detach().requires_grad_(True)
-        return {"model_in": coords, "model_out": self.net(coords)}
-
-
-def value_and_gradient(source: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The source net's output [N, out] and its gradient [N, out, in] by autograd, as its users compute them."""
-    if isinstance(source, SingleBVPNet):
-        result = source({"coords": x})
-        output, coords = result["model_out"], result["model_in"]
-    else:
-        output, coords = source(x)
-    grad = torch.stack([torch.autograd.grad(output[:, k].sum(), coords, retain_graph=True)[0]
-                        for k in range(output.shape[1])], dim=1)
-    return output.detach(), grad
+from conftest import assert_float32_bound, random_points, siren_pytorch
+from published_sirens import Siren as NotebookSiren
+from published_sirens import SingleBVPNet, source_jet
 
 
 def assert_same_function(source: nn.Module, net: siren_fused.Siren, x: torch.Tensor) -> None:
-    """In float32 the Siren's outputs equal the source net's (1e-5); its fused jet's value and gradient are as
+    """In float32 the Siren's outputs equal the source net's (1e-5); its jet's value and gradient are as
     close to the float64 truth as the source's own float32 ones (twice their error plus 1e-6, the suite's
     float32 bound: both round differently, each about 5e-5 off with omega 30)."""
-    value32, grad32 = value_and_gradient(source, x)
-    torch.testing.assert_close(net(x), value32, rtol=1e-5, atol=1e-5)
-    if not fused_available("cpu"):
-        return
-    value64, grad64 = value_and_gradient(copy.deepcopy(source).double(), x.double())
+    source32 = source_jet(source, x, order=1)
+    torch.testing.assert_close(net(x), source32.value, rtol=1e-5, atol=1e-5)
+    truth = source_jet(copy.deepcopy(source).double(), x.double(), order=1)
     with torch.no_grad():
-        result = siren_fused.jet(net, x, order=1, backend="fused")
-    assert_float32_bound(result.value, value32, value64, "value")
-    assert_float32_bound(result.grad, grad32, grad64, "gradient")
+        result = siren_fused.jet(net, x, order=1)
+    assert_float32_bound(result.value, source32.value, truth.value, "value")
+    assert_float32_bound(result.grad, source32.grad, truth.grad, "gradient")
 
 
 @pytest.mark.parametrize("outermost_linear", [True, False])
@@ -130,6 +48,16 @@ def test_single_bvp_net_checkpoint_loads_and_computes_the_same_function():
     assert_same_function(source, net, random_points(50, 3, seed=2, scale=1.0, dtype=torch.float32))
 
 
+def test_siren_pytorch_checkpoint_loads_and_computes_the_same_function():
+    torch.manual_seed(0)
+    source = siren_pytorch().SirenNet(2, 32, 2, num_layers=3, w0=2.0, w0_initial=30.0)
+    assert "last_layer.weight" in source.state_dict()
+    # num_layers sine layers, then an identity last layer: hidden_layers = num_layers - 1, linear last.
+    net = siren_fused.Siren(2, 32, 2, 2, first_omega_0=30.0, hidden_omega_0=2.0)
+    net.load_state_dict(source.state_dict())
+    assert_same_function(source, net, random_points(50, 2, seed=3, scale=1.0, dtype=torch.float32))
+
+
 def test_checkpoints_load_into_a_siren_inside_another_module():
     torch.manual_seed(0)
     source = nn.ModuleDict({"field": NotebookSiren(2, 8, 1, 1, outermost_linear=True)})
@@ -139,14 +67,30 @@ def test_checkpoints_load_into_a_siren_inside_another_module():
         assert torch.equal(got, expected), name
 
 
-def test_a_linear_last_layer_into_a_sine_last_layer_is_refused_by_name():
+def test_a_linear_last_layer_into_a_sine_last_layer_is_refused_by_name_and_kind():
     source = NotebookSiren(2, 8, 1, 1, outermost_linear=True)
     net = siren_fused.Siren(2, 8, 1, 1, outermost_linear=False)
-    with pytest.raises(RuntimeError, match="net.2.weight is the weight of a linear last layer.*outermost_linear=True"):
+    with pytest.raises(RuntimeError) as error:
         net.load_state_dict(source.state_dict())
+    for kind in ("weight", "bias"):
+        assert f"net.2.{kind} is the {kind} of a linear last layer" in str(error.value)
+    assert "outermost_linear=True" in str(error.value)
 
 
-def test_a_checkpoint_of_another_size_is_refused_by_load_state_dict():
-    source = SingleBVPNet(in_features=2, hidden_features=8, num_hidden_layers=2)
-    with pytest.raises(RuntimeError, match="net.0.linear.weight: copying a param with shape"):
-        siren_fused.Siren(2, 16, 2, 1).load_state_dict(source.state_dict())
+@pytest.mark.parametrize("source, target, message", [
+    (lambda: SingleBVPNet(in_features=2, hidden_features=8, num_hidden_layers=2),
+     lambda: siren_fused.Siren(2, 16, 2, 1),
+     "size mismatch for net.net.0.0.weight, the weight of layer 0: shape [8, 2] in the file, [16, 2] in this Siren"),
+    (lambda: siren_pytorch().SirenNet(2, 8, 1, num_layers=2), lambda: siren_fused.Siren(2, 8, 1, 3),
+     "size mismatch for last_layer.bias, the bias of layer 2: shape [1] in the file, [3] in this Siren"),
+    (lambda: SingleBVPNet(in_features=2, hidden_features=8, num_hidden_layers=3),
+     lambda: siren_fused.Siren(2, 8, 2, 1),
+     'Unexpected key(s) in state_dict: "net.net.4.0.weight", "net.net.4.0.bias"'),
+    (lambda: siren_pytorch().SirenNet(2, 8, 1, num_layers=4), lambda: siren_fused.Siren(2, 8, 2, 1),
+     'Unexpected key(s) in state_dict: "layers.3.weight", "layers.3.bias"'),
+], ids=["single-bvp-net-width", "siren-pytorch-outputs", "single-bvp-net-depth", "siren-pytorch-depth"])
+def test_a_checkpoint_of_another_shape_is_refused_naming_the_files_keys(source, target, message):
+    with pytest.raises(RuntimeError) as error:
+        target().load_state_dict(source().state_dict())
+    assert message in str(error.value)
+    assert ".linear." not in str(error.value), "an error names a renamed key, not the file's"
