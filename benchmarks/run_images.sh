@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
 # The image results in benchmarks/RESULTS.md (image section): cameraman 256x256, the paper's Siren(2, 256, 3, 1) and
 # baselines of the same size, on a shared 2-core CPU. Steps are far below the paper's 10k (CPU time budget).
-# OMP_WAIT_POLICY=passive: with OpenMP's default spinning the fused kernels slow down badly on an oversubscribed
-# machine (see the results file); it applies to both backends alike.
 set -euo pipefail
-export OMP_WAIT_POLICY=passive
 OUT=${OUT:-outputs/cameraman256}
-PAPER_NET="--image camera --size 256 --hidden 256 --layers 3 --lr 1e-4 --threads 2"
+PAPER_NET="--image camera --size 256 --hidden 256 --layers 3 --lr 1e-4"
 python -m siren_fused demo --out "$OUT"
 python -m siren_fused fit-image $PAPER_NET --steps 300 --batch 8192 --out "$OUT"
 python -m siren_fused poisson --target grad $PAPER_NET --steps 300 --batch 4096 --out "$OUT"

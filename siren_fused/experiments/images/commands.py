@@ -36,7 +36,7 @@ def _image_arguments(parser: argparse.ArgumentParser, size: int, hidden: int, st
     parser.add_argument("--batch", type=int, default=batch, help="pixels per step; 0 for all (paper)")
     parser.add_argument("--backend", choices=("fused", "reference"), default="fused",
                         help="how SIREN's derivatives are computed, in training and evaluation")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="outputs", help="folder for the PNG figures and JSON results")
 
@@ -55,7 +55,8 @@ def _poisson_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
 
 
@@ -109,7 +110,7 @@ def run_comparison(args: argparse.Namespace, task: str) -> Dict:
     rows = []
     record: Dict = {"task": task, "image": args.image, "size": args.size, "hidden": args.hidden,
                     "layers": args.layers, "steps": args.steps, "lr": args.lr, "batch": args.batch,
-                    "backend": args.backend, "threads": args.threads, "models": rows}
+                    "backend": args.backend, "threads": torch.get_num_threads(), "models": rows}
     for name in args.models:
         run = train_image_network(_network(name, args), coords, target, task, args.steps, args.lr, args.batch,
                                   args.backend, args.seed, label=f"{task} {name}")
