@@ -7,6 +7,9 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <cstdlib>
+#include <string>
+
 #ifndef SIREN_FUSED_CUDA_EMULATED
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>  // not ATen/cuda/CUDAContext.h: that pulls in cuBLAS and cuSPARSE headers
@@ -48,11 +51,21 @@ JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::Ten
   return args;
 }
 
+// SIREN_FUSED_CUDA_WHOLE_NETWORK=0 sends every width through the per-layer path (unset or 1: the
+// whole-network kernel where it applies). Read at every call, so one process can time both.
+bool whole_network_kernel_allowed() {
+  const char* value = std::getenv("SIREN_FUSED_CUDA_WHOLE_NETWORK");
+  const std::string choice = value == nullptr ? "" : value;
+  TORCH_CHECK(choice.empty() || choice == "0" || choice == "1",
+              "SIREN_FUSED_CUDA_WHOLE_NETWORK must be 0, 1 or unset, got '", choice, "'");
+  return choice != "0";
+}
+
 // Every network of the batch in one problem: the kernels take the networks as a grid dimension,
 // reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
 JetProblem problem_of(const JetArgs& args) {
   JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
-                     args.networks};
+                     args.networks, whole_network_kernel_allowed()};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
                               args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
@@ -85,8 +98,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   const at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
   std::vector<float*> saved_ptrs;
   for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
-  check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
-                              workspace.data_ptr<float>(), context.stream()),
+  check_cuda(jet_forward_cuda(problem, torch_gemm_library(), args.x.data_ptr<float>(), out.data_ptr<float>(),
+                              saved_ptrs, workspace.data_ptr<float>(), context.stream()),
              "jet_forward");
   return {out, saved};
 }
@@ -120,9 +133,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
     grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
   }
-  check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
-                               input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
-                               workspace.data_ptr<float>(), context.stream()),
+  check_cuda(jet_backward_cuda(problem, torch_gemm_library(), grad_out.data_ptr<float>(), args.x.data_ptr<float>(),
+                               saved_ptrs, input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs,
+                               grad_bias_ptrs, workspace.data_ptr<float>(), context.stream()),
              "jet_backward");
   return grads.as_tuple();
 }
