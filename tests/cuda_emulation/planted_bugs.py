@@ -78,6 +78,13 @@ BUGS = [
         "SIREN_HD bool valid(int64_t tile, int64_t row) const { return point(tile, row) <= num_points; }",
         "the first padding row counts as a point: written to the packed output, read from x"),
     PlantedBug(
+        "off-by-one-epilogue-bound", "csrc/cuda/sine_jet_kernels.cu",
+        "  if (index >= span.span_points() * args.width) return;\n  const int64_t network = blockIdx.y;\n"
+        "  const TiledElement e(span, index, args.width);\n  const float* z",
+        "  if (index > span.span_points() * args.width) return;\n  const int64_t network = blockIdx.y;\n"
+        "  const TiledElement e(span, index, args.width);\n  const float* z",
+        "one thread past the span writes a saved value past its tensor (the emulation's guard zones name it)"),
+    PlantedBug(
         "laplacian-sign-flip", "csrc/sine_jet.h",
         "return d.f1 * z_lap + d.f2 * weighted_tangent_sq_sum;",
         "return d.f1 * z_lap - d.f2 * weighted_tangent_sq_sum;",
