@@ -11,7 +11,10 @@
 #   bash benchmarks/gpu_check.sh OUTDIR              # on the GPU machine
 #   bash benchmarks/gpu_check.sh --dry-run OUTDIR    # the plan: steps, limits and the table's rows
 #   bash benchmarks/gpu_check.sh --cpu-check OUTDIR  # the table's script end to end on this machine's CPU,
-#                                                    # small N, with the extension already built here
+#                                                    # small N, with the extension already built here and
+#                                                    # torch.compile off (inductor takes many minutes on a
+#                                                    # small CPU): the fullgraph route then reports that it
+#                                                    # found nothing compiled, the others run eagerly
 #
 # benchmarks/gpu_bench.py (the batched-networks case against a loop of calls, and torch.func) stays a
 # separate, longer run.
@@ -46,8 +49,8 @@ if [[ $mode == dry-run ]]; then
 fi
 if [[ $mode == cpu-check ]]; then
   echo "the table's script on the CPU, N = 2^(p - 8), one round a row (log: $out/gpu_table.log)"
-  (cd benchmarks && timeout 900 python gpu_table.py --device cpu --points-shift -8 --rounds 1 --budget-s 600 \
-    --json "$out/gpu_table.json") > "$out/gpu_table.log" 2>&1
+  (cd benchmarks && TORCH_COMPILE_DISABLE=1 timeout 900 python gpu_table.py --device cpu --points-shift -8 \
+    --rounds 1 --budget-s 600 --json "$out/gpu_table.json") > "$out/gpu_table.log" 2>&1
   status=$?
   cat "$out/gpu_table.log"
   exit $status
