@@ -58,7 +58,7 @@ def forward_laplacian(net: siren_fused.Siren, x: torch.Tensor):
     tensor ops: the same jet rule as the fused kernels, left for torch.compile to fuse."""
     n, d = x.shape
     value = x
-    tangents = torch.eye(d, dtype=x.dtype).unsqueeze(1).expand(d, n, d)  # d/dx_k of x, one slab per k
+    tangents = torch.eye(d, dtype=x.dtype, device=x.device).unsqueeze(1).expand(d, n, d)  # d/dx_k of x, one slab per k
     laplacian = torch.zeros_like(x)
     for layer in net.layers:
         weight, bias = layer.linear.weight, layer.linear.bias

@@ -13,6 +13,7 @@
 
 #include "../sine_jet.h"
 #include "jet_cuda.h"
+#include "library_gemm.h"
 
 namespace siren_fused::cuda {
 
@@ -103,6 +104,19 @@ template <typename T>
 PerNetwork<T> saved_operand(const JetProblem& problem, const TileSpan& span, T* data, int64_t width) {
   const PerNetwork<T> whole{data, problem.saved_stride(width)};
   return {whole.of(span.first_network) + span.first_point * span.components * width, whole.stride};
+}
+
+// A span-local tiled workspace buffer of this width as a GEMM operand: each network's stacked rows
+// [tiles x C x T, width] (or their transpose).
+inline GemmOperand tiled_gemm_operand(const TileSpan& span, const float* data, int64_t width,
+                                      bool transposed = false) {
+  return {data, width, span.tiled_stride(width), transposed};
+}
+
+// A layer's weights at the span's first network as a GEMM operand: W [out, in], or W^T when transposed.
+inline GemmOperand weight_gemm_operand(const TileSpan& span, const JetLayer& layer, bool transposed) {
+  const PerNetwork<const float> weights = layer.weights().from(span.first_network);
+  return {weights.data, layer.in_width, weights.stride, transposed};
 }
 
 }  // namespace siren_fused::cuda

@@ -1,18 +1,46 @@
 // Backward of the forward jet on the GPU, chunk by chunk in reverse layer order. Per layer: the
-// sine jet's VJP (with the bias gradient), the layer's input jet recomputed from the previous
-// layer's saved pre-activations (cheaper than storing it), the weight-gradient reduction, and the
+// sine jet's VJP (elementwise), the bias gradient, the layer's input jet recomputed from the
+// previous layer's saved pre-activations (cheaper than storing it), the weight gradient, and the
 // GEMM that carries the gradient to the previous layer (or, at the first layer, to x). Every
-// launch covers all networks of the chunk.
+// product is a library GEMM (library_gemm.h) over the chunk's stacked rows, batched over its
+// networks, and the parameter gradients accumulate chunk after chunk in a fixed order: no atomics,
+// so the gradients are the same bits run after run.
+#include <algorithm>
+
 #include "jet_addressing.cuh"
 #include "jet_cuda.h"
 #include "jet_kernels.cuh"
 
 namespace siren_fused::cuda {
 
-int64_t jet_backward_workspace_elements(const JetProblem& problem) { return 3 * problem.chunk_buffer_elements(); }
+namespace {
 
-cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, const float* x,
-                              const std::vector<const float*>& saved, float* grad_x,
+// Elements of the ones vector the bias gradient sums with: one a tile, then one a tile row.
+int64_t ones_elements(const JetProblem& problem) { return std::max(problem.chunk_tiles(), problem.tile_rows); }
+
+// grad_bias += the sum of grad_z's value component over the span's points (zero on padding), as
+// two GEMMs with the ones vector: over the tiles into `partial` ([T, width] a network), then over
+// a tile's rows.
+void add_bias_gradient(const GemmLibrary& gemm, const TileSpan& span, const float* grad_z, int64_t width,
+                       const float* ones, float* partial, PerNetwork<float> grad_bias, cudaStream_t stream) {
+  const int64_t tile_block = span.tile_rows * width;  // one component of one tile
+  gemm.multiply({span.networks, 1, tile_block, span.tiles, {ones, span.tiles, 0, false},
+                 {grad_z, span.components * tile_block, span.tiled_stride(width), false}, partial, tile_block,
+                 tile_block, false},
+                stream);
+  gemm.multiply({span.networks, 1, width, span.tile_rows, {ones, span.tile_rows, 0, false},
+                 {partial, width, tile_block, false}, grad_bias.data, width, grad_bias.stride, true},
+                stream);
+}
+
+}  // namespace
+
+int64_t jet_backward_workspace_elements(const JetProblem& problem) {
+  return 3 * problem.chunk_buffer_elements() + ones_elements(problem);
+}
+
+cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm, const float* grad_out,
+                              const float* x, const std::vector<const float*>& saved, float* grad_x,
                               const std::vector<float*>& grad_weights, const std::vector<float*>& grad_biases,
                               float* workspace, cudaStream_t stream) {
   if (problem.num_points == 0 || problem.networks == 0) return cudaSuccess;
@@ -31,9 +59,12 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, 
   if (static_cast<size_t>(slots) != saved.size()) return cudaErrorInvalidValue;
 
   const int64_t buffer = problem.chunk_buffer_elements();
-  float* grad_z = workspace;                 // gradient of the layer's pre-activation jet
-  float* grad_input = workspace + buffer;    // gradient of the layer's input jet
+  float* grad_z = workspace;                  // gradient of the layer's pre-activation jet
+  float* grad_input = workspace + buffer;     // gradient of the layer's input jet
   float* input_jet = workspace + 2 * buffer;  // the layer's input jet
+  float* ones = workspace + 3 * buffer;
+  const cudaError_t filled = launch_fill(ones, ones_elements(problem), 1.0f, stream);
+  if (filled != cudaSuccess) return filled;
   const PerNetwork<const float> x_networks{x, problem.x_stride()};
   return for_each_chunk(problem, [&](const TileSpan& span) {
     JetMatrix<const float> upstream = packed_operand(problem, span, grad_out, problem.layers[last].out_width);
@@ -42,46 +73,49 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, 
       const int64_t width = layer.out_width;
       PerNetwork<const float> pre_activation{nullptr, 0};
       if (layer.sine) pre_activation = saved_operand(problem, span, saved[sine_slot[l]], width);
-      const JetVjpArgs vjp{span,        spec,   problem.laplacian_weights, upstream, pre_activation,
-                           layer.omega, grad_z, width,
-                           PerNetwork<float>{grad_biases[l], layer.bias_stride()}.from(span.first_network)};
-      cudaError_t err = launch_jet_vjp(vjp, stream);
+      cudaError_t err = launch_jet_vjp(
+          {span, spec, problem.laplacian_weights, upstream, pre_activation, layer.omega, grad_z, width}, stream);
       if (err != cudaSuccess) return err;
+      // The upstream gradient is spent: grad_input's buffer holds the bias gradient's partial sums
+      // until the input gradient's GEMM overwrites it.
+      add_bias_gradient(gemm, span, grad_z, width, ones, grad_input,
+                        PerNetwork<float>{grad_biases[l], layer.bias_stride()}.from(span.first_network), stream);
 
       if (l == 0) {
         err = launch_build_input_jet(span, spec, x_networks.from(span.first_network), input_jet, stream);
       } else {
         const JetLayer& previous = problem.layers[l - 1];
-        err = launch_sine_jet(span, spec, problem.laplacian_weights,
-                              saved_operand(problem, span, saved[sine_slot[l - 1]], previous.out_width),
-                              previous.out_width, previous.omega, input_jet, stream);
+        const PerNetwork<const float> previous_z =
+            saved_operand(problem, span, saved[sine_slot[l - 1]], previous.out_width);
+        err = launch_jet_epilogue({span, spec, problem.laplacian_weights, previous_z, {nullptr, 0}, {nullptr, 0},
+                                   previous.omega, true, previous.out_width,
+                                   workspace_operand(span, input_jet, previous.out_width), spec.components()},
+                                  stream);
       }
       if (err != cudaSuccess) return err;
-      err = launch_weight_grad(span, grad_z, width, input_jet, layer.in_width,
-                               PerNetwork<float>{grad_weights[l], layer.weight_stride()}.from(span.first_network),
-                               stream);
-      if (err != cudaSuccess) return err;
+      // grad_W += grad_z^T h over the stacked rows (padding rows add zero: grad_z is zero there).
+      const PerNetwork<float> grad_weight =
+          PerNetwork<float>{grad_weights[l], layer.weight_stride()}.from(span.first_network);
+      gemm.multiply({span.networks, width, layer.in_width, span.stacked_rows(),
+                     tiled_gemm_operand(span, grad_z, width, true), tiled_gemm_operand(span, input_jet, layer.in_width),
+                     grad_weight.data, layer.in_width, grad_weight.stride, true},
+                    stream);
 
-      // grad_input = grad_z W: B(kk, j) = W[kk, j]. At the first layer only the value component
-      // depends on x (the input tangents are constant unit vectors), so one component goes to x.
+      // grad_input = grad_z W. At the first layer only the value component depends on x (the
+      // input tangents are constant unit vectors), so only its rows go on to x.
       if (l > 0 || grad_x != nullptr) {
-        JetMatrix<float> result = workspace_operand(span, grad_input, layer.in_width);
-        if (l == 0) {
-          const PerNetwork<float> grad_x_networks{grad_x, problem.x_stride()};
-          result = {grad_x_networks.of(span.first_network), layer.in_width, true, grad_x_networks.stride};
-        }
-        const JetGemmEpilogue pass_through{{nullptr, 0}, 0.0f, false, nullptr, {nullptr, 0}, result};
-        const JetGemmArgs args{span,
-                               spec,
-                               l > 0 ? spec.components() : 1,
-                               grad_z,
-                               width,
-                               layer.weights().from(span.first_network),
-                               layer.in_width,
-                               1,
-                               layer.in_width,
-                               pass_through};
-        err = launch_jet_gemm(args, stream);
+        gemm.multiply({span.networks, span.stacked_rows(), layer.in_width, width,
+                       tiled_gemm_operand(span, grad_z, width), weight_gemm_operand(span, layer, false), grad_input,
+                       layer.in_width, span.tiled_stride(layer.in_width), false},
+                      stream);
+      }
+      if (l == 0 && grad_x != nullptr) {
+        const PerNetwork<float> grad_x_networks{grad_x, problem.x_stride()};
+        const JetMatrix<float> to_x{grad_x_networks.of(span.first_network), layer.in_width, true,
+                                    grad_x_networks.stride};
+        err = launch_jet_epilogue({span, spec, nullptr, {grad_input, span.tiled_stride(layer.in_width)},
+                                   {nullptr, 0}, {nullptr, 0}, 0.0f, false, layer.in_width, to_x, 1},
+                                  stream);
         if (err != cudaSuccess) return err;
       }
       upstream = workspace_operand<const float>(span, grad_input, layer.in_width);

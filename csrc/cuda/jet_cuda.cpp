@@ -7,7 +7,12 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
-#ifndef SIREN_FUSED_CUDA_EMULATED
+#include <cstdlib>
+#include <string>
+
+#ifdef SIREN_FUSED_CUDA_EMULATED
+#include "emulation/guard_zones.h"
+#else
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>  // not ATen/cuda/CUDAContext.h: that pulls in cuBLAS and cuSPARSE headers
 #endif
@@ -22,10 +27,23 @@ namespace {
 #ifdef SIREN_FUSED_CUDA_EMULATED
 constexpr c10::DeviceType kKernelDevice = c10::DeviceType::CPU;
 
-// Emulated launches run to completion on the calling thread: no device to select, no stream.
+// Emulated launches run to completion on the calling thread: no device to select, no stream. The
+// kernels write every output and the workspace between guard zones (emulation/guard_zones.h), which
+// finish() checks, naming a buffer written past.
 struct KernelContext {
   explicit KernelContext(const at::Tensor&) {}
   cudaStream_t stream() const { return nullptr; }
+  float* output(const std::string& name, const at::Tensor& tensor) {
+    return guards.guard(name, tensor.data_ptr<float>(), tensor.numel());
+  }
+  float* workspace(int64_t elements, const at::TensorOptions&) {
+    return guards.guard("the workspace", nullptr, elements);
+  }
+  void finish() {
+    const std::string report = guards.release();
+    TORCH_CHECK(report.empty(), "siren_fused's emulated CUDA kernels: ", report);
+  }
+  cuda_emulation::GuardedBuffers guards;
 };
 #else
 constexpr c10::DeviceType kKernelDevice = c10::DeviceType::CUDA;
@@ -33,7 +51,14 @@ constexpr c10::DeviceType kKernelDevice = c10::DeviceType::CUDA;
 struct KernelContext {
   explicit KernelContext(const at::Tensor& x) : guard(x.device()) {}
   cudaStream_t stream() const { return c10::cuda::getCurrentCUDAStream(); }
+  float* output(const std::string&, const at::Tensor& tensor) { return tensor.data_ptr<float>(); }
+  float* workspace(int64_t elements, const at::TensorOptions& options) {
+    workspace_tensor = at::empty({elements}, options);
+    return workspace_tensor.data_ptr<float>();
+  }
+  void finish() {}
   c10::cuda::CUDAGuard guard;
+  at::Tensor workspace_tensor;
 };
 #endif
 
@@ -48,11 +73,21 @@ JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::Ten
   return args;
 }
 
+// SIREN_FUSED_CUDA_WHOLE_NETWORK=0 sends every width through the per-layer path (unset or 1: the
+// whole-network kernel where it applies). Read at every call, so one process can time both.
+bool whole_network_kernel_allowed() {
+  const char* value = std::getenv("SIREN_FUSED_CUDA_WHOLE_NETWORK");
+  const std::string choice = value == nullptr ? "" : value;
+  TORCH_CHECK(choice.empty() || choice == "0" || choice == "1",
+              "SIREN_FUSED_CUDA_WHOLE_NETWORK must be 0, 1 or unset, got '", choice, "'");
+  return choice != "0";
+}
+
 // Every network of the batch in one problem: the kernels take the networks as a grid dimension,
 // reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
 JetProblem problem_of(const JetArgs& args) {
   JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
-                     args.networks};
+                     args.networks, whole_network_kernel_allowed()};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
                               args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
@@ -71,7 +106,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             std::optional<at::ArrayRef<double>> laplacian_weights) {
   const JetArgs args =
       check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
-  const KernelContext context(args.x);
+  KernelContext context(args.x);
   at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
                                                args.out_width(args.layers() - 1)}),
                              args.x.options());
@@ -82,12 +117,15 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   if (args.num_points() == 0) return {out, saved};
 
   const JetProblem problem = problem_of(args);
-  const at::Tensor workspace = at::empty({jet_forward_workspace_elements(problem)}, args.x.options());
+  float* workspace = context.workspace(jet_forward_workspace_elements(problem), args.x.options());
   std::vector<float*> saved_ptrs;
-  for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
-  check_cuda(jet_forward_cuda(problem, args.x.data_ptr<float>(), out.data_ptr<float>(), saved_ptrs,
-                              workspace.data_ptr<float>(), context.stream()),
+  for (size_t s = 0; s < saved.size(); ++s) {
+    saved_ptrs.push_back(context.output("saved[" + std::to_string(s) + "]", saved[s]));
+  }
+  check_cuda(jet_forward_cuda(problem, torch_gemm_library(), args.x.data_ptr<float>(), context.output("out", out),
+                              saved_ptrs, workspace, context.stream()),
              "jet_forward");
+  context.finish();
   return {out, saved};
 }
 
@@ -97,7 +135,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
   const JetArgs args =
       check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
-  const KernelContext context(args.x);
+  KernelContext context(args.x);
   const std::vector<int64_t> out_shape =
       args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});
   TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
@@ -111,19 +149,20 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   if (args.num_points() == 0) return grads.as_tuple();
 
   const JetProblem problem = problem_of(args);
-  const at::Tensor workspace = at::empty({jet_backward_workspace_elements(problem)}, args.x.options());
+  float* workspace = context.workspace(jet_backward_workspace_elements(problem), args.x.options());
   std::vector<const float*> saved_ptrs;
   for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
   // Row-major storage: every gradient is the contiguous [B, ...] stack the kernels' strides assume.
   std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
   for (int64_t l = 0; l < args.layers(); ++l) {
-    grad_weight_ptrs.push_back(grads.weights[l].data_ptr<float>());
-    grad_bias_ptrs.push_back(grads.biases[l].data_ptr<float>());
+    grad_weight_ptrs.push_back(context.output("grad_weights[" + std::to_string(l) + "]", grads.weights[l]));
+    grad_bias_ptrs.push_back(context.output("grad_biases[" + std::to_string(l) + "]", grads.biases[l]));
   }
-  check_cuda(jet_backward_cuda(problem, grad_out.data_ptr<float>(), args.x.data_ptr<float>(), saved_ptrs,
-                               input_grad ? grads.x.data_ptr<float>() : nullptr, grad_weight_ptrs, grad_bias_ptrs,
-                               workspace.data_ptr<float>(), context.stream()),
+  check_cuda(jet_backward_cuda(problem, torch_gemm_library(), grad_out.data_ptr<float>(), args.x.data_ptr<float>(),
+                               saved_ptrs, input_grad ? context.output("grad_x", grads.x) : nullptr, grad_weight_ptrs,
+                               grad_bias_ptrs, workspace, context.stream()),
              "jet_backward");
+  context.finish();
   return grads.as_tuple();
 }
 

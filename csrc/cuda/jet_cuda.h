@@ -10,6 +10,7 @@
 
 #include "../jet_layout.h"
 #include "../sine_jet.h"
+#include "library_gemm.h"
 #include "runtime.h"
 
 namespace siren_fused::cuda {
@@ -59,6 +60,9 @@ struct JetProblem {
   int64_t tile_rows;   // T = jet_tile_rows(components, max_width): the saved tensors' layout
   std::vector<JetLayer> layers;
   int64_t networks = 1;  // B
+  // Whether the forward may take the whole-network kernel where it applies (else the per-layer path
+  // at every width): the switch benchmarks/gpu_check.sh times one against the other with.
+  bool whole_network_kernel = true;
 
   int64_t max_width() const {
     int64_t width = spec.in_dims;
@@ -92,12 +96,14 @@ struct JetProblem {
 
 // Forward: out is the packed jet [networks, components, N, out_width of the last layer]; saved is
 // empty or holds one [networks, tiles, components, tile_rows, width] pre-activation jet per sine
-// layer, in order. Runs the whole-network kernel below where it applies (then no workspace), else
-// one kernel a layer. Each kernel takes the networks as a grid dimension: one launch sequence for
-// the batch (a sequence per chunk of networks past the workspace's bound or kMaxGridNetworks).
+// layer, in order. Runs the whole-network kernel below where it applies and problem.whole_network_kernel
+// allows (then no workspace), else
+// a library GEMM and an elementwise epilogue a layer. Each kernel takes the networks as a grid
+// dimension and each GEMM as its batch: one launch sequence for the batch (a sequence per chunk
+// of networks past the workspace's bound or kMaxGridNetworks).
 int64_t jet_forward_workspace_elements(const JetProblem& problem);
-cudaError_t jet_forward_cuda(const JetProblem& problem, const float* x, float* out, const std::vector<float*>& saved,
-                             float* workspace, cudaStream_t stream);
+cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm, const float* x, float* out,
+                             const std::vector<float*>& saved, float* workspace, cudaStream_t stream);
 
 // jet_forward_fused.cu: the same forward as one kernel through every layer, for narrow networks:
 // every width (in_dims included) at most 128, at most 32 layers, in_dims at most 3 when order > 0,
@@ -108,10 +114,10 @@ cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, fl
 
 // Backward: accumulates into grad_weights / grad_biases ([networks, ...] like the weights and
 // biases, zeroed by the caller) and writes grad_x [networks, N, in_dims] unless it is null.
-// grad_out is packed like the forward's output.
+// grad_out is packed like the forward's output. Deterministic: no atomics.
 int64_t jet_backward_workspace_elements(const JetProblem& problem);
-cudaError_t jet_backward_cuda(const JetProblem& problem, const float* grad_out, const float* x,
-                              const std::vector<const float*>& saved, float* grad_x,
+cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm, const float* grad_out,
+                              const float* x, const std::vector<const float*>& saved, float* grad_x,
                               const std::vector<float*>& grad_weights, const std::vector<float*>& grad_biases,
                               float* workspace, cudaStream_t stream);
 

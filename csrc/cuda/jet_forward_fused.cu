@@ -7,8 +7,12 @@
 // Instances are templated on the width every layer is zero-padded to (16, 32, 64 or 128) and on
 // the jet's shape (input dimensions, order, Laplacian or Hessian), so a thread holds every
 // component of its outputs in registers and applies the sine jet rule there. The matmul is
-// float32 FFMA over k in the same order as the per-layer GEMM (jet_gemm.cu), so the two paths
-// round alike.
+// float32 FFMA over k in order; the per-layer path's library GEMM sums in its own order, so the
+// two paths agree to float32 rounding, not bit for bit.
+//
+// It runs wherever it applies (jet_forward_fused_supported), as before the per-layer path moved to
+// library GEMMs: whether it still beats them at widths 32 to 128 is for benchmarks/gpu_check.sh to
+// measure on a GPU, and the dispatch to follow.
 //
 // Grid: x over blocks of points, y over networks (each block stages its own network's weights).
 // A batch of more than kMaxGridNetworks networks takes one launch per kMaxGridNetworks.
@@ -210,7 +214,7 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
           float pre[kComponents], post[kComponents];
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) pre[c] = z[c][i][m];
-          sine_jet_forward_point(spec, args.laplacian_weights, layer.omega, pre, 1, post, 1);
+          sine_jet_forward_point(spec, args.laplacian_weights, layer.omega, pre[0], pre, 1, post, 1);
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) z[c][i][m] = post[c];
         }

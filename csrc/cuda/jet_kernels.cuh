@@ -21,42 +21,31 @@ namespace siren_fused::cuda {
 cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, PerNetwork<const float> x,
                                    float* input_jet, cudaStream_t stream);
 
-// jet_gemm.cu: out = epilogue(A B) over the stacked components of a span. A is a tiled jet
-// [tiles, C, T, k]; B(kk, j) = b[kk * b_stride_k + j * b_stride_n] for kk < k, j < n, so W^T
-// (forward) and W (gradient to the previous layer) are both read in place.
-struct JetGemmEpilogue {
-  PerNetwork<const float> bias;  // added to the value component; null data for none
-  float omega;
-  bool sine;               // apply the sine jet rule; otherwise the jet passes through unchanged
-  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
-  PerNetwork<float> pre_activation;  // tiled [tiles, C, T, n] copy of the result before the sine; null data for none
-  JetMatrix<float> out;    // width n
-};
-
-struct JetGemmArgs {
+// sine_jet_kernels.cu: the elementwise pass after a layer's GEMM, or the backward's recomputation
+// of a layer's input jet. At every (point, column) of a span: the pre-activation jet is z (tiled,
+// the GEMM's result) with the bias added to its value component; out gets its sine jet (its
+// components [0, out_components)), or the pre-activation itself for a linear layer.
+struct JetEpilogueArgs {
   TileSpan span;
   JetSpec spec;
-  int64_t computed_components;  // only components [0, this) are computed (1: the input gradient)
-  const float* a;  // workspace
-  int64_t k;
-  PerNetwork<const float> b;
-  int64_t b_stride_k;
-  int64_t b_stride_n;
-  int64_t n;
-  JetGemmEpilogue epilogue;
+  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
+  PerNetwork<const float> z;       // tiled [tiles, C, T, width]
+  PerNetwork<const float> bias;    // [width]; null data for none
+  // Where the biased value component is stored back: z's own memory when z is the saved
+  // pre-activation jet (whose other components the GEMM wrote); null data to store nothing.
+  PerNetwork<float> saved_value;
+  float omega;
+  bool sine;
+  int64_t width;
+  JetMatrix<float> out;  // width `width`
+  int64_t out_components;
 };
 
-cudaError_t launch_jet_gemm(const JetGemmArgs& args, cudaStream_t stream);
-
-// sine_jet_kernels.cu: the sine jet of a tiled pre-activation jet (backward recomputes each
-// layer's input jet this way instead of storing it).
-cudaError_t launch_sine_jet(const TileSpan& span, const JetSpec& spec, const float* laplacian_weights,
-                            PerNetwork<const float> pre_activation, int64_t width, float omega, float* jet,
-                            cudaStream_t stream);
+cudaError_t launch_jet_epilogue(const JetEpilogueArgs& args, cudaStream_t stream);
 
 // sine_jet_kernels.cu: grad_z (tiled, zero on padding rows) = VJP of the sine jet at
 // pre_activation applied to upstream, or upstream itself when pre_activation is null (a linear
-// layer); grad_bias (width) accumulates the value component's gradient over the span's points.
+// layer). Elementwise: the bias gradient is a GEMM over grad_z (jet_backward.cu).
 struct JetVjpArgs {
   TileSpan span;
   JetSpec spec;
@@ -66,15 +55,12 @@ struct JetVjpArgs {
   float omega;
   float* grad_z;  // workspace
   int64_t width;
-  PerNetwork<float> grad_bias;
 };
 
 cudaError_t launch_jet_vjp(const JetVjpArgs& args, cudaStream_t stream);
 
-// weight_grad.cu: grad_weight [out_width, in_width] += sum over the span's valid stacked rows R
-// of grad_z[R, :]^T input_jet[R, :] (both tiled workspace buffers), for each network.
-cudaError_t launch_weight_grad(const TileSpan& span, const float* grad_z, int64_t out_width, const float* input_jet,
-                               int64_t in_width, PerNetwork<float> grad_weight, cudaStream_t stream);
+// fill.cu: data[0, count) = value.
+cudaError_t launch_fill(float* data, int64_t count, float value, cudaStream_t stream);
 
 // Blocks needed to cover `count` items, `per_block` at a time.
 inline int64_t ceil_div(int64_t count, int64_t per_block) { return (count + per_block - 1) / per_block; }

@@ -10,11 +10,12 @@
 
 namespace siren_fused::cuda {
 
-// y = sine jet of the pre-activation jet z.
+// y = sine jet of the pre-activation jet with value component `value` and the others z[k * z_stride],
+// k >= 1 (z[0] is not read: the layer epilogue passes its value with the bias added).
 template <typename T>
-__device__ void sine_jet_forward_point(const JetSpec& spec, const T* laplacian_weights, T omega, const T* z,
+__device__ void sine_jet_forward_point(const JetSpec& spec, const T* laplacian_weights, T omega, T value, const T* z,
                                        int64_t z_stride, T* y, int64_t y_stride) {
-  const SineDerivatives<T> d = sine_derivatives(z[0], omega);
+  const SineDerivatives<T> d = sine_derivatives(value, omega);
   y[0] = d.f0;
   const int64_t tangents = spec.tangent_count();
   for (int64_t k = 1; k <= tangents; ++k) y[k * y_stride] = jet_tangent(d, z[k * z_stride]);

@@ -3,12 +3,13 @@
     python tests/cuda_emulation/planted_bugs.py            # every bug
     python tests/cuda_emulation/planted_bugs.py --only removed-gemm-barrier
 
-The bugs are the kind that compile cleanly and that only running the kernels can show: a missing
-barrier, a grid that drops the tail of a batch, a perturbed product, a wrong stride between the
-networks of a batch. The tracked files are copied to
-a scratch checkout, the extension is built there once with the emulated CUDA kernels, and for each bug
-the kernel file is changed, rebuilt (only that file recompiles), tests/test_cuda.py runs until its
-first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
+The bugs are the kind that compile cleanly and that only running the kernels can show: a grid that
+drops the tail of a batch, a perturbed product, a wrong stride between the networks of a batch, a
+GEMM description that overwrites or skips rows, an off-by-one bound, a sign flip in the sine jet rule
+the CPU and CUDA kernels share. (No float atomic is left to plant a lost update in: the backward has
+none.) The tracked files are copied to a scratch checkout, the extension is built there once with the
+emulated CUDA kernels, and for each bug the file is changed, rebuilt (only the files including it
+recompile), tests/test_cuda.py runs until its first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
 few minutes: one full build, then about a minute a bug.
 """
 
@@ -37,37 +38,15 @@ class PlantedBug:
 
 BUGS = [
     PlantedBug(
-        "removed-gemm-barrier", "csrc/cuda/jet_gemm.cu",
-        "      __syncthreads();\n#pragma unroll\n      for (int kk = 0; kk < kBlockK; ++kk) {",
-        "#pragma unroll\n      for (int kk = 0; kk < kBlockK; ++kk) {",
-        "the per-layer GEMM reads its shared tiles before every thread has stored its part"),
-    PlantedBug(
-        "removed-bias-barrier", "csrc/cuda/sine_jet_kernels.cu",
-        "  value_grads[threadIdx.y][threadIdx.x] = value_grad;\n  __syncthreads();",
-        "  value_grads[threadIdx.y][threadIdx.x] = value_grad;",
-        "the VJP kernel sums the block's value gradients before they are all written"),
-    PlantedBug(
         "floor-grid-fused-forward", "csrc/cuda/jet_forward_fused.cu",
         "ceil_div(args.padded_points, Config::kRows)",
         "args.padded_points / Config::kRows",
         "the whole-network kernel's grid drops the batch's last partial block of points"),
     PlantedBug(
-        "floor-grid-sine-jet", "csrc/cuda/sine_jet_kernels.cu",
-        "ceil_div(count, kThreads)), static_cast<unsigned>(span.networks));\n"
-        "  return launch_kernel(sine_jet_kernel,",
-        "(count / kThreads)), static_cast<unsigned>(span.networks));\n"
-        "  return launch_kernel(sine_jet_kernel,",
-        "the backward's sine-jet recomputation skips the span's tail"),
-    PlantedBug(
-        "shared-opt-in-without-static", "csrc/cuda/device_code.cuh",
-        "attributes.sharedSizeBytes + dynamic_bytes > 48 * 1024",
-        "dynamic_bytes > 48 * 1024",
-        "the 48 KB opt-in ignores the kernel's static shared arrays (the launch then fails on a GPU)"),
-    PlantedBug(
-        "perturbed-weight-grad-product", "csrc/cuda/weight_grad.cu",
-        "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h, acc[i]);",
-        "acc[i] = fmaf(grad_tile[r][thread_out * kMicro + i], h * 1.0001f, acc[i]);",
-        "every product of the weight-gradient reduction is 1e-4 too large"),
+        "floor-grid-elementwise", "csrc/cuda/sine_jet_kernels.cu",
+        "ceil_div(span.span_points() * width, kThreads)",
+        "(span.span_points() * width / kThreads)",
+        "the epilogue and VJP kernels' grid skips the span's tail"),
     PlantedBug(
         "perturbed-fused-forward-product", "csrc/cuda/jet_forward_fused.cu",
         "z[c][i][0] = fmaf(hk[kk], w[kk].x, z[c][i][0]);",
@@ -78,6 +57,39 @@ BUGS = [
         "    args.layer[l] = {layer.weights(),",
         "    args.layer[l] = {PerNetwork<const float>{layer.weight, layer.bias_stride()},",
         "the whole-network kernel steps from one network's weights to the next by the bias's stride"),
+    PlantedBug(
+        "swapped-weight-strides", "csrc/cuda/jet_addressing.cuh",
+        "return {weights.data, layer.in_width, weights.stride, transposed};",
+        "return {weights.data, weights.stride, layer.in_width, transposed};",
+        "the per-layer GEMMs read the weights with their leading dimension and network stride swapped"),
+    PlantedBug(
+        "weight-grad-overwrites-chunks", "csrc/cuda/jet_backward.cu",
+        "grad_weight.data, layer.in_width, grad_weight.stride, true},",
+        "grad_weight.data, layer.in_width, grad_weight.stride, false},",
+        "each chunk's weight gradient replaces the earlier chunks' instead of adding to it"),
+    PlantedBug(
+        "bias-grad-skips-last-tile", "csrc/cuda/jet_backward.cu",
+        "gemm.multiply({span.networks, 1, tile_block, span.tiles, {ones, span.tiles, 0, false},",
+        "gemm.multiply({span.networks, 1, tile_block, span.tiles - 1, {ones, span.tiles, 0, false},",
+        "the bias gradient leaves out the span's last tile of points"),
+    PlantedBug(
+        "off-by-one-point-bound", "csrc/cuda/jet_addressing.cuh",
+        "SIREN_HD bool valid(int64_t tile, int64_t row) const { return point(tile, row) < num_points; }",
+        "SIREN_HD bool valid(int64_t tile, int64_t row) const { return point(tile, row) <= num_points; }",
+        "the first padding row counts as a point: written to the packed output, read from x"),
+    PlantedBug(
+        "off-by-one-epilogue-bound", "csrc/cuda/sine_jet_kernels.cu",
+        "  if (index >= span.span_points() * args.width) return;\n  const int64_t network = blockIdx.y;\n"
+        "  const TiledElement e(span, index, args.width);\n  const float* z",
+        "  if (index > span.span_points() * args.width) return;\n  const int64_t network = blockIdx.y;\n"
+        "  const TiledElement e(span, index, args.width);\n  const float* z",
+        "one thread past the span writes a saved value past its tensor (the emulation's guard zones name it)"),
+    PlantedBug(
+        "laplacian-sign-flip", "csrc/sine_jet.h",
+        "return d.f1 * z_lap + d.f2 * weighted_tangent_sq_sum;",
+        "return d.f1 * z_lap - d.f2 * weighted_tangent_sq_sum;",
+        "the Laplacian rule the CPU and CUDA kernels share subtracts the tangents' term (the CPU yardstick "
+        "moves with it; only its own check against the float32 reference sees it)"),
 ]
 
 

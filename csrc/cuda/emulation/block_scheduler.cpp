@@ -3,9 +3,9 @@
 //
 // Fibers rather than a pool of OS threads with a barrier: a block of 256 threads passes a barrier
 // in 512 context switches of a few nanoseconds each (fiber_context.h), where waking 256 OS threads
-// on 2 cores costs microseconds each time, and the GEMM kernels pass two barriers every 16 steps of k.
+// on 2 cores costs microseconds each time, and the whole-network kernel passes two barriers a layer.
 // Under ThreadSanitizer every fiber is its own TSan thread, synchronised with the other threads of
-// its block only by the barriers (and atomics), so TSan reports shared- or global-memory accesses
+// its block only by the barriers, so TSan reports shared- or global-memory accesses
 // that two threads of a block make between the same pair of barriers. Blocks are ordered one after
 // another for TSan (their fibers reuse stacks), so races between blocks go unreported.
 #include <sys/mman.h>
@@ -242,7 +242,7 @@ std::string check_geometry(dim3 grid, dim3 block) {
 // The shuffled orders of a launch (blocks, and threads after each barrier) follow from its
 // geometry and SIREN_FUSED_EMULATION_SEED (default 0): launches of different shapes run in different
 // orders, while the same call twice runs the same way, so a failure replays and results are
-// reproducible (a GPU's atomics are not); another seed explores other orders.
+// reproducible; another seed explores other orders.
 std::mt19937 launch_rng(dim3 grid, dim3 block, size_t dynamic_shared_bytes) {
   static const unsigned long long base_seed = [] {
     const char* seed = std::getenv("SIREN_FUSED_EMULATION_SEED");

@@ -9,7 +9,7 @@
 // Fibers resume in a shuffled order after every barrier, so no kernel can rely on thread order.
 //
 // Only what the kernels use is emulated; anything else (warp shuffles and votes, cooperative
-// groups, tensor-core intrinsics, other atomics, texture and constant memory) is left undeclared,
+// groups, tensor-core intrinsics, atomics, texture and constant memory) is left undeclared,
 // so a kernel that needs it fails to compile until the emulation gains it.
 #pragma once
 
@@ -73,16 +73,6 @@ cudaError_t run_grid(KernelKey kernel, dim3 grid, dim3 block, size_t dynamic_sha
 // The second seam: `extern __shared__ type name[]` under nvcc.
 #define SIREN_DYNAMIC_SHARED(type, name) \
   type* const name = static_cast<type*>(::siren_fused::cuda_emulation::dynamic_shared_memory())
-
-// A real atomic read-modify-write, though one emulated thread runs at a time: ThreadSanitizer then
-// tells atomics from the plain accesses it checks for races.
-inline float atomicAdd(float* address, float value) {
-  float old;
-  __atomic_load(address, &old, __ATOMIC_RELAXED);
-  float sum = old + value;
-  while (!__atomic_compare_exchange(address, &old, &sum, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) sum = old + value;
-  return old;
-}
 
 namespace siren_fused::cuda {
 

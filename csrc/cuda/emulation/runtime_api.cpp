@@ -1,6 +1,7 @@
 // The emulated runtime API: errors, the device's attributes and kernels' function attributes.
 #include "runtime_api.h"
 
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 
@@ -54,14 +55,33 @@ cudaError_t function_attributes(KernelKey kernel, cudaFuncAttributes* attributes
   return cudaSuccess;
 }
 
+bool optin_shared_per_block(size_t* bytes) {
+  const char* value = std::getenv("SIREN_FUSED_EMULATION_DEVICE");
+  const std::string device = value == nullptr ? "sm_90" : value;
+  if (device == "sm_90") {
+    *bytes = 227 * 1024;
+  } else if (device == "sm_80") {
+    *bytes = 163 * 1024;
+  } else if (device == "sm_86" || device == "sm_89") {
+    *bytes = 99 * 1024;
+  } else {
+    record_error(cudaErrorInvalidValue,
+                 "SIREN_FUSED_EMULATION_DEVICE must be sm_80, sm_86, sm_89, sm_90 or unset, got '" + device + "'");
+    return false;
+  }
+  return true;
+}
+
 cudaError_t set_max_dynamic_shared(KernelKey kernel, int bytes) {
   const StaticShared& shared = static_shared_of(kernel);
   if (!shared.error.empty()) return record_error(cudaErrorInvalidDeviceFunction, shared.error);
-  if (bytes < 0 || shared.bytes + static_cast<size_t>(bytes) > kOptinSharedPerBlock) {
+  size_t maximum = 0;
+  if (!optin_shared_per_block(&maximum)) return cudaErrorInvalidValue;
+  if (bytes < 0 || shared.bytes + static_cast<size_t>(bytes) > maximum) {
     return record_error(cudaErrorInvalidValue,
                         "cudaFuncAttributeMaxDynamicSharedMemorySize " + std::to_string(bytes) + " B plus the kernel's " +
                             std::to_string(shared.bytes) + " B of static shared memory exceed the device's " +
-                            std::to_string(kOptinSharedPerBlock) + " B opt-in maximum");
+                            std::to_string(maximum) + " B opt-in maximum");
   }
   const std::lock_guard<std::mutex> lock(attributes_mutex);
   raised_dynamic_shared[kernel] = bytes;
@@ -94,7 +114,12 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int dev
   switch (attribute) {
     case cudaDevAttrMaxThreadsPerBlock: *value = kMaxThreadsPerBlock; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(kDefaultSharedPerBlock); return cudaSuccess;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(kOptinSharedPerBlock); return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: {
+      size_t maximum = 0;
+      if (!optin_shared_per_block(&maximum)) return cudaErrorInvalidValue;
+      *value = static_cast<int>(maximum);
+      return cudaSuccess;
+    }
   }
   return record_error(cudaErrorInvalidValue, "device attribute " + std::to_string(attribute) + " is not emulated");
 }

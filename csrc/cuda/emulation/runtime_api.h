@@ -3,8 +3,9 @@
 // build whose "device" is this CPU. Kernels see the execution model in device_model.h.
 //
 // Memory is host memory, a stream is a tag (kernels run to completion inside the launch), and the
-// device reports the shared-memory limits of an sm_90 GPU (H100/H200), so launch configurations are
-// refused where a real launch would fail.
+// device reports the shared-memory limits of an sm_90 GPU (H100/H200), or of the smaller device
+// SIREN_FUSED_EMULATION_DEVICE names, so launch configurations are refused where a real launch would
+// fail and the launchers' fallbacks for smaller devices run in the tests.
 #pragma once
 
 #include <cstddef>
@@ -56,13 +57,17 @@ struct cudaFuncAttributes {
 
 namespace siren_fused::cuda_emulation {
 
-// The emulated device's limits: those of compute capability 9.0.
+// The emulated device's limits: those of compute capability 9.0, but for the opt-in maximum below.
 constexpr int kMaxThreadsPerBlock = 1024;
 constexpr int kMaxBlockDimZ = 64;
 constexpr unsigned int kMaxGridDimX = 2147483647u;
 constexpr unsigned int kMaxGridDimYZ = 65535u;
 constexpr size_t kDefaultSharedPerBlock = 48 * 1024;  // without the opt-in attribute
-constexpr size_t kOptinSharedPerBlock = 227 * 1024;   // 232,448 B: sm_90's opt-in maximum
+
+// The opt-in maximum of shared memory a block: SIREN_FUSED_EMULATION_DEVICE=sm_80 (163 KB), sm_86 or
+// sm_89 (99 KB), or sm_90 (227 KB, also when unset). Read at every query, so a test can switch it;
+// false (the reason recorded as the last error) for another name.
+bool optin_shared_per_block(size_t* bytes);
 
 // A kernel's identity for the attribute calls: its address.
 using KernelKey = const void*;
