@@ -53,10 +53,15 @@ POLICIES = ("default", "passive")
 FUSED = "fused"
 
 
+def environment_without_wait_policy() -> Dict[str, str]:
+    """This process's environment less OMP_WAIT_POLICY: what the competitors and a default-policy child get."""
+    return {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+
+
 @contextmanager
 def competitors(programs: List[str], seconds: float) -> Iterator[None]:
     """Runs the programs as processes for the duration of the block (each stops by itself after `seconds`)."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = environment_without_wait_policy()
     processes = [subprocess.Popen([sys.executable, "-c", p.format(seconds=seconds)], env=env) for p in programs]
     try:
         time.sleep(0.5 if processes else 0)  # let them start spinning
@@ -159,7 +164,7 @@ def measure(args: argparse.Namespace) -> dict:
 
 def run_policy(args: argparse.Namespace, policy: str) -> dict:
     """measure() in a fresh process whose OpenMP starts with the policy."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = environment_without_wait_policy()
     if policy == "passive":
         env["OMP_WAIT_POLICY"] = "passive"
     command = [sys.executable, __file__, "--child", "--policy", policy, "--n", str(args.n),

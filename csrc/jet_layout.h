@@ -30,6 +30,8 @@ inline int64_t jet_tile_rows(int64_t components, int64_t max_width) {
 // tenants share, while the GEMMs keep both cores busy. On the 2-core CI VM, under load, the 16K-point
 // Laplacian train step took a median 762 ms with this size against 1016 ms with 2M elements a
 // chunk (8 interleaved steps each, one process); the order-1 gradient step 357 against 419 ms.
+// Those runs threaded each chunk's GEMM; since issue 24 a chunk is one thread's (chunk_scheduler.h)
+// and the size has not been measured again.
 constexpr int64_t kJetChunkElements = 1 << 18;
 
 // Elements a chunk may take when it groups whole networks of a batch (a hypernetwork's B networks at
@@ -37,6 +39,8 @@ constexpr int64_t kJetChunkElements = 1 << 18;
 // for their value. Grouping trades the small chunk's cache locality for fewer, larger GEMMs, which is
 // what counts with many networks: on the 2-core VM under load, 16 GEMMs [1020, 256] x [256, 256] took
 // 508 ms one call each against 62 ms as one batched call (the BLAS threads meet once, not 16 times).
+// That measurement was of threaded GEMMs; with a chunk one thread's (chunk_scheduler.h), a group of
+// 12 networks also means few chunks to share between the threads. Not measured again yet.
 constexpr int64_t kNetworkGroupElements = 1 << 22;
 
 // Tiles in one such chunk.

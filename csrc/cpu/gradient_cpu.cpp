@@ -10,7 +10,6 @@
 // The forward saves, for the backward, every sine layer's pre-activation z and every hidden
 // layer's adjoint input p, as whole-batch [N, width] tensors.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 

@@ -8,7 +8,6 @@
 // in one parallel region a call; the parameter gradients are summed per work unit and the units in
 // order (unit_gradients.h), so they do not depend on which thread ran what.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"

@@ -4,7 +4,6 @@
 // Each thread takes whole chunks with its own buffers and a single-threaded BLAS, in one parallel
 // region a call (chunk_scheduler.h says why).
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
