@@ -175,3 +175,16 @@ def test_helmholtz_command_trains_scores_and_resumes(tmp_path):
         cli.main(common + ["--steps", "3", "--no-figure"])
     assert cli.main(common + ["--steps", "3", "--no-figure", "--resume"]) == 0
     assert json.loads((out / "metrics.json").read_text())["models"]["siren"]["step"] == 3
+
+
+def test_helmholtz_command_scores_the_run_as_it_trains(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["helmholtz", "--out", str(out), "--hidden-features", "8", "--hidden-layers", "1",
+                     "--points", "160", "--resolution", "24", "--models", "siren", "--steps", "4",
+                     "--eval-every", "2"]) == 0
+    record = json.loads((out / "metrics.json").read_text())["models"]["siren"]
+    assert [entry["step"] for entry in record["history"]] == [2, 4]
+    assert record["history"][-1]["relative_l2_error"] == record["relative_l2_error"]  # the same net, scored twice
+    assert 0 < (out / "convergence_siren.png").stat().st_size < 300_000
+    assert cli.main(["helmholtz", "--out", str(tmp_path / "square"), "--velocity", "square", "--eval-every", "2",
+                     "--models", "siren", "--steps", "1", "--hidden-features", "8", "--points", "160"]) == 2

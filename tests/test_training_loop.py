@@ -10,7 +10,7 @@ import torch
 pytest.importorskip("tqdm", reason="the loop's progress bar is tqdm (pip install siren_fused[experiments])")
 
 from siren_fused.experiments.training_loop import (  # noqa: E402
-    Checkpoint, FixedBatch, SeededBatches, cosine_schedule, fit, time_backend_steps, train)
+    Checkpoint, Evaluation, FixedBatch, SeededBatches, cosine_schedule, fit, time_backend_steps, train)
 
 
 class NormalBatches(SeededBatches):
@@ -73,6 +73,36 @@ def test_interrupted_step_is_saved_undone_and_redone_on_resume(tmp_path):
     uninterrupted = NormalBatches(seed=5)
     for batch in seen:  # the interrupted third step's batch is drawn again, not skipped
         torch.testing.assert_close(batch, uninterrupted.next(), rtol=0, atol=0)
+
+
+def test_evaluation_history_continues_across_an_interruption(tmp_path):
+    target = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+
+    def distance_to_target(net: torch.nn.Module) -> dict:
+        return {"weight_error": float((net.weight.detach() - target).norm())}
+
+    def run(steps: int, interrupt_at: int = 0):
+        net, optimizer, step, seen = regression()
+
+        def step_or_interrupt(batch):
+            if len(seen) == interrupt_at:
+                raise KeyboardInterrupt
+            return step(batch)
+
+        return fit(net, optimizer, step_or_interrupt if interrupt_at else step, NormalBatches(seed=7), steps,
+                   tmp_path / "checkpoint.pt", 2, {}, (), resume=True, progress=False,
+                   evaluation=Evaluation(3, distance_to_target))
+
+    with pytest.raises(KeyboardInterrupt):
+        run(steps=9, interrupt_at=4)  # scored at step 3, saved at step 4, interrupted in step 5
+    resumed = run(steps=9)
+    assert [record["step"] for record in resumed.history] == [3, 6, 9]
+    seconds = [record["training_seconds"] for record in resumed.history]
+    assert 0 < seconds[0] < seconds[1] < seconds[2]
+    assert resumed.history[-1]["weight_error"] == distance_to_target(resumed.net)["weight_error"]
+    errors = [record["weight_error"] for record in resumed.history]
+    assert errors[0] > errors[1] > errors[2]  # SGD converges towards the target
+    assert all(record["loss"] > 0 for record in resumed.history)
 
 
 def test_resume_refuses_a_checkpoint_whose_settings_differ(tmp_path):

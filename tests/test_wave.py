@@ -14,6 +14,7 @@ import torch
 
 from siren_fused import _extension, cli
 from siren_fused.experiments.wave import training as wave_training
+from siren_fused.experiments.wave.commands import PRESETS
 from siren_fused.experiments.wave.finite_differences import grid_axis, solve_wave
 from siren_fused.experiments.wave.evaluation import finite_difference_frames
 from siren_fused.experiments.wave.problem import (INITIAL_SAMPLES, PULSE_SAMPLES, WaveBatches, initial_pulse,
@@ -211,3 +212,21 @@ def test_wave_command_trains_and_scores_against_finite_differences(tmp_path):
     assert set(summary["relative_l2_error"]) == {"0", "0.1", "0.2", "0.3", "0.4"}
     assert all(math.isfinite(error) and error > 0 for error in summary["relative_l2_error"].values())
     assert 0 < (out / "wave.png").stat().st_size < 300_000
+    assert summary["history"] == [] and not (out / "convergence.png").exists()
+
+
+def test_long_preset_fills_what_the_command_line_leaves_and_scores_along_the_run(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("tqdm")
+    out = tmp_path / "out"
+    argv = ["wave", "--out", str(out), "--steps", "2", "--preset", "long", "--hidden-features", "8",
+            "--hidden-layers", "1", "--points", "2050", "--eval-every", "1", "--fd-intervals", "40", "--stride", "2"]
+    assert cli.main(argv) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    preset = PRESETS["long"]
+    assert summary["config"]["pulse_variance"] == preset["pulse_variance"] != WaveConfig().pulse_variance
+    assert summary["config"]["steps"] == 2 and summary["config"]["hidden_features"] == 8  # given before and after
+    assert [record["step"] for record in summary["history"]] == [1, 2]
+    final = {f"error_t{time}": error for time, error in summary["relative_l2_error"].items()}
+    assert {name: summary["history"][-1][name] for name in final} == final
+    assert 0 < (out / "convergence.png").stat().st_size < 300_000

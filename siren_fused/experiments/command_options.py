@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 from ..jet import BACKENDS
 from .training_loop import add_resume_arguments
@@ -41,3 +41,37 @@ def add_run_options(group: argparse._ArgumentGroup, checkpoint_every: int) -> No
 
 def format_step_time(label: str, median_seconds: float, mean_seconds: float, steps: int) -> str:
     return f"{label}: median {median_seconds * 1e3:.1f} ms (mean {mean_seconds * 1e3:.1f} ms, {steps} steps)"
+
+
+def add_evaluation_interval_option(group: argparse._ArgumentGroup) -> None:
+    """--eval-every: score the model against the exact solution every so many steps while it trains."""
+    group.add_argument("--eval-every", type=int, default=0, metavar="STEPS",
+                       help="score the model against the reference solution every STEPS steps while it trains, print "
+                            "the error and keep it in metrics.json (default %(default)s: only at the end)")
+
+
+class PresetAction(argparse.Action):
+    """``--preset NAME``: fills in a named set of option values.
+
+    The values go to every option of the preset that the command line has not set to something else by the time
+    the parser reaches ``--preset``; options given after it are applied after it. Either way, what the user
+    types wins over the preset (but for an option typed before ``--preset`` with exactly its default value)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, presets: Mapping[str, Mapping[str, Any]],
+                 **kwargs: Any) -> None:
+        self.presets = presets
+        super().__init__(option_strings, dest, choices=sorted(presets), **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        for name, value in self.presets[values].items():
+            if getattr(namespace, name) == parser.get_default(name):
+                setattr(namespace, name, value)
+        setattr(namespace, self.dest, values)
+
+
+def add_preset_option(parser: argparse.ArgumentParser, presets: Mapping[str, Mapping[str, Any]],
+                      description: str) -> None:
+    """``--preset`` choosing among ``presets`` (name -> option values by destination); ``description`` says
+    what each is for."""
+    parser.add_argument("--preset", action=PresetAction, presets=presets, default=None, help=description)

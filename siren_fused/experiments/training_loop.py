@@ -166,6 +166,60 @@ def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
 
 
 @dataclass
+class Monitor:
+    """Scores the model while it trains, for runs long enough that a user wants to see them converge.
+
+    Every ``every`` steps :func:`train` calls ``score()`` (named floats, e.g. the error against an exact
+    solution), prints the scores with the step, the training time so far and the step's loss, and appends them
+    to ``history``.
+    The history and the time are saved with checkpoints (a monitor is :class:`Stateful`), so the history of a
+    resumed run continues the interrupted one's and its times count the steps before the interruption.
+    """
+
+    every: int
+    score: Callable[[], Dict[str, float]]
+    history: List[Dict[str, float]] = field(default_factory=list)
+    training_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, got {self.every}")
+
+    def after_step(self, completed: int, seconds: float, losses: Mapping[str, float]) -> Optional[Dict[str, float]]:
+        """Count a step that took ``seconds`` and ended with ``losses``; after every ``every``-th, score and
+        return the record."""
+        self.training_seconds += seconds
+        if completed % self.every:
+            return None
+        record = {"step": completed, "training_seconds": self.training_seconds,
+                  **{name: value for name, value in losses.items() if name == "loss"}, **self.score()}
+        self.history.append(record)
+        return record
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"history": list(self.history), "training_seconds": self.training_seconds}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.history = list(state["history"])
+        self.training_seconds = float(state["training_seconds"])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`fit` monitors a run with: ``score(net)`` every ``every`` steps (see :class:`Monitor`)."""
+
+    every: int
+    score: Callable[[nn.Module], Dict[str, float]]
+
+
+def format_record(record: Mapping[str, float]) -> str:
+    """One line of a monitor's record: step, training time, then the scores."""
+    scores = ", ".join(f"{name} {value:.4g}" for name, value in record.items()
+                       if name not in ("step", "training_seconds"))
+    return f"step {record['step']:.0f} ({record['training_seconds'] / 60:.1f} min): {scores}"
+
+
+@dataclass
 class TrainingResult:
     """The step the run reached, its last loss terms, the wall time of each step this run took, and the
     loop's whole wall time."""
@@ -177,12 +231,14 @@ class TrainingResult:
 
 
 def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Optional[Checkpoint] = None,
-          resume: bool = False, label: str = "train", progress: bool = True) -> TrainingResult:
+          resume: bool = False, label: str = "train", progress: bool = True,
+          monitor: Optional[Monitor] = None) -> TrainingResult:
     """Run ``step`` on batches from ``batches`` until ``steps`` steps in total have been taken.
 
     With ``checkpoint``, saves every ``checkpoint.every`` steps, at the end and on Ctrl-C (then re-raises);
     with ``resume`` and an existing checkpoint file, continues from its step (a larger ``steps`` extends a
-    finished run). The bar shows every loss term the step returns.
+    finished run). The bar shows every loss term the step returns. A ``monitor`` scores the model as it goes
+    (give it to the checkpoint's objects too, so that its history survives an interruption).
     """
     from tqdm.auto import tqdm
 
@@ -207,6 +263,9 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
             completed += 1
             bar.set_postfix({name: f"{value:.4g}" for name, value in losses.items()}, refresh=False)
             bar.update(1)
+            record = None if monitor is None else monitor.after_step(completed, step_seconds[-1], losses)
+            if record is not None:
+                bar.write(f"{label}: {format_record(record)}")
             if checkpoint is not None and completed % checkpoint.every == 0:
                 checkpoint.save(completed, batches.state_dict(), losses)
     except KeyboardInterrupt:
@@ -230,6 +289,7 @@ class FittedModel:
     step: int
     losses: Dict[str, float]
     step_seconds: List[float] = field(default_factory=list)
+    history: List[Dict[str, float]] = field(default_factory=list)
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer, terms: Dict[str, torch.Tensor],
@@ -263,12 +323,17 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, steps: int,
 def fit(net: nn.Module, optimizer: torch.optim.Optimizer, step: StepFunction, batches: BatchSource, steps: int,
         checkpoint_path: Optional[Path], checkpoint_every: int, settings: Mapping[str, Any],
         must_match: Sequence[str], resume: bool = False, label: str = "train", progress: bool = True,
-        scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None) -> FittedModel:
+        scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None,
+        evaluation: Optional[Evaluation] = None) -> FittedModel:
     """:func:`train` for one network and its optimiser, which a checkpoint at ``checkpoint_path`` (if given)
     saves every ``checkpoint_every`` steps with ``settings``; ``must_match`` names the settings a resumed
     checkpoint must share. A ``scheduler`` (of ``optimizer``'s learning rate) steps after every step and is
-    saved with them."""
+    saved with them. An ``evaluation`` scores the net as it trains; its records are the result's ``history``
+    (a resumed run's includes those of the steps before the interruption)."""
     objects: Dict[str, Stateful] = {"model": net, "optimizer": optimizer}
+    monitor = None if evaluation is None else Monitor(evaluation.every, lambda: evaluation.score(net))
+    if monitor is not None:
+        objects["monitor"] = monitor
     if scheduler is not None:
         objects["scheduler"] = scheduler
         unscheduled = step
@@ -280,8 +345,8 @@ def fit(net: nn.Module, optimizer: torch.optim.Optimizer, step: StepFunction, ba
 
     checkpoint = None if checkpoint_path is None else Checkpoint(checkpoint_path, checkpoint_every, objects, settings,
                                                                  must_match)
-    run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress)
-    return FittedModel(net, run.step, run.losses, run.step_seconds)
+    run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress, monitor=monitor)
+    return FittedModel(net, run.step, run.losses, run.step_seconds, [] if monitor is None else monitor.history)
 
 
 @dataclass(frozen=True)

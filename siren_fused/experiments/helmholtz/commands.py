@@ -21,19 +21,24 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-from ..command_options import add_run_options, add_training_size_options, format_step_time
+from ..baselines import SettingsError
+from ..command_options import (add_evaluation_interval_option, add_preset_option, add_run_options,
+                              add_training_size_options, format_step_time)
+from ..convergence_figure import save_convergence_figure
 from ..field_figures import Panel, RowStyle, save_panel_grid
-from ..training_loop import checkpoint_file
+from ..training_loop import Evaluation, checkpoint_file, format_record
 from .evaluation import compare_to_analytic, grid_points, predict_field
 from .problem import VELOCITIES, source_position
 from .training import HelmholtzConfig, time_training_steps, train_helmholtz
 
 MODEL_TITLES = {"siren": "SIREN", "relu": "ReLU", "relu_pe": "ReLU P.E.", "tanh": "tanh"}
+# Found by the search in benchmarks/RESULTS.md: what reaches the paper's result in half an hour of this CPU.
+PRESETS = {"long": {"models": ["siren"], "steps": 50_000, "eval_every": 5_000, "checkpoint_every": 1_000}}
 PAPER_SETTINGS = {"hidden_features": 256, "hidden_layers": 3, "points": 52_900, "steps": 50_000, "lr": 2e-5,
                   "final_lr_ratio": 1.0}
 
@@ -61,7 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_argument_group("evaluation")
     output.add_argument("--resolution", type=int, default=200,
                         help="evaluation and figure grid size (default %(default)s)")
-    output.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
+    add_evaluation_interval_option(output)
+    output.add_argument("--no-figure", action="store_true", help="skip the PNG figures")
+    add_preset_option(parser, PRESETS, "long: the SIREN alone, trained for the half hour of a 2-core CPU that "
+                      "solves the problem (benchmarks/RESULTS.md; options given too override it)")
     parser.set_defaults(func=run_helmholtz, requires=("tqdm", "scipy", "matplotlib"))
 
 
@@ -87,22 +95,37 @@ def _figure_rows(fields: Dict[str, np.ndarray], exact: np.ndarray, mask: np.ndar
     return rows, styles
 
 
+def _evaluation(args: argparse.Namespace, position) -> Optional[Evaluation]:
+    """With ``--eval-every``, the error against the analytic solution as the model trains."""
+    if args.eval_every <= 0:
+        return None
+    if args.velocity != "uniform":
+        raise SettingsError("--eval-every needs --velocity uniform: only the uniform medium has an exact solution")
+
+    def score(net: torch.nn.Module) -> Dict[str, float]:
+        return {"relative_l2_error": compare_to_analytic(net, args.resolution, position).relative_l2_error}
+
+    return Evaluation(args.eval_every, score)
+
+
 def run_helmholtz(args: argparse.Namespace) -> int:
     """The ``helmholtz`` command."""
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     position = source_position(args.velocity)
+    evaluation = _evaluation(args, position)
     results: Dict[str, Dict[str, object]] = {}
     fields: Dict[str, np.ndarray] = {}
     exact = mask = None
     for model in args.models:
         config = _config_for(model, args)
         checkpoint = checkpoint_file(args.out, model, args.resume, args.restart)
-        result = train_helmholtz(config, checkpoint, resume=args.resume)
+        result = train_helmholtz(config, checkpoint, resume=args.resume, evaluation=evaluation)
         timed = sorted(result.step_seconds)
         record: Dict[str, object] = {"config": dataclasses.asdict(config), "step": result.step,
                                      "losses": result.losses,
-                                     "median_step_seconds": timed[len(timed) // 2] if timed else None}
+                                     "median_step_seconds": timed[len(timed) // 2] if timed else None,
+                                     "history": result.history}
         if args.velocity == "uniform":
             comparison = compare_to_analytic(result.net, args.resolution, position)
             record["relative_l2_error"] = comparison.relative_l2_error
@@ -124,6 +147,11 @@ def run_helmholtz(args: argparse.Namespace) -> int:
         rows, styles = _figure_rows(fields, exact, mask)
         save_panel_grid(rows, styles, str(args.out / "helmholtz.png"),
                         title=f"Helmholtz, k = 20, {args.velocity} medium")
+        histories = {model: record["history"] for model, record in results.items() if record["history"]}
+        for model, history in histories.items():
+            save_convergence_figure(history, {"relative_l2_error": "inside the layer, away from the source"},
+                                    str(args.out / f"convergence_{model}.png"),
+                                    title=f"Helmholtz, {MODEL_TITLES[model]}")
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2))
     print(f"{'model':8} {'steps':>6} {'rel. L2 error':>14} {'s/step':>8}")
     for model, record in results.items():

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from ..baselines import MODELS, SettingsError, check_model_settings, network_jet
-from ..training_loop import FittedModel, StepTiming, cosine_schedule, fit, optimizer_step, time_backend_steps
+from ..training_loop import (Evaluation, FittedModel, StepTiming, cosine_schedule, fit, optimizer_step,
+                             time_backend_steps)
 from .problem import INNER_FRACTION, VELOCITIES, HelmholtzBatch, HelmholtzBatches, helmholtz_operator
 
 # Settings that shape the network or the batches: a checkpoint only resumes a run that agrees on them.
@@ -88,9 +89,10 @@ def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: Helmh
 
 
 def train_helmholtz(config: HelmholtzConfig, checkpoint_path: Optional[Path] = None, resume: bool = False,
-                    progress: bool = True) -> FittedModel:
+                    progress: bool = True, evaluation: Optional[Evaluation] = None) -> FittedModel:
     """Fit ``config.model`` for ``config.steps`` steps in total, saving a checkpoint every
-    ``config.checkpoint_every`` steps, at the end and on Ctrl-C; ``resume`` continues from an existing one."""
+    ``config.checkpoint_every`` steps, at the end and on Ctrl-C; ``resume`` continues from an existing one.
+    ``evaluation`` scores the network as it trains (the result's ``history``)."""
     net = build_model(config)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     batches = make_batches(config)
@@ -98,7 +100,7 @@ def train_helmholtz(config: HelmholtzConfig, checkpoint_path: Optional[Path] = N
     return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend), batches,
                config.steps, checkpoint_path, config.checkpoint_every, asdict(config), ARCHITECTURE_FIELDS, resume,
                label=f"helmholtz {config.model}", progress=progress,
-               scheduler=cosine_schedule(optimizer, max(1, config.steps), config.final_lr_ratio))
+               scheduler=cosine_schedule(optimizer, max(1, config.steps), config.final_lr_ratio), evaluation=evaluation)
 
 
 def time_training_steps(config: HelmholtzConfig, backends: Sequence[str] = ("fused", "reference"), steps: int = 20,

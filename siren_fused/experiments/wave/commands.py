@@ -25,9 +25,11 @@ from typing import Dict
 import numpy as np
 import torch
 
-from ..command_options import add_run_options, add_training_size_options, format_step_time
+from ..command_options import (add_evaluation_interval_option, add_preset_option, add_run_options,
+                              add_training_size_options, format_step_time)
+from ..convergence_figure import save_convergence_figure
 from ..field_figures import Panel, RowStyle, save_panel_grid
-from ..training_loop import checkpoint_file
+from ..training_loop import Evaluation, checkpoint_file
 from .evaluation import compare_to_finite_differences, finite_difference_frames
 from .problem import PAPER_PULSE_VARIANCE
 from .training import WaveConfig, time_training_steps, train_wave
@@ -35,6 +37,9 @@ from .training import WaveConfig, time_training_steps, train_wave
 PAPER_SETTINGS = {"hidden_features": 512, "hidden_layers": 3, "points": 115_600, "steps": 100_000, "lr": 2e-5,
                   "final_lr_ratio": 1.0}
 FRAME_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # of the final time window
+# Found by the search in benchmarks/RESULTS.md: the paper's pulse in half an hour of this CPU.
+PRESETS = {"long": {"pulse_variance": PAPER_PULSE_VARIANCE, "steps": 20_000, "eval_every": 2_000,
+                    "checkpoint_every": 500}}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="finite-difference grid intervals per side (default %(default)s: h = 0.0025)")
     evaluation.add_argument("--stride", type=int, default=4,
                             help="score and draw every STRIDE-th grid node (default %(default)s)")
-    evaluation.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
+    add_evaluation_interval_option(evaluation)
+    evaluation.add_argument("--no-figure", action="store_true", help="skip the PNG figures")
+    add_preset_option(parser, PRESETS, "long: the paper's pulse, trained for the half hour of a 2-core CPU "
+                      "(benchmarks/RESULTS.md; options given too override it)")
     parser.set_defaults(func=run_wave, requires=("tqdm", "matplotlib"))
 
 
@@ -90,16 +98,23 @@ def run_wave(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     config = _config(args)
     checkpoint = checkpoint_file(args.out, config.model, args.resume, args.restart)
-    result = train_wave(config, checkpoint, resume=args.resume)
     times = [fraction * config.final_window for fraction in FRAME_FRACTIONS]
     reference = finite_difference_frames(times, args.fd_intervals, args.stride, config.pulse_variance)
+    evaluation = None
+    if args.eval_every > 0:
+        def score(net: torch.nn.Module) -> Dict[str, float]:
+            errors = compare_to_finite_differences(net, reference, args.fd_intervals, args.stride).relative_l2_errors
+            return {f"error_t{t:g}": error for t, error in errors.items()}
+
+        evaluation = Evaluation(args.eval_every, score)
+    result = train_wave(config, checkpoint, resume=args.resume, evaluation=evaluation)
     comparison = compare_to_finite_differences(result.net, reference, args.fd_intervals, args.stride)
     timed = sorted(result.step_seconds)
     summary: Dict[str, object] = {
         "config": dataclasses.asdict(config), "step": result.step, "losses": result.losses,
         "median_step_seconds": timed[len(timed) // 2] if timed else None, "fd_intervals": args.fd_intervals,
         "relative_l2_error": {f"{t:g}": error for t, error in comparison.relative_l2_errors.items()},
-        "threads": torch.get_num_threads()}
+        "threads": torch.get_num_threads(), "history": result.history}
     if args.time_backends > 0:
         timings = time_training_steps(config, steps=args.time_backends)
         summary["step_time"] = {variant: dataclasses.asdict(timing) for variant, timing in timings.items()}
@@ -109,6 +124,9 @@ def run_wave(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         _save_frames(comparison, str(args.out / "wave.png"))
+        if result.history:
+            save_convergence_figure(result.history, {f"error_t{t:g}": f"t = {t:g}" for t in times},
+                                    str(args.out / "convergence.png"), title="wave equation, SIREN")
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2))
     for t, error in comparison.relative_l2_errors.items():
         print(f"t = {t:.3f}: relative L2 error vs finite differences {error:.4f}")

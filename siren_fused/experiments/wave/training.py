@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..baselines import MODELS, SettingsError, check_model_settings, network_jet
-from ..training_loop import FittedModel, StepTiming, cosine_schedule, fit, optimizer_step, time_backend_steps
+from ..training_loop import (Evaluation, FittedModel, StepTiming, cosine_schedule, fit, optimizer_step,
+                             time_backend_steps)
 from .problem import WaveBatch, WaveBatches, wave_loss_terms, wave_operator_weights
 
 ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "final_window", "window_growth",
@@ -89,16 +90,17 @@ def training_step(net: nn.Module, optimizer: torch.optim.Optimizer, batch: WaveB
 
 
 def train_wave(config: WaveConfig, checkpoint_path: Optional[Path] = None, resume: bool = False,
-               progress: bool = True) -> FittedModel:
+               progress: bool = True, evaluation: Optional[Evaluation] = None) -> FittedModel:
     """Fit ``config.model`` for ``config.steps`` steps, saving a checkpoint every ``config.checkpoint_every``
-    steps, at the end and on Ctrl-C; ``resume`` continues from an existing one."""
+    steps, at the end and on Ctrl-C; ``resume`` continues from an existing one. ``evaluation`` scores the
+    network as it trains (the result's ``history``)."""
     net = build_model(config)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     # training_step is looked up at each call, so a test can replace it to interrupt a run.
     return fit(net, optimizer, lambda batch: training_step(net, optimizer, batch, config.backend),
                make_batches(config), config.steps, checkpoint_path, config.checkpoint_every, asdict(config),
                ARCHITECTURE_FIELDS, resume, label=f"wave {config.model}", progress=progress,
-               scheduler=cosine_schedule(optimizer, config.steps, config.final_lr_ratio))
+               scheduler=cosine_schedule(optimizer, config.steps, config.final_lr_ratio), evaluation=evaluation)
 
 
 def time_training_steps(config: WaveConfig, variants: Sequence[str] = tuple(TIMED_VARIANTS), steps: int = 20,
