@@ -49,9 +49,10 @@ def test_analytic_solution_is_the_greens_function_convolved_with_the_gaussian_so
     assert np.abs(u - convolution).max() < 1e-4 * np.abs(u).max()
 
 
-def _jet_of_outgoing_wave(points: torch.Tensor):
+def _jet_of_outgoing_wave(points: torch.Tensor, wavenumber: complex = WAVENUMBER):
     """Value, gradient and Hessian (real and imaginary part as outputs) of u = exp(-i k x~(x)), the plane wave
     leaving through x = 1 in the stretched coordinate x~ = x - i a_0 d^3 / (3 L^2), d the depth into the layer."""
+    WAVENUMBER = wavenumber  # noqa: N806 (the formulas below read as the physics does)
     x = points[:, 0].to(torch.complex128)
     depth = (points[:, 0] - (1 - PML_THICKNESS)).clamp(min=0).to(torch.complex128)
     stretched = x - 1j * PML_STRENGTH * depth ** 3 / (3 * PML_THICKNESS ** 2)
@@ -78,6 +79,20 @@ def test_pml_operator_annihilates_the_stretched_outgoing_wave():
     assert residual.abs().max() < 1e-9 * WAVENUMBER ** 2
     # Through the layer the wave decays: at x = 0.95 it keeps exp(-k a_0 0.45^3 / (3 L^2)) of its amplitude.
     assert u[3].abs().item() == pytest.approx(math.exp(-WAVENUMBER * PML_STRENGTH * 0.45 ** 3 / 0.75), rel=1e-9)
+
+
+def test_absorbing_operator_annihilates_the_decaying_outgoing_wave():
+    absorption = 0.5
+    wavenumber = WAVENUMBER * complex(1, -absorption) ** 0.5  # the root whose wave decays as it leaves
+    points = torch.tensor([[0.0, 0.1], [0.2, 0.1], [0.4, -0.3], [0.8, 0.2]], dtype=torch.float64)
+    value, grad, hessian, u = _jet_of_outgoing_wave(points, wavenumber)
+    ones = torch.ones(4, dtype=torch.float64)
+    residual = helmholtz_operator(value, grad, hessian, pml_coefficients(points), ones, absorption)
+    assert residual.abs().max() < 1e-9 * WAVENUMBER ** 2
+    assert helmholtz_operator(value, grad, hessian, pml_coefficients(points), ones)[:3].abs().min() > 1
+    # Unlike the lossless wave, it decays inside the layer's inner edge too: e^{-Im(-k~) x}.
+    assert u[2].abs().item() == pytest.approx(math.exp(0.4 * wavenumber.imag), rel=1e-9)
+    assert u[2].abs().item() < 0.2
 
 
 def test_velocity_variants_slow_the_medium_inside_their_shape():
@@ -118,6 +133,19 @@ def test_batches_draw_the_inner_fraction_inside_the_layer():
     assert HelmholtzConfig().inner_fraction == 0.5
     with pytest.raises(ValueError, match="inner_fraction must be in"):
         HelmholtzBatches(500, "uniform", inner_fraction=1.5)
+
+
+def test_batches_absorption_falls_linearly_to_zero_and_resumes():
+    batches = HelmholtzBatches(300, "uniform", seed=1, absorption=0.8, absorption_batches=4)
+    assert [batches.next().absorption for _ in range(3)] == pytest.approx([0.8, 0.6, 0.4])
+    state = batches.state_dict()
+    rest = [batches.next().absorption for _ in range(3)]
+    assert rest == pytest.approx([0.2, 0.0, 0.0])
+    batches.load_state_dict(state)
+    assert [batches.next().absorption for _ in range(3)] == rest
+    assert HelmholtzBatches(300, "uniform").next().absorption == 0.0  # the release's medium
+    with pytest.raises(ValueError, match="absorption and absorption_batches must be >= 0"):
+        HelmholtzBatches(300, "uniform", absorption=-1.0)
 
 
 def test_config_rejects_a_final_lr_ratio_outside_the_unit_interval():

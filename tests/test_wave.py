@@ -125,6 +125,27 @@ def test_config_rejects_bad_settings(field, value, message):
 def test_batches_reject_a_bad_pulse():
     with pytest.raises(ValueError, match="pulse_variance must be > 0"):
         WaveBatches(2100, 0.4, 1, pulse_variance=-1.0)
+    with pytest.raises(ValueError, match="wide_pulse_variance must be > 0"):
+        WaveBatches(2100, 0.4, 1, pulse_variance=0.01, wide_pulse_variance=0.0)
+
+
+def test_pulse_narrows_geometrically_to_the_paper_pulse_and_resumes():
+    batches = make_batches(WaveConfig(points=2100, steps=8, pulse_variance=1e-4, wide_pulse_variance=0.01,
+                                      narrowing=0.5))
+    variances = []
+    for _ in range(6):
+        variances.append(batches.current_pulse_variance())
+        batch = batches.next()
+        pulse_points = batch.points[-PULSE_SAMPLES:, 1:]
+        assert pulse_points.norm(dim=1).max() <= 5 * variances[-1] ** 0.5 + 1e-6  # samples follow the pulse
+        torch.testing.assert_close(batch.initial_value[-PULSE_SAMPLES:].double(),
+                                   initial_pulse(pulse_points[:, 0], pulse_points[:, 1], variances[-1]).double(),
+                                   rtol=1e-5, atol=1e-6)
+    assert variances == pytest.approx([1e-2, 10 ** -2.5, 1e-3, 10 ** -3.5, 1e-4, 1e-4])
+    state = batches.state_dict()
+    following = batches.next().initial_value
+    batches.load_state_dict(state)
+    assert torch.equal(batches.next().initial_value, following)
 
 
 def test_initial_terms_vanish_for_the_exact_initial_state():

@@ -22,13 +22,22 @@ layer's inner edge (|x|, |y| < 0.5, a quarter of the square) instead of over the
 over points, so this weighs the residual there three times as much as in the layer (uniform sampling puts
 three quarters of the points in the layer). In short runs it is what lets the field's rings spread out from the
 source instead of settling on a blob around it and u = 0 beyond (measured in benchmarks/RESULTS.md).
+
+A curriculum on the medium (our addition, off unless asked for): the batches may carry an absorption eps that
+turns k^2 into k^2 (1 - i eps) and falls linearly to 0 over the first batches. Inside the layer nothing but the
+layer's far-away stretching tells the outgoing solution from a standing wave (both solve Delta u + k^2 u = f
+there), and a network trained on the lossless equation settles on the standing wave. In an absorbing medium
+the two differ where the network is trained: the outgoing wave decays away from the source and a standing
+wave's incoming half grows towards the boundary. The outgoing solution is the limit of the absorbing ones as
+eps -> 0 (the limiting absorption principle), so lowering eps to 0 leads the network to it, and from then on it
+trains on the release's lossless problem.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -108,9 +117,9 @@ def pml_coefficients(points: torch.Tensor) -> PmlCoefficients:
 
 
 def helmholtz_operator(value: torch.Tensor, grad: torch.Tensor, hessian: torch.Tensor, pml: PmlCoefficients,
-                       slowness: torch.Tensor) -> torch.Tensor:
-    """div(A grad u) + C q k^2 u, complex [N], from a network's jet: value [N, 2] (real and imaginary part),
-    grad [N, 2, 2] and Hessian [N, 2, 2, 2] (output, then the input dimensions)."""
+                       slowness: torch.Tensor, absorption: float = 0.0) -> torch.Tensor:
+    """div(A grad u) + C q k^2 (1 - i absorption) u, complex [N], from a network's jet: value [N, 2] (real and
+    imaginary part), grad [N, 2, 2] and Hessian [N, 2, 2, 2] (output, then the input dimensions)."""
     def complex_of(real_and_imaginary: torch.Tensor) -> torch.Tensor:
         return torch.complex(real_and_imaginary[:, 0], real_and_imaginary[:, 1])
 
@@ -118,41 +127,56 @@ def helmholtz_operator(value: torch.Tensor, grad: torch.Tensor, hessian: torch.T
     u_x, u_y = complex_of(grad[..., 0]), complex_of(grad[..., 1])
     u_xx, u_yy = complex_of(hessian[..., 0, 0]), complex_of(hessian[..., 1, 1])
     return (pml.a_x * u_xx + pml.da_x_dx * u_x + pml.a_y * u_yy + pml.da_y_dy * u_y
-            + pml.c * slowness * WAVENUMBER ** 2 * u)
+            + pml.c * slowness * (WAVENUMBER ** 2 * complex(1.0, -absorption)) * u)
 
 
 @dataclass
 class HelmholtzBatch:
     """Training points [N, 2] with what the loss needs there: the source f (complex [N]), the squared
-    slowness q [N] and the PML's coefficients."""
+    slowness q [N], the PML's coefficients, and the medium's absorption for this batch (0: the release's)."""
 
     points: torch.Tensor
     source: torch.Tensor
     slowness: torch.Tensor
     pml: PmlCoefficients
+    absorption: float = 0.0
 
 
-def make_batch(points: torch.Tensor, velocity: str) -> HelmholtzBatch:
+def make_batch(points: torch.Tensor, velocity: str, absorption: float = 0.0) -> HelmholtzBatch:
     return HelmholtzBatch(points, source_term(points, source_position(velocity)),
-                          squared_slowness(points, velocity), pml_coefficients(points))
+                          squared_slowness(points, velocity), pml_coefficients(points), absorption)
 
 
 class HelmholtzBatches(SeededBatches):
     """``points`` per batch: the last SOURCE_SAMPLES of them in the disc around the source, of the others the
-    first ``inner_fraction`` uniform inside the layer's inner edge and the rest uniform in [-1, 1]^2."""
+    first ``inner_fraction`` uniform inside the layer's inner edge and the rest uniform in [-1, 1]^2. The
+    batches' absorption starts at ``absorption`` and falls linearly to 0 at batch ``absorption_batches``; the
+    state is the generator and the batches drawn."""
 
     def __init__(self, points: int, velocity: str, seed: int = 0, dtype: torch.dtype = torch.float32,
-                 inner_fraction: float = INNER_FRACTION) -> None:
+                 inner_fraction: float = INNER_FRACTION, absorption: float = 0.0, absorption_batches: int = 0) -> None:
         super().__init__(seed)
         if points <= SOURCE_SAMPLES:
             raise ValueError(f"points must be more than the {SOURCE_SAMPLES} source samples, got {points}")
         if not 0 <= inner_fraction <= 1:
             raise ValueError(f"inner_fraction must be in [0, 1], got {inner_fraction}")
+        if absorption < 0 or absorption_batches < 0:
+            raise ValueError(f"absorption and absorption_batches must be >= 0, got {absorption} and "
+                             f"{absorption_batches}")
         self.points = points
         self.velocity = velocity
         self.position = source_position(velocity)
         self.dtype = dtype
         self.inner = round(inner_fraction * (points - SOURCE_SAMPLES))
+        self.initial_absorption = absorption
+        self.absorption_batches = absorption_batches
+        self.drawn = 0
+
+    def absorption(self) -> float:
+        """The absorption of the next batch."""
+        if self.drawn >= self.absorption_batches:
+            return 0.0
+        return self.initial_absorption * (1 - self.drawn / self.absorption_batches)
 
     def next(self) -> HelmholtzBatch:
         points = torch.rand(self.points, 2, generator=self.generator, dtype=torch.float64) * 2 - 1
@@ -161,7 +185,16 @@ class HelmholtzBatches(SeededBatches):
         angle = 2 * math.pi * torch.rand(SOURCE_SAMPLES, generator=self.generator, dtype=torch.float64)
         points[-SOURCE_SAMPLES:, 0] = radius * torch.cos(angle) + self.position[0]
         points[-SOURCE_SAMPLES:, 1] = radius * torch.sin(angle) + self.position[1]
-        return make_batch(points.to(self.dtype), self.velocity)
+        batch = make_batch(points.to(self.dtype), self.velocity, self.absorption())
+        self.drawn += 1
+        return batch
+
+    def state_dict(self) -> Dict[str, object]:
+        return {**super().state_dict(), "drawn": self.drawn}
+
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        super().load_state_dict(state)
+        self.drawn = int(state["drawn"])
 
 
 def analytic_solution(points: np.ndarray, position: Tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

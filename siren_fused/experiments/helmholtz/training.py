@@ -25,7 +25,8 @@ from ..training_loop import (Evaluation, FittedModel, StepTiming, cosine_schedul
 from .problem import INNER_FRACTION, VELOCITIES, HelmholtzBatch, HelmholtzBatches, helmholtz_operator
 
 # Settings that shape the network or the batches: a checkpoint only resumes a run that agrees on them.
-ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "inner_fraction", "velocity", "seed")
+ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "inner_fraction", "velocity",
+                       "absorption", "absorption_steps", "seed")
 SOURCE_TERM_WEIGHT_PER_POINT = 1e-3  # the release's N / 1e3
 
 
@@ -38,7 +39,9 @@ class HelmholtzConfig:
     batches for a short run (the baselines' derivatives go through autograd, whose Hessian of a 256-wide network
     takes over a second a step on a 2-core CPU), at a larger rate that falls along a cosine to 2% of itself
     (``cosine_schedule``; ``final_lr_ratio`` 1 keeps it constant, as the paper does), with half of the points
-    away from the source drawn inside the layer (``inner_fraction``, see :mod:`.problem`).
+    away from the source drawn inside the layer (``inner_fraction``, see :mod:`.problem`), and a medium that
+    absorbs at first: k^2 becomes k^2 (1 - i eps), eps falling linearly from ``absorption`` to 0 over the first
+    ``absorption_steps`` steps (0: the release's lossless medium throughout; see :mod:`.problem` for why).
     """
 
     model: str = "siren"
@@ -50,13 +53,16 @@ class HelmholtzConfig:
     final_lr_ratio: float = 0.02
     inner_fraction: float = INNER_FRACTION
     velocity: str = "uniform"
+    absorption: float = 1.0
+    absorption_steps: int = 750
     backend: str = "auto"
     seed: int = 0
     checkpoint_every: int = 100
 
     def __post_init__(self) -> None:
         check_model_settings(self, {"hidden_features": 1, "points": 1, "checkpoint_every": 1, "steps": 0,
-                                    "hidden_layers": 0}, unit_intervals=("final_lr_ratio", "inner_fraction"))
+                                    "hidden_layers": 0, "absorption": 0, "absorption_steps": 0},
+                             unit_intervals=("final_lr_ratio", "inner_fraction"))
         if self.velocity not in VELOCITIES:
             raise SettingsError(f"velocity must be one of {VELOCITIES}, got {self.velocity!r}")
 
@@ -68,13 +74,14 @@ def build_model(config: HelmholtzConfig) -> nn.Module:
 
 
 def make_batches(config: HelmholtzConfig) -> HelmholtzBatches:
-    return HelmholtzBatches(config.points, config.velocity, seed=config.seed, inner_fraction=config.inner_fraction)
+    return HelmholtzBatches(config.points, config.velocity, seed=config.seed, inner_fraction=config.inner_fraction,
+                            absorption=config.absorption, absorption_batches=config.absorption_steps)
 
 
 def loss_terms(net: nn.Module, batch: HelmholtzBatch, backend: str = "auto") -> Dict[str, torch.Tensor]:
     """The release's two residual terms on ``batch``."""
     jet = network_jet(net, batch.points, 2, hessian=True, backend=backend)
-    residual = helmholtz_operator(jet.value, jet.grad, jet.hessian, batch.pml, batch.slowness)
+    residual = helmholtz_operator(jet.value, jet.grad, jet.hessian, batch.pml, batch.slowness, batch.absorption)
     at_source = batch.source != 0
     misfit = torch.where(at_source, residual - batch.source, residual)
     l1 = misfit.real.abs() + misfit.imag.abs()

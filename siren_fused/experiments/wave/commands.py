@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     training.add_argument("--pulse-variance", type=float, default=defaults.pulse_variance,
                           help=f"variance of the initial Gaussian pulse (default %(default)s; paper "
                           f"{PAPER_PULSE_VARIANCE:g})")
+    training.add_argument("--wide-pulse-variance", type=float, default=defaults.wide_pulse_variance,
+                          help="curriculum: start from a pulse of this wider variance, narrowing geometrically to "
+                               "--pulse-variance over the first --narrowing of the steps (default %(default)s: off)")
+    training.add_argument("--narrowing", type=float, default=defaults.narrowing,
+                          help="fraction of the steps over which the pulse narrows (default %(default)s)")
     add_run_options(training, defaults.checkpoint_every)
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--fd-intervals", type=int, default=800,
@@ -76,7 +81,8 @@ def _config(args: argparse.Namespace) -> WaveConfig:
     return WaveConfig(hidden_features=args.hidden_features, hidden_layers=args.hidden_layers, points=args.points,
                       steps=args.steps, lr=args.lr, final_lr_ratio=args.final_lr_ratio,
                       final_window=args.final_window, window_growth=args.window_growth,
-                      pulse_variance=args.pulse_variance, backend=args.backend, seed=args.seed,
+                      pulse_variance=args.pulse_variance, wide_pulse_variance=args.wide_pulse_variance,
+                      narrowing=args.narrowing, backend=args.backend, seed=args.seed,
                       checkpoint_every=args.checkpoint_every)
 
 

@@ -21,7 +21,7 @@ from ..training_loop import (Evaluation, FittedModel, StepTiming, cosine_schedul
 from .problem import WaveBatch, WaveBatches, wave_loss_terms, wave_operator_weights
 
 ARCHITECTURE_FIELDS = ("model", "hidden_features", "hidden_layers", "points", "final_window", "window_growth",
-                       "pulse_variance", "steps", "seed")
+                       "pulse_variance", "wide_pulse_variance", "narrowing", "steps", "seed")
 # The step-timing variants: (jet backend, whether the residual comes from the full Hessian).
 TIMED_VARIANTS = {"fused": ("fused", False), "reference": ("reference", False), "fused_hessian": ("fused", True)}
 
@@ -37,7 +37,8 @@ class WaveConfig:
     window grows over the first ``window_growth`` of the steps, so that the last ones train on the whole of it,
     and the pulse is 4.5 times as wide (variance 0.01): at this size the paper's pulse is not learned
     (``benchmarks/RESULTS.md``). ``steps`` sets the window's rate, which is why a checkpoint resumes only a run
-    of the same length.
+    of the same length. A ``wide_pulse_variance`` (0: off) starts the run from that wider pulse, narrowing to
+    ``pulse_variance`` over the first ``narrowing`` of the steps (:class:`.problem.WaveBatches`).
     """
 
     model: str = "siren"
@@ -50,6 +51,8 @@ class WaveConfig:
     final_window: float = 0.4
     window_growth: float = 0.7
     pulse_variance: float = 0.01
+    wide_pulse_variance: float = 0.0
+    narrowing: float = 0.5
     backend: str = "auto"
     seed: int = 0
     checkpoint_every: int = 100
@@ -63,6 +66,9 @@ class WaveConfig:
             raise SettingsError(f"window_growth must be in (0, 1], got {self.window_growth}")
         if not self.pulse_variance > 0:
             raise SettingsError(f"pulse_variance must be > 0, got {self.pulse_variance}")
+        if self.wide_pulse_variance < 0 or not 0 < self.narrowing <= 1:
+            raise SettingsError(f"wide_pulse_variance must be >= 0 and narrowing in (0, 1], got "
+                                f"{self.wide_pulse_variance} and {self.narrowing}")
 
 
 def build_model(config: WaveConfig) -> nn.Module:
@@ -73,7 +79,9 @@ def build_model(config: WaveConfig) -> nn.Module:
 
 def make_batches(config: WaveConfig) -> WaveBatches:
     growth_steps = max(1, round(config.window_growth * config.steps))
-    return WaveBatches(config.points, config.final_window, growth_steps, config.pulse_variance, seed=config.seed)
+    return WaveBatches(config.points, config.final_window, growth_steps, config.pulse_variance, seed=config.seed,
+                       wide_pulse_variance=config.wide_pulse_variance or None,
+                       narrowing_batches=round(config.narrowing * config.steps))
 
 
 def loss_terms(net: nn.Module, batch: WaveBatch, backend: str = "auto",
