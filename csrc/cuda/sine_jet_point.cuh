@@ -1,13 +1,11 @@
 // The sine jet rule at one (point, neuron) on the device: all components of one jet element,
 // `stride` apart, through the per-element functions of sine_jet.h (the same ones the CPU runs).
-// laplacian_weights: the D weights a_k on the device where spec.weighted_laplacian, a directional
-// jet's top weights where spec.directional() (taylor_jet.h), else not read.
+// laplacian_weights: the D weights a_k on the device where spec.weighted_laplacian, else not read.
 #pragma once
 
 #include <cstdint>
 
 #include "../sine_jet.h"
-#include "../taylor_jet.h"
 #include "device_code.cuh"
 
 namespace siren_fused::cuda {
@@ -18,12 +16,6 @@ template <typename T>
 __device__ void sine_jet_forward_point(const JetSpec& spec, const T* laplacian_weights, T omega, T value, const T* z,
                                        int64_t z_stride, T* y, int64_t y_stride) {
   const SineDerivatives<T> d = sine_derivatives(value, omega);
-  if (spec.directional()) {
-    with_taylor_order(spec, [&](auto order) {
-      taylor_jet_forward_point<decltype(order)::value>(spec, laplacian_weights, d, omega, z, z_stride, y, y_stride);
-    });
-    return;
-  }
   y[0] = d.f0;
   const int64_t tangents = spec.tangent_count();
   for (int64_t k = 1; k <= tangents; ++k) y[k * y_stride] = jet_tangent(d, z[k * z_stride]);
@@ -52,13 +44,6 @@ template <typename T>
 __device__ void sine_jet_vjp_point(const JetSpec& spec, const T* laplacian_weights, T omega, const T* z,
                                    int64_t z_stride, const T* g, int64_t g_stride, T* gz, int64_t gz_stride) {
   const SineDerivatives<T> d = sine_derivatives(z[0], omega);
-  if (spec.directional()) {
-    with_taylor_order(spec, [&](auto order) {
-      taylor_jet_vjp_point<decltype(order)::value>(spec, laplacian_weights, d, omega, z, z_stride, g, g_stride, gz,
-                                                   gz_stride);
-    });
-    return;
-  }
   const int64_t tangents = spec.tangent_count();
   // Linear parts: every non-value component's gradient starts at f'(z) g.
   for (int64_t k = 1; k < spec.components(); ++k) gz[k * gz_stride] = jet_linear_part_vjp(d, g[k * g_stride]);

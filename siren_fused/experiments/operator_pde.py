@@ -43,8 +43,8 @@ class OperatorFitConfig:
     hidden_features: int = 64
     hidden_layers: int = 3
     first_omega_0: float = 10.0
-    points: int = 1024
-    steps: int = 1500
+    points: int = 512
+    steps: int = 1000
     lr: float = 1e-3
     final_lr_ratio: float = 0.02
     backend: str = "auto"
