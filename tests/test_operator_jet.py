@@ -163,6 +163,8 @@ def _biharmonic_loss(net, x, target):
 
 
 def test_compiled_biharmonic_loss_without_graph_breaks_matches_eager():
+    """fullgraph: the plan is a constant to dynamo and the ops trace through their fake kernels and autograd.
+    aot_eager, not inductor: what is tested is the tracing, and inductor's CPU codegen takes minutes here."""
     net = random_siren(2, 32, 1, 1, seed=11, dtype=torch.float32)
     x = random_points(40, 2, seed=11, dtype=torch.float32, scale=1.0)
     target = torch.randn(40, 1)
