@@ -72,6 +72,7 @@ class OperatorProblem(Protocol):
     title: str
     summary: str  # the command's one line in --help
     paper_settings: Mapping[str, object]  # the larger-scale sizes the options' help names
+    first_omega_0: float  # the SIREN's first omega by default: the solution's frequency content sets it
     operators: Mapping[str, Mapping[Tuple[int, ...], float]]
 
     def batches(self, points: int, seed: int) -> BatchSource: ...
@@ -130,7 +131,7 @@ def _register_problem(problem: OperatorProblem, in_features: int, description: s
                         help="output folder (default %(default)s)")
     training = parser.add_argument_group("training")
     add_training_size_options(training, defaults, problem.paper_settings)
-    training.add_argument("--first-omega-0", type=float, default=defaults.first_omega_0,
+    training.add_argument("--first-omega-0", type=float, default=problem.first_omega_0,
                           help="the SIREN's first-layer omega (default %(default)s)")
     add_run_options(training, defaults.checkpoint_every)
     parser.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
