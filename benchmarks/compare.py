@@ -13,6 +13,8 @@ batched kernels vs functional_call under vmap vs a loop of single-network calls)
     python benchmarks/compare.py                       # the paper's 2->256x3->1 at N=16384, float32, then
                                                        # 64 networks 2->256x3->3 at 1,024 points each
     python benchmarks/compare.py --hidden 64 --n 65536 --networks 0 --json out.json
+    python benchmarks/compare.py --high-order          # orders 3/4 instead (high_order.py): the biharmonic and
+                                                       # u_xxxx of 2->256x3->1 and 3->128x3->1 at N=16384
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Callable, Dict, List
 import torch
 
 import batched_networks
+import high_order
+import taylor_peer
 import siren_fused
 from siren_fused.timing import interleaved_median_times, median_time
 
@@ -143,6 +147,7 @@ def _resident_kb(field: str) -> int:
 SUITES = {
     "single": lambda args: workloads(*build(args)),
     "batched": lambda args: batched_networks.workloads(*batched_networks.build(args)),
+    "high_order": high_order.workloads,
 }
 
 
@@ -230,7 +235,16 @@ def main() -> None:
     parser.add_argument("--batched-out-features", type=int, default=3, help="outputs of the batched networks")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--high-order", action="store_true",
+                        help="time orders 3 and 4 instead (the biharmonic and u_xxxx of a 2->256x3->1 and a "
+                             "3->128x3->1 SIREN at --n points) against nested autograd and collapsed Taylor mode")
     args = parser.parse_args()
+    if args.high_order:
+        results = run_high_order_tables(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+        return
 
     rows = run(args, "single")
     by_name = {r["workload"]: r for r in rows}
@@ -291,6 +305,28 @@ def run_batched_table(args: argparse.Namespace, rate: float) -> dict:
     for name, floor in floors.items():
         print(f"  {name:40s} floor {1e3 * floor:8.1f} ms, measured {seconds[name] / floor:5.2f}x the floor")
     return {"rows": rows, "speedups": speedups, "floors_ms": {k: 1e3 * v for k, v in floors.items()}}
+
+
+def run_high_order_tables(args: argparse.Namespace) -> dict:
+    """One table a (network, operator): the fused directional jet against nested autograd and collapsed Taylor
+    mode, each route's operator alone and its training step, timed in the same interleaved rounds."""
+    if taylor_peer.load() is None:
+        print(taylor_peer.missing_message())
+    tables = []
+    for in_features, hidden in ((2, 256), (3, 128)):
+        for operator in ("biharmonic", "u_xxxx"):
+            shape = argparse.Namespace(**{**vars(args), "in_features": in_features, "hidden": hidden, "layers": 3,
+                                          "out_features": 1, "operator": operator})
+            torch.set_num_threads(args.threads)
+            high_order.check_routes(operator, *high_order.build(shape)[:2], taylor_peer.load())
+            rows = run(shape, "high_order")
+            print_rows(f"\n{operator} of {in_features}->{hidden}x3->1, N={args.n}, {args.dtype}, {args.threads} "
+                       f"threads, torch {torch.__version__}", rows, args.memory)
+            speedups = high_order.speedups({r["workload"]: r["seconds"] for r in rows}, operator)
+            print_speedups(speedups)
+            tables.append({"network": f"{in_features}->{hidden}x3->1", "operator": operator, "rows": rows,
+                           "speedups": speedups})
+    return {"config": vars(args), "tables": tables}
 
 
 if __name__ == "__main__":

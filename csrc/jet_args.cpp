@@ -7,6 +7,7 @@
 #include <string>
 
 #include "jet_layout.h"
+#include "taylor_jet.h"
 
 namespace siren_fused {
 
@@ -40,10 +41,55 @@ JetArgs JetArgs::network(int64_t b) const {
   return one;
 }
 
+namespace {
+
+void check_finite(c10::ArrayRef<double> numbers, const char* name) {
+  for (const double a : numbers) TORCH_CHECK(std::isfinite(a), name, " must be finite, got ", numbers);
+}
+
+// A directional jet's spec and constants (JetArgs::taylor_constants) from its directions [R, D] and
+// top weights [M, R], both flattened.
+void check_taylor_constants(JetArgs& args, c10::ArrayRef<double> directions,
+                            std::optional<c10::ArrayRef<double>> top_weights, bool hessian, const at::Tensor& x) {
+  const int64_t in_dims = args.spec.in_dims;
+  const auto direction_numbers = static_cast<int64_t>(directions.size());
+  TORCH_CHECK(!hessian && !args.spec.weighted_laplacian,
+              "directions cannot be combined with hessian=True or laplacian_weights");
+  TORCH_CHECK(in_dims >= 1 && direction_numbers % in_dims == 0 && direction_numbers >= in_dims &&
+                  direction_numbers <= kMaxTaylorDirections * in_dims,
+              "directions must hold R x D numbers (D = ", in_dims, " input dimensions, 1 <= R <= ",
+              kMaxTaylorDirections, "), got ", direction_numbers);
+  check_finite(directions, "directions");
+  const int64_t count = direction_numbers / in_dims;
+  const c10::ArrayRef<double> top = top_weights.value_or(c10::ArrayRef<double>{});
+  const auto top_numbers = static_cast<int64_t>(top.size());
+  TORCH_CHECK(top_numbers % count == 0 && top_numbers <= kMaxTaylorTopFields * count,
+              "top_weights must hold M x R numbers (R = ", count, " directions, 0 <= M <= ", kMaxTaylorTopFields,
+              "), got ", top_numbers);
+  check_finite(top, "top_weights");
+  args.spec.directions = count;
+  args.spec.top_fields = top_numbers / count;
+  std::vector<double> constants(top.begin(), top.end());
+  constants.insert(constants.end(), directions.begin(), directions.end());
+  // A few hundred bytes, copied to x's device once a call.
+  args.taylor_constants = at::tensor(constants, at::dtype(at::kDouble)).to(x.device(), x.scalar_type());
+}
+
+}  // namespace
+
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                        c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
-                       std::optional<c10::ArrayRef<double>> laplacian_weights) {
-  TORCH_CHECK(order >= 0 && order <= 2, "order must be 0, 1 or 2, got ", order);
+                       std::optional<c10::ArrayRef<double>> laplacian_weights,
+                       std::optional<c10::ArrayRef<double>> directions,
+                       std::optional<c10::ArrayRef<double>> top_weights) {
+  if (directions.has_value()) {
+    TORCH_CHECK(order >= 2 && order <= kMaxTaylorOrder, "a directional jet (directions given) needs order 2 to ",
+                kMaxTaylorOrder, ", got order=", order);
+  } else {
+    TORCH_CHECK(order >= 0 && order <= 2, "order must be 0, 1 or 2, got ", order,
+                " (orders 3 and 4 need directions)");
+    TORCH_CHECK(!top_weights.has_value(), "top_weights needs directions");
+  }
   TORCH_CHECK(!hessian || order == 2, "hessian=True needs order=2, got order=", order);
   TORCH_CHECK(!weights.empty(), "weights must hold at least one layer");
   TORCH_CHECK(weights.size() == biases.size(), "weights and biases must have one entry per layer, got ",
@@ -75,12 +121,11 @@ JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorLi
     TORCH_CHECK(static_cast<int64_t>(laplacian_weights->size()) == in_dims,
                 "laplacian_weights must have one entry per input dimension (", in_dims, "), got ",
                 laplacian_weights->size());
-    for (const double a : *laplacian_weights) {
-      TORCH_CHECK(std::isfinite(a), "laplacian_weights must be finite, got ", *laplacian_weights);
-    }
+    check_finite(*laplacian_weights, "laplacian_weights");
     // A [D] copy on x's device: a handful of bytes, copied once a call.
     args.laplacian_weights = at::tensor(*laplacian_weights, at::dtype(at::kDouble)).to(x.device(), x.scalar_type());
   }
+  if (directions.has_value()) check_taylor_constants(args, *directions, top_weights, hessian, x);
   args.omegas.assign(omegas.begin(), omegas.end());
   const std::string batch = args.batched ? "B, " : "";
   int64_t width = in_dims;

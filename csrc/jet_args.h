@@ -34,6 +34,9 @@ struct JetArgs {
   // The weighted Laplacian's a_k: [D] in x's dtype on x's device where spec.weighted_laplacian,
   // else undefined.
   at::Tensor laplacian_weights;
+  // A directional jet's constants (taylor_jet.h): the top weights [M, R] then the directions [R, D],
+  // flattened, in x's dtype on x's device where spec.directional(), else undefined.
+  at::Tensor taylor_constants;
 
   int64_t layers() const { return static_cast<int64_t>(weights.size()); }
   int64_t num_points() const { return x.size(-2); }
@@ -57,14 +60,29 @@ struct JetArgs {
   const T* laplacian_weights_data() const {
     return laplacian_weights.defined() ? laplacian_weights.data_ptr<T>() : nullptr;
   }
+  // What the sine rule reads beside the spec: the weighted Laplacian's a_k, a directional jet's top
+  // weights, or null.
+  template <typename T>
+  const T* rule_constants_data() const {
+    return spec.directional() ? taylor_constants.data_ptr<T>() : laplacian_weights_data<T>();
+  }
+  // A directional jet's directions [R, D] (the input jet's tangents), null for the axes.
+  template <typename T>
+  const T* directions_data() const {
+    return spec.directional() ? taylor_constants.data_ptr<T>() + spec.top_fields * spec.directions : nullptr;
+  }
 };
 
 // Checks shapes (one network, or B >= 1 networks with x and every parameter batched alike), dtypes,
-// devices, the derivative order and the Laplacian's weights (D finite numbers, order 2 without the
-// Hessian), naming the offending argument.
+// devices, the derivative order, the Laplacian's weights (D finite numbers, order 2 without the
+// Hessian) and a directional jet's directions (R x D finite numbers, 1 <= R <= kMaxTaylorDirections,
+// order 2 to 4 without the Hessian or the Laplacian's weights) and top weights (M x R finite numbers,
+// M <= kMaxTaylorTopFields), naming the offending argument.
 JetArgs check_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                        c10::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
-                       std::optional<c10::ArrayRef<double>> laplacian_weights);
+                       std::optional<c10::ArrayRef<double>> laplacian_weights,
+                       std::optional<c10::ArrayRef<double>> directions = std::nullopt,
+                       std::optional<c10::ArrayRef<double>> top_weights = std::nullopt);
 
 // Shapes of the tensors the forward saves for backward: one [tiles, components, tile_rows, width]
 // pre-activation jet per sine layer ([B, tiles, ...] when batched).

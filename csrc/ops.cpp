@@ -12,6 +12,9 @@
 // the Laplacian or the packed upper-triangular Hessian) and, when `save`, the pre-activation jet
 // of every sine layer, which jet_backward takes back. With laplacian_weights a (D numbers; order 2
 // without the Hessian), the Laplacian component is sum_k a_k d2/dx_k^2; jet_backward takes the same a.
+// With directions (R x D numbers, flattened) and top_weights (M x R), the jet is directional, of order 2
+// to 4 (csrc/taylor_jet.h): the value, the R directions' derivatives below the order, then M weighted
+// sums of their derivatives of the order; jet_backward takes the same directions and weights.
 //
 // gradient_forward is the reverse-mode alternative for order 1 and one output (cheaper for D >= 2
 // inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
@@ -22,11 +25,12 @@
 // jet_backward's signatures. They are a test facility, slow by design.
 #define SIREN_JET_FORWARD_SIGNATURE                                                                          \
   "(Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, bool outermost_linear, " \
-  "bool save, float[]? laplacian_weights=None) -> (Tensor, Tensor[])"
+  "bool save, float[]? laplacian_weights=None, float[]? directions=None, float[]? top_weights=None) "      \
+  "-> (Tensor, Tensor[])"
 #define SIREN_JET_BACKWARD_SIGNATURE                                                                            \
   "(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, float[] omegas, int order, bool hessian, "     \
-  "bool outermost_linear, Tensor[] saved, bool input_grad, float[]? laplacian_weights=None) "                   \
-  "-> (Tensor, Tensor[], Tensor[])"
+  "bool outermost_linear, Tensor[] saved, bool input_grad, float[]? laplacian_weights=None, "                   \
+  "float[]? directions=None, float[]? top_weights=None) -> (Tensor, Tensor[], Tensor[])"
 
 TORCH_LIBRARY(siren_fused, m) {
   m.def("jet_forward" SIREN_JET_FORWARD_SIGNATURE);

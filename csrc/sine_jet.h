@@ -207,14 +207,25 @@ SIREN_HD T jet_tangent_vjp_hessian(const SineDerivatives<T>& d, T z_other, T g_k
 // ---------------------------------------------------------------------------------------------
 struct JetSpec {
   int64_t in_dims;  // D
-  int64_t order;    // 0, 1 or 2
+  int64_t order;    // 0, 1 or 2; 2 to 4 for a directional jet
   bool hessian;     // order 2 only: packed Hessian instead of the Laplacian
   // Order 2 without the Hessian only: the Laplacian is weighted, sum_k a_k d2/dx_k^2, with the D
   // weights a_k handed to the kernels beside the spec (they read them only when this is set).
   bool weighted_laplacian = false;
+  // A directional Taylor jet (taylor_jet.h) when directions > 0: R directions' derivatives below the
+  // order, then `top_fields` collapsed weighted sums of their derivatives of the order; its constants
+  // (top weights, then directions) are handed to the kernels beside the spec.
+  int64_t directions = 0;
+  int64_t top_fields = 0;
 
-  SIREN_HD int64_t tangent_count() const { return order >= 1 ? in_dims : 0; }
+  SIREN_HD bool directional() const { return directions > 0; }
+  // The components after the value that the input jet seeds: the axes, or a directional jet's directions.
+  SIREN_HD int64_t tangent_count() const {
+    if (directional()) return directions;
+    return order >= 1 ? in_dims : 0;
+  }
   SIREN_HD int64_t second_count() const {
+    if (directional()) return (order - 2) * directions + top_fields;
     if (order < 2) return 0;
     return hessian ? in_dims * (in_dims + 1) / 2 : 1;
   }

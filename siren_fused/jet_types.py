@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional
 
 import torch
 
@@ -20,3 +20,17 @@ class Jet(NamedTuple):
     grad: Optional[torch.Tensor] = None
     laplacian: Optional[torch.Tensor] = None
     hessian: Optional[torch.Tensor] = None
+
+
+class OperatorJet(NamedTuple):
+    """Value, gradient and linear differential operators of a network at N points
+    (:func:`siren_fused.operator_jet`).
+
+    value:  [N, out]
+    grad:   [N, out, in]: the Jacobian
+    fields: {name: [N, out]}, one per operator asked for, in the order given
+    """
+
+    value: torch.Tensor
+    grad: torch.Tensor
+    fields: Dict[str, torch.Tensor]

@@ -3,12 +3,15 @@
 The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp``:
 
 * ``siren_fused::jet_forward(x, weights, biases, omegas, order, hessian, outermost_linear, save,
-  laplacian_weights=None)`` returns the packed jet ``[components, N, out]`` and, when ``save``, the
-  pre-activation jets; with ``laplacian_weights`` (D floats, order 2 without the Hessian) its
-  Laplacian component is the weighted sum ``sum_k a_k d2/dx_k^2``;
+  laplacian_weights=None, directions=None, top_weights=None)`` returns the packed jet
+  ``[components, N, out]`` and, when ``save``, the pre-activation jets; with ``laplacian_weights``
+  (D floats, order 2 without the Hessian) its Laplacian component is the weighted sum
+  ``sum_k a_k d2/dx_k^2``; with ``directions`` (R x D floats, flattened) and ``top_weights``
+  (M x R) it is a directional jet of order 2 to 4 (``csrc/taylor_jet.h``: the value, the R
+  directions' derivatives below the order, then M weighted sums of their derivatives of the order);
 * ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
-  outermost_linear, saved, input_grad, laplacian_weights=None)`` returns the gradients of x, the
-  weights and the biases.
+  outermost_linear, saved, input_grad, laplacian_weights=None, directions=None, top_weights=None)``
+  returns the gradients of x, the weights and the biases.
 
 * ``siren_fused::gradient_forward(x, weights, biases, omegas, outermost_linear, save)`` is the
   reverse-mode alternative for order 1 and one output: value ``[N, 1]``, gradient ``[N, D]`` and,
@@ -31,17 +34,23 @@ respect to x and the parameters) is supported; differentiating a backward op aga
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
 from . import _extension
+from .operator_plan import MAX_DIRECTIONS, MAX_TOP_FIELDS
 
 _extension.require()
 
 
-def component_count(in_dims: int, order: int, hessian: bool) -> int:
-    """Components of a packed jet: value, tangents, then the Laplacian or packed Hessian."""
+def component_count(in_dims: int, order: int, hessian: bool, directions: Optional[Sequence[float]] = None,
+                    top_weights: Optional[Sequence[float]] = None) -> int:
+    """Components of a packed jet: value, tangents, then the Laplacian or packed Hessian; for a
+    directional jet, value, the R directions' derivatives of orders 1 to order - 1, then M top fields."""
+    if directions is not None:
+        count = len(directions) // in_dims
+        return 1 + (order - 1) * count + len(top_weights or ()) // count
     second = 0 if order < 2 else (in_dims * (in_dims + 1) // 2 if hessian else 1)
     return 1 + (in_dims if order >= 1 else 0) + second
 
@@ -53,10 +62,11 @@ def network_batch(weights: Sequence[torch.Tensor]) -> List[int]:
 
 
 def saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], order: int, hessian: bool,
-                 outermost_linear: bool) -> List[List[int]]:
+                 outermost_linear: bool, directions: Optional[Sequence[float]] = None,
+                 top_weights: Optional[Sequence[float]] = None) -> List[List[int]]:
     """Shapes of the pre-activation jets the forward keeps: [tiles, components, tile_rows, width]
     (with the leading B of a batch of networks)."""
-    components = component_count(x.shape[-1], order, hessian)
+    components = component_count(x.shape[-1], order, hessian, directions, top_weights)
     max_width = max([x.shape[-1]] + [d for w in weights for d in w.shape[-2:]])
     rows = _extension.require().jet_tile_rows(components, max_width)
     tiles = (x.shape[-2] + rows - 1) // rows
@@ -71,24 +81,44 @@ if _extension.cuda_emulated():
     JET_OPS.append(("cuda_emulated_jet_forward", "cuda_emulated_jet_backward"))
 
 
-def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights=None):
+def _jet_forward_fake(x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights=None,
+                      directions=None, top_weights=None):
     batch = network_batch(weights)
     torch._check(x.dim() == 2 + len(batch), lambda: f"x must be [{'B, ' * len(batch)}N, in_features], got "
                                                     f"{list(x.shape)}")
-    torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
+    if directions is not None:
+        _check_directional(x.shape[-1], order, directions, top_weights)
+    else:
+        torch._check(0 <= order <= 2, lambda: f"order must be 0, 1 or 2, got {order}")
     if laplacian_weights is not None:
         torch._check(order == 2 and not hessian, lambda: "laplacian_weights needs order=2 and hessian=False, got "
                                                           f"order={order} and hessian={hessian}")
         torch._check(len(laplacian_weights) == x.shape[-1],
                      lambda: f"laplacian_weights must have one entry per input dimension ({x.shape[-1]}), "
                              f"got {len(laplacian_weights)}")
-    out = x.new_empty(batch + [component_count(x.shape[-1], order, hessian), x.shape[-2], weights[-1].shape[-2]])
-    saved = [x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear)] if save else []
+    components = component_count(x.shape[-1], order, hessian, directions, top_weights)
+    out = x.new_empty(batch + [components, x.shape[-2], weights[-1].shape[-2]])
+    saved = ([x.new_empty(s) for s in saved_shapes(x, weights, order, hessian, outermost_linear, directions,
+                                                   top_weights)] if save else [])
     return out, saved
 
 
+def _check_directional(in_dims: int, order: int, directions: Sequence[float],
+                       top_weights: Optional[Sequence[float]]) -> None:
+    """The kernels' checks of a directional jet's order, directions and top weights (jet_args.cpp)."""
+    torch._check(2 <= order <= 4, lambda: f"a directional jet (directions given) needs order 2 to 4, got order={order}")
+    torch._check(len(directions) % in_dims == 0 and 1 <= len(directions) // in_dims <= MAX_DIRECTIONS,
+                 lambda: f"directions must hold R x D numbers (D = {in_dims} input dimensions, 1 <= R <= "
+                         f"{MAX_DIRECTIONS}), got {len(directions)}")
+    count = len(directions) // in_dims
+    top = len(top_weights or ())
+    torch._check(top % count == 0 and top // count <= MAX_TOP_FIELDS,
+                 lambda: f"top_weights must hold M x R numbers (R = {count} directions, 0 <= M <= {MAX_TOP_FIELDS}), "
+                         f"got {top}")
+
+
 def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad,
-                       laplacian_weights=None):
+                       laplacian_weights=None, directions=None, top_weights=None):
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
 
@@ -137,12 +167,16 @@ def _kept_for_backward(ctx, op: str):
 
 
 def _jet_forward_setup_context(ctx, inputs, output):
-    x, weights, biases, omegas, order, hessian, outermost_linear, save, laplacian_weights = inputs
+    x, weights, biases, omegas, order, hessian, outermost_linear, save, *optional = inputs
     _keep_for_backward(ctx, x, weights, biases, output[1], save,
-                       (omegas, order, hessian, outermost_linear, laplacian_weights))
+                       (omegas, order, hessian, outermost_linear, *optional))
     # inputs has every argument, defaults filled in, but backward answers for those the dispatcher passed,
-    # which leaves out a trailing argument left at its default (laplacian_weights=None).
-    ctx.passed_arguments = len(inputs) - (laplacian_weights is None)
+    # which leaves out the trailing arguments left at their default (laplacian_weights, directions and
+    # top_weights: None).
+    defaulted = 0
+    while defaulted < len(optional) and optional[len(optional) - 1 - defaulted] is None:
+        defaulted += 1
+    ctx.passed_arguments = len(inputs) - defaulted
 
 
 def _jet_forward_backward(forward: str, backward: str):
@@ -151,13 +185,13 @@ def _jet_forward_backward(forward: str, backward: str):
 
     def formula(ctx, grad_out, grad_saved):
         x, weights, biases, saved = _kept_for_backward(ctx, forward)
-        omegas, order, hessian, outermost_linear, laplacian_weights = ctx.config
+        omegas, order, hessian, outermost_linear, *optional = ctx.config
         no_gradients = (None,) * (ctx.passed_arguments - 3)  # omegas and the other non-tensor arguments
         if grad_out is None:  # nothing downstream used the jet
             return (None, [None] * ctx.layers, [None] * ctx.layers) + no_gradients
         grad_x, grad_w, grad_b = backward_op(
             grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0],
-            laplacian_weights
+            *optional
         )
         return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b) + no_gradients
 
@@ -233,10 +267,11 @@ def _jet_forward_vmap(forward: str):
     forward_op = getattr(torch.ops.siren_fused, forward)
 
     def rule(info, in_dims, x, weights, biases, omegas, order, hessian, outermost_linear, save,
-             laplacian_weights=None):
+             laplacian_weights=None, directions=None, top_weights=None):
         x, weights, biases, unflatten = _mapped_networks(info, in_dims, x, weights, biases)
         packed, saved = forward_op(x, weights, biases, omegas, order, hessian, outermost_linear,
-                                   _save_under_vmap(save, x, weights, biases), laplacian_weights)
+                                   _save_under_vmap(save, x, weights, biases), laplacian_weights, directions,
+                                   top_weights)
         if unflatten is None:
             return (packed, saved), (0, [0] * len(saved))
         return (packed.unflatten(1, unflatten), saved), (1, [None] * len(saved))

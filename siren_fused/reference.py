@@ -7,12 +7,12 @@ stay differentiable with respect to the network's parameters.
 
 from __future__ import annotations
 
-from typing import Collection, Mapping, Optional, Sequence
+from typing import Collection, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch.func import functional_call, jacfwd, jacrev, vmap
 
-from .jet_types import Jet
+from .jet_types import Jet, OperatorJet
 
 
 def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -114,3 +114,30 @@ def functional_jet(net: torch.nn.Module, params: Mapping[str, torch.Tensor], bat
         lap = weighted_trace(full, laplacian_weights)
         hess = full if hessian else None
     return Jet(value, grad, lap, hess)
+
+
+def operator_jet(net: torch.nn.Module, x: torch.Tensor,
+                 operators: Mapping[str, Mapping[Tuple[int, ...], float]]) -> OperatorJet:
+    """Value, gradient and each operator ``sum_alpha c_alpha d^alpha u`` of ``net`` at ``x`` by nested
+    torch.func (see :func:`siren_fused.operator_jet`): the derivative tensor of each order the operators
+    need, ``jacfwd`` over ``jacrev`` as often as the order asks, under ``vmap`` over the points, then
+    its entries alpha weighted. Differentiable with respect to x and the net's parameters."""
+    params = dict(net.named_parameters())
+    orders = sorted({sum(alpha) for op in operators.values() for alpha in op} | {1})
+
+    def at_point(p, point):  # [D] -> [out]
+        return functional_call(net, p, (point.unsqueeze(0),)).squeeze(0)
+
+    derivatives = {0: functional_call(net, params, (x,))}
+    nested = at_point
+    for k in range(1, orders[-1] + 1):
+        nested = (jacrev if k == 1 else jacfwd)(nested, argnums=1)
+        if k in orders:
+            derivatives[k] = vmap(nested, in_dims=(None, 0))(params, x)  # [N, out, D, ..., D]
+
+    def partial(alpha: Tuple[int, ...]) -> torch.Tensor:
+        index = [k for k, a in enumerate(alpha) for _ in range(a)]
+        return derivatives[len(index)][(slice(None), slice(None), *index)]
+
+    fields = {name: sum(c * partial(alpha) for alpha, c in op.items()) for name, op in operators.items()}
+    return OperatorJet(derivatives[0], derivatives[1], fields)

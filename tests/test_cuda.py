@@ -100,9 +100,15 @@ def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x
         for backend, dtype, device in ((kernels.backend, torch.float32, kernels.device),
                                        ("reference", torch.float32, kernels.device), ("fused", torch.float32, "cpu"),
                                        ("reference", torch.float64, kernels.device)))
-    assert fused.keys() == ref64.keys()
     width = max(d for w in network_arguments(net)[0] for d in w.shape)
     stacked_rows = view(x).shape[0] * component_count(net.in_features, order, hessian)
+    check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows)
+
+
+def check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows):
+    """Every field and gradient of the CUDA kernels' results `fused` against the float64 reference, the CPU
+    yardstick first checked on its own (see the module's docstring for the sums behind the floors)."""
+    assert fused.keys() == ref64.keys()
     for name, value in fused.items():
         # Parameter gradients are sums over the stacked rows, each output unit at its own scale (a weight
         # gradient's row; a bias gradient as a whole); the jet and grad x along the points.
@@ -697,3 +703,39 @@ def test_emulated_smaller_devices_fall_back_to_the_per_layer_path(monkeypatch):
     check_against_reference(kernels, net, x, 2, True)
     with pytest.raises(RuntimeError, match="SIREN_FUSED_EMULATION_DEVICE must be sm_80, sm_86, sm_89, sm_90 or unset"):
         packed("sm_75")
+
+
+def operator_results(net, x, operators, backend, dtype, device):
+    """The directional jet's fields (siren_fused.operator_jet) at x, and the gradients of a fixed random linear
+    loss on them with respect to the parameters and x, for a copy of net in dtype on device."""
+    net = copy.deepcopy(net).to(device=device, dtype=dtype)
+    xr = x.to(device=device, dtype=dtype).detach().requires_grad_(True)
+    j = siren_fused.operator_jet(net, xr, operators, backend=backend)
+    out = {"value": j.value, "grad": j.grad, **{f"field {name}": f for name, f in j.fields.items()}}
+    g = torch.Generator().manual_seed(2)
+    loss = sum((f * torch.randn(f.shape, generator=g, dtype=torch.float64).to(f)).sum() for f in out.values())
+    names = [f"grad {name}" for name, _ in net.named_parameters()] + ["grad x"]
+    out.update(zip(names, torch.autograd.grad(loss, list(net.parameters()) + [xr], allow_unused=True,
+                                              materialize_grads=True)))
+    return out
+
+
+@pytest.mark.parametrize("in_features,hidden,operators", [
+    (1, 16, {"u_xxx": {(3,): 1.0}, "u_xxxx": {(4,): -0.5}}),
+    (2, 40, {"bih": siren_fused.biharmonic(2), "lap": siren_fused.laplacian_operator(2)}),
+    (2, 129, {"kdv": {(0, 1): 1.0, (3, 0): 1.0}, "u_x": {(1, 0): 1.0}}),
+    (3, 24, {"bih": siren_fused.biharmonic(3), "u_xxyz": {(2, 1, 1): 2.0}}),
+    (3, 20, siren_fused.hessian_diagonal(3)),
+], ids=["1d-separate", "2d-biharmonic", "2d-kdv", "3d-mixed", "3d-hessian-diagonal"])
+def test_directional_jet_matches_reference(cuda_kernels, in_features, hidden, operators):
+    """Orders 2 to 4 (csrc/taylor_jet.h) through the per-layer path (a directional jet never takes the
+    whole-network kernel), against the float64 reference with the float32 yardsticks."""
+    net = random_siren(in_features, hidden, 2, 2, seed=hidden, first_omega_0=30.0, hidden_omega_0=30.0)
+    x = random_points(37, in_features, seed=hidden, scale=1.0)
+    fused, ref32, cpu32, ref64 = (
+        operator_results(net, x, operators, backend, dtype, device)
+        for backend, dtype, device in ((cuda_kernels.backend, torch.float32, cuda_kernels.device),
+                                       ("reference", torch.float32, cuda_kernels.device),
+                                       ("fused", torch.float32, "cpu"), ("reference", torch.float64, "cpu")))
+    # Stacked rows: the points times 64, more than any of these plans' components.
+    check_fields(cuda_kernels, fused, ref32, cpu32, ref64, hidden, x.shape[0] * 64)

@@ -18,9 +18,10 @@ namespace siren_fused::cpu {
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
+    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
+  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
+                                      laplacian_weights, directions, top_weights);
   const TilePlan plan(args);
 
   const std::vector<int64_t> out_shape =
@@ -42,7 +43,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
+    const scalar_t* rule_constants = args.rule_constants_data<scalar_t>();
+    const scalar_t* input_directions = args.directions_data<scalar_t>();
     const int64_t largest_chunk = plan.largest_chunk();
     const int64_t chunk_count = static_cast<int64_t>(plan.chunks.size());
     const WorkUnits units(chunk_count, at::get_num_threads());
@@ -90,7 +92,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           load_tile(grad_out_data + g * plan.components * plan.num_points * out_width, plan.components,
                     plan.num_points, t * plan.rows, plan.rows, out_width, tile);
           if (z_last) {
-            rule.vjp(plan.spec, laplacian_weights, saved_tile(*z_last, g, t, out_width), tile,
+            rule.vjp(plan.spec, rule_constants, saved_tile(*z_last, g, t, out_width), tile,
                      plan.rows * out_width, omega_last, tile);
           }
           column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
@@ -103,7 +105,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           if (l == 0) {
             const int64_t dims = plan.spec.in_dims, width = args.out_width(0);
             for (int64_t i = 0; i < count; ++i) {
-              input_layer_weight_grad(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
+              input_layer_weight_grad(plan.spec, input_directions, x_of(chunk.network_of(i)), plan.num_points,
                                       chunk.tile_of(i) * plan.rows, plan.rows,
                                       buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
                                       tile_sums + i * dims * width);
@@ -129,7 +131,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
           for (int64_t i = 0; i < count; ++i) {
             const int64_t offset = i * plan.tile_jet_rows * in_width;
-            rule.forward_vjp(plan.spec, laplacian_weights,
+            rule.forward_vjp(plan.spec, rule_constants,
                              saved_tile(z_below, chunk.network_of(i), chunk.tile_of(i), in_width),
                              plan.rows * in_width, omega, buffers.jet[2] + offset, buffers.jet[below] + offset);
             column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);

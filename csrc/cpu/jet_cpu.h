@@ -13,12 +13,15 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x,
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
                                                             bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights);
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
+                                                            std::optional<at::ArrayRef<double>> directions,
+                                                            std::optional<at::ArrayRef<double>> top_weights);
 
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
+    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights);
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
     const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,

@@ -14,9 +14,11 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
                                                             bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
+                                                            std::optional<at::ArrayRef<double>> directions,
+                                                            std::optional<at::ArrayRef<double>> top_weights) {
+  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
+                                      laplacian_weights, directions, top_weights);
   const TilePlan plan(args);
 
   at::Tensor out = at::empty(args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)}),
@@ -29,7 +31,8 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_forward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
-    const scalar_t* laplacian_weights = args.laplacian_weights_data<scalar_t>();
+    const scalar_t* rule_constants = args.rule_constants_data<scalar_t>();
+    const scalar_t* input_directions = args.directions_data<scalar_t>();
     const int64_t workers = worker_count(static_cast<int64_t>(plan.chunks.size()));
     std::vector<ChunkBuffers<scalar_t>> worker_buffers;
     for (int64_t w = 0; w < workers; ++w) {
@@ -48,7 +51,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
       const int64_t count = chunk.tiles(), networks = chunk.networks;
       const int64_t matrix_rows = chunk.count * plan.tile_jet_rows;  // one network's rows of the chunk
       for (int64_t i = 0; i < count; ++i) {
-        build_input_jet(plan.spec, x_of(chunk.network_of(i)), plan.num_points,
+        build_input_jet(plan.spec, input_directions, x_of(chunk.network_of(i)), plan.num_points,
                         chunk.tile_of(i) * plan.rows, plan.rows,
                         buffers.jet[0] + i * plan.tile_jet_rows * plan.spec.in_dims);
       }
@@ -72,7 +75,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
           scalar_t* zi = zp + i * plan.tile_jet_rows * width;
           add_bias(zi, biases + chunk.network_of(i) * width, plan.rows, width);
           if (sine) {
-            rule.forward(plan.spec, laplacian_weights, zi, tile_elements, omega,
+            rule.forward(plan.spec, rule_constants, zi, tile_elements, omega,
                          buffers.jet[next] + i * plan.tile_jet_rows * width);
           }
           if (l == plan.last) {

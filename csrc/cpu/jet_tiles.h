@@ -113,30 +113,42 @@ struct ChunkBuffers {
   }
 };
 
-// The input jet of a tile: value x, tangents the unit vectors, second-order part zero. Rows
-// past the end of the batch are zero so every tile has the same shape.
+// Input tangent t's entry k: the unit vectors, or a directional jet's directions ([R, D], non-null).
 template <typename T>
-void build_input_jet(const JetSpec& spec, const T* x, int64_t num_points, int64_t first_row, int64_t rows, T* jet) {
+T input_tangent(const T* directions, int64_t in_dims, int64_t t, int64_t k) {
+  if (directions != nullptr) return directions[t * in_dims + k];
+  return t == k ? T(1) : T(0);
+}
+
+// The input jet of a tile: value x, tangents the unit vectors (or a directional jet's directions,
+// JetArgs::directions_data), higher parts zero. Rows past the end of the batch are zero so every
+// tile has the same shape.
+template <typename T>
+void build_input_jet(const JetSpec& spec, const T* directions, const T* x, int64_t num_points, int64_t first_row,
+                     int64_t rows, T* jet) {
   const int64_t d = spec.in_dims;
   const int64_t block = rows * d;
   std::fill(jet, jet + spec.components() * block, T(0));
   const int64_t valid = std::min(rows, num_points - first_row);
   std::memcpy(jet, x + first_row * d, sizeof(T) * valid * d);
-  for (int64_t k = 0; k < spec.tangent_count(); ++k) {
-    T* tangent = jet + (1 + k) * block;
-    for (int64_t r = 0; r < rows; ++r) tangent[r * d + k] = T(1);
+  for (int64_t t = 0; t < spec.tangent_count(); ++t) {
+    T* tangent = jet + (1 + t) * block;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < d; ++k) tangent[r * d + k] = input_tangent(directions, d, t, k);
+    }
   }
 }
 
 // A tile's share of the first layer's weight gradient, transposed ([D, width]): gz^T times the
 // tile's input jet without building it. That jet is x with the unit vectors as tangents and a zero
-// second-order part, so out[k] = sum over the rows of x[r, k] gz[r] + gz_k[r]: no input jet to
+// second-order part, so out[k] = sum over the rows of x[r, k] gz[r] + gz_k[r] (with a directional
+// jet's directions v_t, + sum_t v_t[k] gz_t[r]): no input jet to
 // build, and no GEMM with an output only D wide, a shape MKL runs at a few GFLOP/s (even into
 // transposed storage this GEMM took ~13 ms of a 16K-point Laplacian step, and this pass ~8 ms in a
 // busier run).
 template <typename T>
-void input_layer_weight_grad(const JetSpec& spec, const T* x, int64_t num_points, int64_t first_row, int64_t rows,
-                             const T* gz, int64_t width, T* out) {
+void input_layer_weight_grad(const JetSpec& spec, const T* directions, const T* x, int64_t num_points,
+                             int64_t first_row, int64_t rows, const T* gz, int64_t width, T* out) {
   const int64_t d = spec.in_dims;
   const int64_t block = rows * width;
   const int64_t valid = std::min(rows, num_points - first_row);
@@ -149,11 +161,15 @@ void input_layer_weight_grad(const JetSpec& spec, const T* x, int64_t num_points
       for (int64_t j = 0; j < width; ++j) out_k[j] += x_k * value_row[j];
     }
   }
-  for (int64_t k = 0; k < spec.tangent_count(); ++k) {
-    T* out_k = out + k * width;
-    for (int64_t r = 0; r < valid; ++r) {
-      const T* tangent_row = gz + (1 + k) * block + r * width;
-      for (int64_t j = 0; j < width; ++j) out_k[j] += tangent_row[j];
+  for (int64_t t = 0; t < spec.tangent_count(); ++t) {
+    for (int64_t k = 0; k < d; ++k) {
+      const T v = input_tangent(directions, d, t, k);
+      if (v == T(0)) continue;
+      T* out_k = out + k * width;
+      for (int64_t r = 0; r < valid; ++r) {
+        const T* tangent_row = gz + (1 + t) * block + r * width;
+        for (int64_t j = 0; j < width; ++j) out_k[j] += v * tangent_row[j];
+      }
     }
   }
 }

@@ -213,9 +213,20 @@ void sine_jet_forward_vjp_shape(const JetSpec& spec, const T* weights, const T* 
 #define SIREN_JET_SHAPE_INSTANCE(function) \
   function<decltype(dims)::value, decltype(order)::value, decltype(hessian)::value, decltype(weighted)::value>
 
+}  // namespace siren_fused::cpu::SIREN_CPU_ISA
+
+// The directional jet's tile passes, which the entry points below hand a directional spec (they use
+// for_each_sine above).
+#include "taylor_jet_tile.h"
+
+namespace siren_fused::cpu::SIREN_CPU_ISA {
+
+// The entry points. laplacian_weights holds the rule's constants (JetArgs::rule_constants_data): the
+// weighted Laplacian's a_k, or a directional jet's top weights.
 template <typename T>
 void sine_jet_forward_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega,
                            T* y) {
+  if (spec.directional()) return taylor_jet_forward_tile(spec, laplacian_weights, z, count, omega, y);
   with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
     SIREN_JET_SHAPE_INSTANCE(sine_jet_forward_shape)(spec, laplacian_weights, z, count, omega, y);
   });
@@ -224,6 +235,7 @@ void sine_jet_forward_tile(const JetSpec& spec, const T* laplacian_weights, cons
 template <typename T>
 void sine_jet_vjp_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, const T* gy, int64_t count,
                        T omega, T* gz) {
+  if (spec.directional()) return taylor_jet_vjp_tile(spec, laplacian_weights, z, gy, count, omega, gz);
   with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
     SIREN_JET_SHAPE_INSTANCE(sine_jet_vjp_shape)(spec, laplacian_weights, z, gy, count, omega, gz);
   });
@@ -232,6 +244,7 @@ void sine_jet_vjp_tile(const JetSpec& spec, const T* laplacian_weights, const T*
 template <typename T>
 void sine_jet_forward_vjp_tile(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega,
                                T* y, T* g) {
+  if (spec.directional()) return taylor_jet_forward_vjp_tile(spec, laplacian_weights, z, count, omega, y, g);
   with_jet_shape(spec, [&](auto dims, auto order, auto hessian, auto weighted) {
     SIREN_JET_SHAPE_INSTANCE(sine_jet_forward_vjp_shape)(spec, laplacian_weights, z, count, omega, y, g);
   });

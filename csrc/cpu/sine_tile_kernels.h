@@ -14,7 +14,8 @@ namespace siren_fused::cpu {
 template <typename T>
 struct SineTileKernels {
   // y = sine jet of the pre-activation jet z (one tile, component blocks of `count` elements).
-  // laplacian_weights: the D weights a_k when spec.weighted_laplacian, else not read.
+  // laplacian_weights: the D weights a_k when spec.weighted_laplacian, a directional jet's top weights
+  // (taylor_jet.h) when spec.directional(), else not read.
   void (*forward)(const JetSpec& spec, const T* laplacian_weights, const T* z, int64_t count, T omega, T* y);
   // gz = vector-Jacobian product of the sine jet at z with the upstream gradient gy.
   void (*vjp)(const JetSpec& spec, const T* laplacian_weights, const T* z, const T* gy, int64_t count, T omega,

@@ -82,7 +82,8 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm
                         PerNetwork<float>{grad_biases[l], layer.bias_stride()}.from(span.first_network), stream);
 
       if (l == 0) {
-        err = launch_build_input_jet(span, spec, x_networks.from(span.first_network), input_jet, stream);
+        err = launch_build_input_jet(span, spec, problem.directions, x_networks.from(span.first_network), input_jet,
+                                     stream);
       } else {
         const JetLayer& previous = problem.layers[l - 1];
         const PerNetwork<const float> previous_z =
@@ -102,7 +103,7 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm
                     stream);
 
       // grad_input = grad_z W. At the first layer only the value component depends on x (the
-      // input tangents are constant unit vectors), so only its rows go on to x.
+      // input tangents are constant unit vectors or directions), so only its rows go on to x.
       if (l > 0 || grad_x != nullptr) {
         gemm.multiply({span.networks, span.stacked_rows(), layer.in_width, width,
                        tiled_gemm_operand(span, grad_z, width), weight_gemm_operand(span, layer, false), grad_input,

@@ -64,8 +64,11 @@ struct KernelContext {
 
 JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                             at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
-                            std::optional<at::ArrayRef<double>> laplacian_weights) {
-  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+                            std::optional<at::ArrayRef<double>> laplacian_weights,
+                            std::optional<at::ArrayRef<double>> directions,
+                            std::optional<at::ArrayRef<double>> top_weights) {
+  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights,
+                                directions, top_weights);
   TORCH_CHECK(args.x.device().type() == kKernelDevice, "siren_fused CUDA kernel (", kKernelDevice,
               " tensors) got x on ", args.x.device());
   TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
@@ -86,8 +89,8 @@ bool whole_network_kernel_allowed() {
 // Every network of the batch in one problem: the kernels take the networks as a grid dimension,
 // reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
 JetProblem problem_of(const JetArgs& args) {
-  JetProblem problem{args.spec, args.laplacian_weights_data<float>(), args.num_points(), args.tile_rows(), {},
-                     args.networks, whole_network_kernel_allowed()};
+  JetProblem problem{args.spec, args.rule_constants_data<float>(), args.num_points(), args.tile_rows(), {},
+                     args.networks, whole_network_kernel_allowed(), args.directions_data<float>()};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
                               args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
@@ -103,9 +106,11 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
                                                             at::TensorList biases, at::ArrayRef<double> omegas,
                                                             int64_t order, bool hessian, bool outermost_linear,
                                                             bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
+                                                            std::optional<at::ArrayRef<double>> directions,
+                                                            std::optional<at::ArrayRef<double>> top_weights) {
+  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
+                                           laplacian_weights, directions, top_weights);
   KernelContext context(args.x);
   at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
                                                args.out_width(args.layers() - 1)}),
@@ -132,9 +137,10 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
     const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
     at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights) {
-  const JetArgs args =
-      check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights);
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
+    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
+  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
+                                           laplacian_weights, directions, top_weights);
   KernelContext context(args.x);
   const std::vector<int64_t> out_shape =
       args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});

@@ -55,7 +55,9 @@ struct JetLayer {
 // leading networks dimension, contiguous, as the strides below say.
 struct JetProblem {
   JetSpec spec;
-  const float* laplacian_weights;  // [in_dims] on the device where spec.weighted_laplacian, else null
+  // The rule's constants on the device: the a_k [in_dims] where spec.weighted_laplacian, a directional
+  // jet's top weights [top_fields, directions] where spec.directional() (taylor_jet.h), else null.
+  const float* laplacian_weights;
   int64_t num_points;  // N, per network
   int64_t tile_rows;   // T = jet_tile_rows(components, max_width): the saved tensors' layout
   std::vector<JetLayer> layers;
@@ -63,6 +65,9 @@ struct JetProblem {
   // Whether the forward may take the whole-network kernel where it applies (else the per-layer path
   // at every width): the switch benchmarks/gpu_check.sh times one against the other with.
   bool whole_network_kernel = true;
+  // A directional jet's directions [directions, in_dims] on the device (the input jet's tangents), else
+  // null (the axes).
+  const float* directions = nullptr;
 
   int64_t max_width() const {
     int64_t width = spec.in_dims;
@@ -107,7 +112,7 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm,
 
 // jet_forward_fused.cu: the same forward as one kernel through every layer, for narrow networks:
 // every width (in_dims included) at most 128, at most 32 layers, in_dims at most 3 when order > 0,
-// and a block's shared memory within the current device's limit. Needs no workspace.
+// not a directional jet, and a block's shared memory within the current device's limit. Needs no workspace.
 bool jet_forward_fused_supported(const JetProblem& problem);
 cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, float* out,
                                    const std::vector<float*>& saved, cudaStream_t stream);

@@ -35,8 +35,8 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm,
   float* unsaved_z = workspace + problem.chunk_buffer_elements();  // a GEMM result nothing keeps
   return for_each_chunk(problem, [&](const TileSpan& span) {
     cudaError_t err =
-        launch_build_input_jet(span, spec, PerNetwork<const float>{x, problem.x_stride()}.from(span.first_network),
-                               jet, stream);
+        launch_build_input_jet(span, spec, problem.directions,
+                               PerNetwork<const float>{x, problem.x_stride()}.from(span.first_network), jet, stream);
     if (err != cudaSuccess) return err;
     size_t sine_index = 0;
     for (int64_t l = 0; l <= last; ++l) {

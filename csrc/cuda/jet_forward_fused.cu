@@ -306,6 +306,8 @@ bool with_fused_config(const JetProblem& problem, Fn fn) {
 }  // namespace
 
 bool jet_forward_fused_supported(const JetProblem& problem) {
+  // The kernel's register-resident jets are sized for orders 0 to 2; a directional jet goes per layer.
+  if (problem.spec.directional()) return false;
   size_t shared_bytes = 0;
   const bool instance = with_fused_config(problem, [&](auto config) {
     shared_bytes = decltype(config)::kSharedBytes;

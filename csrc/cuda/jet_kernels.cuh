@@ -17,9 +17,10 @@
 namespace siren_fused::cuda {
 
 // input_jet.cu: the input jet of a span into a tiled buffer of width in_dims: value x (zero on
-// padding rows), tangents the unit vectors, second-order part zero; exactly what the CPU builds.
-cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, PerNetwork<const float> x,
-                                   float* input_jet, cudaStream_t stream);
+// padding rows), tangents the unit vectors (or a directional jet's directions [R, in_dims] on the
+// device, when not null), higher parts zero; exactly what the CPU builds.
+cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, const float* directions,
+                                   PerNetwork<const float> x, float* input_jet, cudaStream_t stream);
 
 // sine_jet_kernels.cu: the elementwise pass after a layer's GEMM, or the backward's recomputation
 // of a layer's input jet. At every (point, column) of a span: the pre-activation jet is z (tiled,
@@ -28,7 +29,7 @@ cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, Pe
 struct JetEpilogueArgs {
   TileSpan span;
   JetSpec spec;
-  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
+  const float* laplacian_weights;  // the rule's constants (JetProblem::laplacian_weights)
   PerNetwork<const float> z;       // tiled [tiles, C, T, width]
   PerNetwork<const float> bias;    // [width]; null data for none
   // Where the biased value component is stored back: z's own memory when z is the saved
@@ -49,7 +50,7 @@ cudaError_t launch_jet_epilogue(const JetEpilogueArgs& args, cudaStream_t stream
 struct JetVjpArgs {
   TileSpan span;
   JetSpec spec;
-  const float* laplacian_weights;  // the rule's a_k where the spec's Laplacian is weighted
+  const float* laplacian_weights;  // the rule's constants (JetProblem::laplacian_weights)
   JetMatrix<const float> upstream;
   PerNetwork<const float> pre_activation;  // tiled; null data for a linear layer
   float omega;

@@ -1,7 +1,10 @@
 // Elementwise passes of the sine jet rule over whole spans: the layer epilogue after the forward's
 // GEMM (the backward recomputes each layer's input jet with it too), and the rule's vector-Jacobian
-// product. One thread a (point, column), consecutive threads on consecutive columns, so every
+// product, through sine_jet_point.cuh's rule or, for a directional jet, taylor_jet.h's (called here, not in
+// sine_jet_point.cuh, so the whole-network kernel, which never sees a directional jet, does not compile it in).
+// One thread a (point, column), consecutive threads on consecutive columns, so every
 // component's loads and stores coalesce; each reads its GEMM result once.
+#include "../taylor_jet.h"
 #include "jet_kernels.cuh"
 #include "sine_jet_point.cuh"
 
@@ -42,7 +45,13 @@ __global__ void jet_epilogue_kernel(JetEpilogueArgs args) {
   if (out.packed && !span.valid(e.tile, e.row)) return;
   float* y = out.data + out.offset(span, e.tile, e.row, e.col);
   const int64_t y_stride = out.component_stride(span);
-  if (args.sine) {
+  if (args.sine && args.spec.directional()) {
+    const SineDerivatives<float> d = sine_derivatives(value, args.omega);
+    with_taylor_order(args.spec, [&](auto order) {
+      taylor_jet_forward_point<decltype(order)::value>(args.spec, args.laplacian_weights, d, args.omega, z,
+                                                       e.component, y, y_stride);
+    });
+  } else if (args.sine) {
     sine_jet_forward_point(args.spec, args.laplacian_weights, args.omega, value, z, e.component, y, y_stride);
   } else {
     y[0] = value;
@@ -67,7 +76,14 @@ __global__ void jet_vjp_kernel(JetVjpArgs args) {
   const JetMatrix<const float> upstream = args.upstream.of_network(network);
   const float* g = upstream.data + upstream.offset(span, e.tile, e.row, e.col);
   const int64_t g_stride = upstream.component_stride(span);
-  if (args.pre_activation.data != nullptr) {
+  if (args.pre_activation.data != nullptr && args.spec.directional()) {
+    const float* z = args.pre_activation.of(network) + e.offset;
+    const SineDerivatives<float> d = sine_derivatives(z[0], args.omega);
+    with_taylor_order(args.spec, [&](auto order) {
+      taylor_jet_vjp_point<decltype(order)::value>(args.spec, args.laplacian_weights, d, args.omega, z, e.component,
+                                                   g, g_stride, gz, e.component);
+    });
+  } else if (args.pre_activation.data != nullptr) {
     sine_jet_vjp_point(args.spec, args.laplacian_weights, args.omega, args.pre_activation.of(network) + e.offset,
                        e.component, g, g_stride, gz, e.component);
   } else {
