@@ -9,11 +9,12 @@
 
 from . import reference
 from .chunked import Grid, evaluate_in_chunks, jet_chunked
+from .film import Modulation
 from .jet import empty_cache, jet
 from .jet_types import Jet
 from .modulation import modulated_params
 from .modules import Siren, SineLayer
 
-__all__ = ["Grid", "Jet", "Siren", "SineLayer", "empty_cache", "evaluate_in_chunks", "jet", "jet_chunked",
+__all__ = ["Grid", "Jet", "Modulation", "Siren", "SineLayer", "empty_cache", "evaluate_in_chunks", "jet", "jet_chunked",
            "modulated_params", "reference"]
 __version__ = "0.1.0"
