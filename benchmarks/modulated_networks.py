@@ -5,7 +5,7 @@ shift of every hidden layer per network) at N points each, by four routes:
 * params: today's ``params=`` path with the equivalent full per-network weights (each weight repeated B times,
   each bias b + beta), as a hypernetwork predicting every weight would hold them;
 * vmap: ``vmap(functional_call)`` of a plain PyTorch modulated SIREN over the networks' shifts (torch.func's
-  ``jacrev``/``jacfwd`` over the points for the derivatives);
+  ``jacrev``/``jacfwd`` over the points for the derivatives, 8 networks at a time);
 * batched: the same plain module batched by hand (one matmul over all networks' points, shifts broadcast;
   nested autograd for the derivatives).
 
@@ -38,10 +38,9 @@ def build(args: argparse.Namespace):
     params = {}
     for index, layer in enumerate(net.layers):
         weight, bias = layer.linear.weight.detach(), layer.linear.bias.detach()
-        if index < len(shifts):
-            bias = bias + shifts[index].detach()
+        shift = shifts[index].detach() if index < len(shifts) else torch.zeros_like(bias)
         params[f"net.{index}.linear.weight"] = weight.expand(args.modulated_networks, *weight.shape).clone()
-        params[f"net.{index}.linear.bias"] = bias.expand(args.modulated_networks, *bias.shape).clone()
+        params[f"net.{index}.linear.bias"] = (bias + shift).expand(args.modulated_networks, *bias.shape).clone()
     for tensor in params.values():
         tensor.requires_grad_(True)
     x = torch.rand(args.batched_n, args.in_features, dtype=dtype) * 2 - 1
@@ -90,7 +89,8 @@ def workloads(net: siren_fused.Siren, shifts, params: Dict[str, torch.Tensor], x
             def at_point(network_shifts, point):
                 return one_network(own, network_shifts, point.unsqueeze(0)).squeeze(0)
             over_points = vmap(jacfwd(jacrev(at_point, argnums=1), argnums=1), in_dims=(None, 0))
-            hessian = vmap(over_points, in_dims=(0, None))(shifts, x)
+            # 8 networks at a time (vmap's chunk_size): all 256 at once, and 32 at a time, ran out of memory here.
+            hessian = vmap(over_points, in_dims=(0, None), chunk_size=8)(shifts, x)
             return values("vmap"), reference.weighted_trace(hessian, None)
         return batched_derivatives(net, x, modulation)
 
