@@ -57,8 +57,11 @@ def batched_derivatives(net: siren_fused.Siren, x: torch.Tensor, modulation: sir
     points = xb.reshape(-1, x.shape[-1])
     grads = [torch.autograd.grad(rows[:, i].sum(), xb, create_graph=True)[0].reshape(-1, x.shape[-1])
              for i in range(rows.shape[1])]
-    laplacian = torch.stack([sum(torch.autograd.grad(g[:, k].sum(), xb, create_graph=True)[0].reshape(points.shape)[:, k]
-                                 for k in range(x.shape[-1])) for g in grads], dim=-1)
+
+    def second(g: torch.Tensor, k: int) -> torch.Tensor:  # d/dx_k of the gradient's k-th entry, per point
+        return torch.autograd.grad(g[:, k].sum(), xb, create_graph=True)[0].reshape(points.shape)[:, k]
+
+    laplacian = torch.stack([sum(second(g, k) for k in range(x.shape[-1])) for g in grads], dim=-1)
     return value, torch.stack(grads, dim=1), laplacian
 
 
@@ -103,7 +106,7 @@ def workloads(net: siren_fused.Siren, shifts, params: Dict[str, torch.Tensor], x
             torch.autograd.grad(loss, leaves(route))
         return run
 
-    suite = {f"modulated forward, batched (no_grad)": lambda: torch.no_grad()(values)("batched")}
+    suite = {"modulated forward, batched (no_grad)": lambda: torch.no_grad()(values)("batched")}
     suite.update({ORDER0[route]: order0_step(route) for route in ROUTES})
     suite.update({ORDER2[route]: (lambda route=route: order2(route)) for route in ROUTES})
     return suite
