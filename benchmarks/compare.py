@@ -8,13 +8,16 @@ timed in interleaved rounds (medians over rounds) so that load drifting over the
 is counted from the network's shape and the machine's GEMM rate measured here.
 
 A second table times B networks at once (batched_networks.py: a hypernetwork's predicted SIRENs, fused
-batched kernels vs functional_call under vmap vs a loop of single-network calls).
+batched kernels vs functional_call under vmap vs a loop of single-network calls). A third times B
+shift-modulated SIRENs sharing their weights (modulated_networks.py: the fused modulated kernels vs the params=
+path with full per-network weights, vmap(functional_call) and the plain module batched by hand).
 
     python benchmarks/compare.py                       # the paper's 2->256x3->1 at N=16384, float32, then
                                                        # 64 networks 2->256x3->3 at 1,024 points each
     python benchmarks/compare.py --hidden 64 --n 65536 --networks 0 --json out.json
     python benchmarks/compare.py --high-order          # orders 3/4 instead (high_order.py): the biharmonic and
                                                        # u_xxxx of 2->256x3->1 and 3->128x3->1 at N=16384
+    python benchmarks/compare.py --tables modulated --repeats 3      # 256 modulated networks at 1,024 points
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 
 import batched_networks
 import high_order
+import modulated_networks
 import taylor_peer
 import siren_fused
 from siren_fused.timing import interleaved_median_times, median_time
@@ -148,6 +152,7 @@ SUITES = {
     "single": lambda args: workloads(*build(args)),
     "batched": lambda args: batched_networks.workloads(*batched_networks.build(args)),
     "high_order": high_order.workloads,
+    "modulated": lambda args: modulated_networks.workloads(*modulated_networks.build(args)),
 }
 
 
@@ -233,6 +238,9 @@ def main() -> None:
                         help="networks B of the batched table (0: no batched table)")
     parser.add_argument("--batched-n", type=int, default=1024, help="points each network of the batched table")
     parser.add_argument("--batched-out-features", type=int, default=3, help="outputs of the batched networks")
+    parser.add_argument("--modulated-networks", type=int, default=256, help="networks B of the modulated table")
+    parser.add_argument("--tables", nargs="+", choices=["single", "batched", "modulated"],
+                        default=["single", "batched", "modulated"], help="which tables to run")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--high-order", action="store_true",
@@ -245,10 +253,23 @@ def main() -> None:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
         return
+    rate = matmul_rate(getattr(torch, args.dtype), args.repeats)
+    results = {"config": vars(args), "gemm_gflops": rate / 1e9}
+    if "single" in args.tables:
+        results.update(run_single_table(args, rate))
+    if args.networks > 0 and "batched" in args.tables:
+        results["batched"] = run_batched_table(args, rate)
+    if "modulated" in args.tables:
+        results["modulated"] = run_modulated_table(args, rate)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
 
+
+def run_single_table(args: argparse.Namespace, rate: float) -> dict:
+    """The one-network table, its speed-ups and its matmul floors."""
     rows = run(args, "single")
     by_name = {r["workload"]: r for r in rows}
-    rate = matmul_rate(getattr(torch, args.dtype), args.repeats)
     floor_forward = jet_matmul_flops(args, 1) / rate
     floor_jet = jet_matmul_flops(args, 1 + args.in_features + 1) / rate
     # Training: the forward jet's GEMMs, then two GEMMs of the same size per layer in backward.
@@ -278,13 +299,7 @@ def main() -> None:
     print(f"\nmatmul floor at this machine's GEMM rate ({rate / 1e9:.0f} GFLOP/s, 2048^3):")
     for name, (seconds, floor) in floors.items():
         print(f"  {name:22s} floor {1e3 * floor:8.1f} ms, measured {seconds / floor:5.2f}x the floor")
-    results = {"config": vars(args), "title": title, "rows": rows, "speedups": speedups, "gemm_gflops": rate / 1e9,
-               "floors_ms": {k: 1e3 * v[1] for k, v in floors.items()}}
-    if args.networks > 0:
-        results["batched"] = run_batched_table(args, rate)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    return {"title": title, "rows": rows, "speedups": speedups, "floors_ms": {k: 1e3 * v[1] for k, v in floors.items()}}
 
 
 def run_batched_table(args: argparse.Namespace, rate: float) -> dict:
@@ -327,6 +342,27 @@ def run_high_order_tables(args: argparse.Namespace) -> dict:
             tables.append({"network": f"{in_features}->{hidden}x3->1", "operator": operator, "rows": rows,
                            "speedups": speedups})
     return {"config": vars(args), "tables": tables}
+
+
+def run_modulated_table(args: argparse.Namespace, rate: float) -> dict:
+    """The modulated-networks table, its speed-ups against the issue's targets, what each route holds per
+    network, and the fused order 0 step's matmul floor."""
+    rows = run(args, "modulated")
+    seconds = {r["workload"]: r["seconds"] for r in rows}
+    print(f"\n{args.modulated_networks} shift-modulated networks {args.in_features}->{args.hidden}x{args.layers}->"
+          f"{args.batched_out_features}, {args.batched_n} points each (shared), {args.dtype}, {args.threads} threads")
+    print_rows("", rows, args.memory)
+    speedups = modulated_networks.speedups(seconds)
+    print_speedups(speedups)
+    megabytes = modulated_networks.parameter_megabytes(*modulated_networks.build(args)[1:3])
+    for name, value in megabytes.items():
+        print(f"  {name:52s} {value:8.2f} MB")
+    shape = argparse.Namespace(in_features=args.in_features, hidden=args.hidden, layers=args.layers,
+                               out_features=args.batched_out_features, n=args.modulated_networks * args.batched_n)
+    floor = 3 * jet_matmul_flops(shape, 1) / rate
+    name = modulated_networks.ORDER0["fused"]
+    print(f"  {name}: matmul floor {1e3 * floor:.1f} ms, measured {seconds[name] / floor:5.2f}x the floor")
+    return {"rows": rows, "speedups": speedups, "parameter_mb": megabytes, "floor_ms": {name: 1e3 * floor}}
 
 
 if __name__ == "__main__":

@@ -222,13 +222,13 @@ at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& like) {
   return at::empty_strided(like.sizes(), strides, grad.options()).copy_(grad);
 }
 
+}  // namespace
+
 std::vector<at::Tensor> in_layouts_of(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& like) {
   std::vector<at::Tensor> laid_out;
   for (size_t i = 0; i < grads.size(); ++i) laid_out.push_back(in_layout_of(grads[i], like[i]));
   return laid_out;
 }
-
-}  // namespace
 
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> JetGrads::as_tuple() const {
   return {in_layout_of(x, x_like), in_layouts_of(weights, weights_like), in_layouts_of(biases, biases_like)};

@@ -24,6 +24,9 @@ struct JetArgs {
   std::vector<at::Tensor> biases;   // [out_l] or [B, out_l], contiguous
   bool batched = false;
   int64_t networks = 1;  // B, or 1 for one network
+  // A modulated SIREN's batch (modulation_args.h): x [B, N, D] while the weights and biases are one
+  // network's, which the B networks share.
+  bool shared_parameters = false;
   std::vector<double> omegas;       // one per layer; unused for a linear last layer
   bool outermost_linear;
   // The caller's x, weights and biases with their own strides: each gradient goes back in its tensor's layout.
@@ -120,5 +123,9 @@ struct JetGrads {
   std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> as_tuple() const;
 };
 JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage);
+
+// Each gradient with the strides torch.empty_like gives its tensor in `like` (as_tuple's rule, for
+// gradients outside JetGrads).
+std::vector<at::Tensor> in_layouts_of(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& like);
 
 }  // namespace siren_fused

@@ -20,6 +20,12 @@
 // inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
 // when `save`, what gradient_backward takes back.
 //
+// modulated_jet_forward / modulated_jet_backward are the jet of a modulated SIREN: shared weights and
+// biases, and each hidden layer l's pre-activation z modulated as gamma_l z + beta_l before the sine
+// (shifts[l] = beta_l, scales[l] = gamma_l or scales empty), per network (x [B, N, D], shifts [B, width])
+// or per point (x [N, D], shifts [N, width]); see csrc/modulation_args.h. The backward returns the
+// gradients of x, the weights, the biases, the shifts and the scales.
+//
 // A build without CUDA also has cuda_emulated_jet_forward / cuda_emulated_jet_backward: the CUDA
 // kernels run by the host emulation (csrc/cuda/emulation) on CPU tensors, with jet_forward's and
 // jet_backward's signatures. They are a test facility, slow by design.
@@ -32,9 +38,19 @@
   "bool outermost_linear, Tensor[] saved, bool input_grad, float[]? laplacian_weights=None, "                   \
   "float[]? directions=None, float[]? top_weights=None) -> (Tensor, Tensor[], Tensor[])"
 
+#define SIREN_MODULATED_JET_FORWARD_SIGNATURE                                                                \
+  "(Tensor x, Tensor[] weights, Tensor[] biases, Tensor[] shifts, Tensor[] scales, float[] omegas, int order, "  \
+  "bool hessian, bool outermost_linear, bool save, float[]? laplacian_weights=None) -> (Tensor, Tensor[])"
+#define SIREN_MODULATED_JET_BACKWARD_SIGNATURE                                                                  \
+  "(Tensor grad_out, Tensor x, Tensor[] weights, Tensor[] biases, Tensor[] shifts, Tensor[] scales, "           \
+  "float[] omegas, int order, bool hessian, bool outermost_linear, Tensor[] saved, bool input_grad, "           \
+  "float[]? laplacian_weights=None) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor[])"
+
 TORCH_LIBRARY(siren_fused, m) {
   m.def("jet_forward" SIREN_JET_FORWARD_SIGNATURE);
   m.def("jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
+  m.def("modulated_jet_forward" SIREN_MODULATED_JET_FORWARD_SIGNATURE);
+  m.def("modulated_jet_backward" SIREN_MODULATED_JET_BACKWARD_SIGNATURE);
 #ifdef SIREN_FUSED_CUDA_EMULATED
   m.def("cuda_emulated_jet_forward" SIREN_JET_FORWARD_SIGNATURE);
   m.def("cuda_emulated_jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
@@ -50,6 +66,8 @@ TORCH_LIBRARY(siren_fused, m) {
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
   m.impl("jet_forward", &siren_fused::cpu::jet_forward);
   m.impl("jet_backward", &siren_fused::cpu::jet_backward);
+  m.impl("modulated_jet_forward", &siren_fused::cpu::modulated_jet_forward);
+  m.impl("modulated_jet_backward", &siren_fused::cpu::modulated_jet_backward);
   m.impl("gradient_forward", &siren_fused::cpu::gradient_forward);
   m.impl("gradient_backward", &siren_fused::cpu::gradient_backward);
 }

@@ -203,6 +203,32 @@ SIREN_HD T jet_tangent_vjp_hessian(const SineDerivatives<T>& d, T z_other, T g_k
 }
 
 // ---------------------------------------------------------------------------------------------
+// FiLM modulation of a hidden layer (modulated SIRENs, functa's LatentModulatedSiren):
+//     y = sin(omega (gamma (W h + b) + beta))
+// The sine rule above then takes the jet of u = gamma z + beta for z's: beta is constant in x, so it
+// shifts the value component only; gamma multiplies every component. Backward, with g_u the sine
+// rule's vector-Jacobian product: g_z = gamma g_u in every component, the shift's gradient sums
+// g_u's value component and the scale's sums g_u z over every component (over the rows a
+// modulation covers: a network's points, or one point).
+// ---------------------------------------------------------------------------------------------
+template <typename T>
+SIREN_HD T modulated_value(T z, T shift, T scale) {
+  return scale * z + shift;
+}
+
+// A tangent or second-order component: d(gamma z + beta) = gamma dz.
+template <typename T>
+SIREN_HD T modulated_derivative(T z_c, T scale) {
+  return scale * z_c;
+}
+
+// One component's term of the scale's gradient: g_{u_c} z_c.
+template <typename T>
+SIREN_HD T modulation_scale_vjp(T z_c, T g_c) {
+  return g_c * z_c;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Layout of a jet: components [value, tangents, second-order part], each a [rows, width] block.
 // ---------------------------------------------------------------------------------------------
 struct JetSpec {

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "siren_fused.experiments.audio.commands",
     "siren_fused.experiments.video.commands",
     "siren_fused.experiments.hypernet.commands",
+    "siren_fused.experiments.functa.commands",
     "siren_fused.experiments.kdv.commands",
     "siren_fused.experiments.plate.commands",
 )

@@ -7,13 +7,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from . import _extension, reference
+from . import _extension, film, reference
+from .film import Modulation
 from .jet_types import Jet
 from .modules import Siren
 from .network_params import NetworkParams, Params, checked_params
 
 if _extension.load() is not None:
-    from . import ops  # noqa: F401  registers the ops' fake kernels and autograd
+    from . import film_ops, ops  # noqa: F401  register the ops' fake kernels and autograd
 
 BACKENDS = ("auto", "fused", "reference", "cuda_emulated")
 
@@ -177,8 +178,24 @@ def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False
     return _unpack(packed, x.shape[-1], order, hessian, laplacian_weights)
 
 
+def fused_modulated_jet(net: Siren, x: torch.Tensor, modulation: Modulation, order: int, hessian: bool,
+                        laplacian_weights: Optional[Tuple[float, ...]]) -> Jet:
+    """The modulated SIREN's jet from the compiled kernels (no argument checks: call :func:`jet`). Points
+    shared by the networks are expanded (a view, copied once by the kernels)."""
+    shifts, scales = modulation.tensors()
+    if not modulation.per_point and x.dim() == 2:
+        x = x.expand(modulation.networks, *x.shape)
+    weights, biases, omegas = network_arguments(net)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [x, *weights, *biases, *shifts, *scales])
+    packed, _ = torch.ops.siren_fused.modulated_jet_forward(x, weights, biases, shifts, scales, omegas, order, hessian,
+                                                            net.outermost_linear, needs_grad,
+                                                            None if hessian else laplacian_weights)
+    return _unpack(packed, x.shape[-1], order, hessian, laplacian_weights)
+
+
 def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, backend: str = "auto",
-        laplacian_weights: Optional[LaplacianWeights] = None, params: Optional[Params] = None) -> Jet:
+        laplacian_weights: Optional[LaplacianWeights] = None, params: Optional[Params] = None,
+        modulation: Optional[Modulation] = None) -> Jet:
     """Value and derivatives of a SIREN at N points, in one forward pass; or of B SIRENs at once.
 
     Args:
@@ -201,6 +218,12 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             (as ``torch.func.functional_call`` takes them; any subset). Each has its parameter's shape, or
             one more leading dimension B for B networks (every batched entry the same B >= 1; the others
             are shared): a hypernetwork's predicted weights, evaluated in one kernel call, no Python loop.
+        modulation: a :class:`siren_fused.Modulation`: the net as a modulated SIREN (functa's FiLM shifts and
+            scales of the hidden layers, see :mod:`siren_fused.film`), per network (each shift ``[B, width]``,
+            x ``[N, in_features]`` shared or ``[B, N, in_features]``; every field gains the leading B) or per
+            point (each shift ``[N, width]``). The networks share the net's parameters; gradients flow into them
+            and into the modulation's tensors. Not with ``params``. The fused kernels take it on the CPU; on
+            CUDA ``"auto"`` takes the reference.
 
     Returns:
         :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
@@ -214,6 +237,8 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         j = siren_fused.jet(net, coords, order=2, params=theta)               # j.laplacian: [8, N, out]
     """
     _check_arguments(net, x, order, hessian, backend)
+    if modulation is not None:
+        return _modulated_jet(net, x, order, hessian, backend, laplacian_weights, params, modulation)
     network_params = checked_params(net, params, x)
     _check_points(net, x, None if network_params is None else network_params.networks)
     weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
@@ -238,3 +263,24 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             f"got {x.dtype} on {x.device}"
         )
     return fused_jet(net, x, order, hessian, laplacian_weights=weights, params=network_params)
+
+
+def _modulated_jet(net: Siren, x: torch.Tensor, order: int, hessian: bool, backend: str,
+                   laplacian_weights: Optional[LaplacianWeights], params: Optional[Params],
+                   modulation: Modulation) -> Jet:
+    """:func:`jet` with a modulation, its arguments but the modulation's checked."""
+    if params is not None:
+        raise ValueError("params and modulation cannot be combined: a modulated SIREN's networks share the net's "
+                         "parameters")
+    film.check_modulation(net, modulation, x)
+    weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
+    if backend == "cuda_emulated":
+        raise ValueError("backend='cuda_emulated' has no modulated SIRENs: the CUDA kernels do not take modulations")
+    fused_cpu = backend in ("auto", "fused") and fused_supports(x) and x.device.type == "cpu"
+    if backend == "fused" and not fused_cpu:
+        _extension.require()
+        raise ValueError(f"backend='fused' runs modulated SIRENs on the CPU (float32/float64); got {x.dtype} on "
+                         f"{x.device}")
+    if fused_cpu:
+        return fused_modulated_jet(net, x, modulation, order, hessian, weights)
+    return film.reference_jet(net, x, modulation, order, hessian, weights)

@@ -4,6 +4,9 @@ siren-pytorch multiplies hidden layer k's sine output by a per-feature factor m_
 computes ``W (m_k * h) + b = (W diag(m_k)) h + b``: the same network with that layer's weight columns scaled.
 So the modulated network's jet is the plain jet with those weights passed as ``params``, through the fused
 kernels (or the reference), and differentiable with respect to the factors and the weights alike.
+
+This is not the FiLM modulation of :mod:`siren_fused.film` (functa's, a shift and scale of the pre-activation inside
+the sine): a factor on the sine's output cannot be moved inside the sine, so it stays a change of the next weights.
 """
 
 from __future__ import annotations

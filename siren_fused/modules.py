@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .film import Modulation
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,14 @@ class Siren(nn.Module):
     def layers(self) -> list[SineLayer]:
         return list(self.net)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, modulation: Optional["Modulation"] = None) -> torch.Tensor:
+        """The values at x ``[N, in_features]``; with a :class:`siren_fused.Modulation`, the modulated SIREN's
+        (per network: x ``[N, in_features]`` or ``[B, N, in_features]``, values ``[B, N, out_features]``)."""
+        if modulation is not None:
+            from .film import check_modulation, modulated_forward  # film builds on this module
+
+            check_modulation(self, modulation, x)
+            return modulated_forward(self, x, modulation)
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must be [N, {self.in_features}], got {list(x.shape)}")
         return self.net(x)

@@ -145,19 +145,20 @@ def _gradient_backward_fake(grad_value, grad_grad, x, weights, biases, omegas, o
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
 
-def _keep_for_backward(ctx, x, weights, biases, saved, save: bool, config: tuple) -> None:
+def _keep_for_backward(ctx, x, weights, biases, saved, save: bool, config: tuple, modulations=()) -> None:
     ctx.layers = len(weights)
+    ctx.modulations = len(modulations)
     ctx.config = config
     ctx.saved_jet = bool(save)
     # The saved tensors are outputs only so that backward can have them: unmarked, or with
     # materialised gradients, autograd fills a zero gradient for each (hundreds of MB) every time.
     ctx.mark_non_differentiable(*saved)
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(x, *weights, *biases, *saved)
+    ctx.save_for_backward(x, *weights, *biases, *modulations, *saved)
 
 
 def _kept_for_backward(ctx, op: str):
-    """(x, weights, biases, saved) as _keep_for_backward stored them."""
+    """(x, weights, biases, saved) as _keep_for_backward stored them; the modulations, if any, lead saved."""
     if not ctx.saved_jet:
         raise RuntimeError(f"siren_fused::{op} ran with save=False, so it cannot be differentiated; "
                            "call it through siren_fused.jet, which saves when autograd needs it")

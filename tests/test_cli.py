@@ -16,7 +16,7 @@ import pytest
 from siren_fused import cli
 
 COMMANDS = ("demo", "fit-image", "poisson", "compose", "fit-sdf", "fit-ddp", "fit-audio", "fit-video", "hypernet",
-            "helmholtz", "wave", "kdv", "plate")
+            "functa", "helmholtz", "wave", "kdv", "plate")
 # Prints, as JSON, what each command line returned and wrote; one interpreter for all (each start imports torch).
 WITHOUT_EXTRAS = f"""
 import contextlib, io, json, sys

@@ -5,6 +5,7 @@ folder of tiny images."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,13 +190,19 @@ def test_evaluation_scores_every_test_image_for_every_context_count():
     assert scores.context[ALL_PIXELS].coords.shape == (5, SIZE * SIZE, 2)
 
 
-def test_hypernet_command_on_a_folder_of_images_writes_figure_json_and_resumes(tmp_path):
+def image_folder(tmp_path) -> Path:
+    """A folder of six random images as PNG files (what --images takes)."""
     from skimage.io import imsave
 
     folder = tmp_path / "images"
     folder.mkdir()
     for i, image in enumerate(random_images(6).images):
         imsave(folder / f"{i}.png", np.round((image.numpy() + 1) * 127.5).astype(np.uint8), check_contrast=False)
+    return folder
+
+
+def test_hypernet_command_on_a_folder_of_images_writes_figure_json_and_resumes(tmp_path):
+    folder = image_folder(tmp_path)
     out = tmp_path / "out"
     common = ["hypernet", "--images", str(folder), "--size", str(SIZE), "--test-fraction", "0.34",
               "--decoder-hidden", "8", "--decoder-layers", "1", "--latent", "16", "--hyper-hidden", "16",

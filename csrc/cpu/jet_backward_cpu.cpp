@@ -6,24 +6,31 @@
 // vector-Jacobian product, which turns the input gradient into gz_{l-1} in place. The second GEMM
 // is W_l's gradient. As in the forward, each thread takes whole chunks with a single-threaded BLAS
 // in one parallel region a call; the parameter gradients are summed per work unit and the units in
-// order (unit_gradients.h), so they do not depend on which thread ran what.
+// order (unit_gradients.h), so they do not depend on which thread ran what. A modulated SIREN's
+// layers modulate the saved jet into a scratch tile before the sine rule, and the modulation's
+// vector-Jacobian product follows the rule's, summing the shift's and scale's gradients per tile.
 #include <ATen/ATen.h>
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
+#include "modulation_tile.h"
 #include "unit_gradients.h"
 
 namespace siren_fused::cpu {
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
-    const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
-    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
-  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
-                                      laplacian_weights, directions, top_weights);
-  const TilePlan plan(args);
+namespace {
 
+// A modulated SIREN's shift and scale gradients, shaped like the modulations.
+struct ModulationGrads {
+  std::vector<at::Tensor> shifts;
+  std::vector<at::Tensor> scales;
+};
+
+// The backward of one network, a batch of networks, or a modulated SIREN (`modulation` not null, and
+// modulation_grads then its gradients, zeroed, to fill).
+JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
+                  const at::Tensor& grad_out_in, at::TensorList saved_in, bool input_grad) {
+  const TilePlan plan(args);
   const std::vector<int64_t> out_shape =
       args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)});
   TORCH_CHECK(grad_out_in.sizes() == at::IntArrayRef(out_shape), "grad_out must be ", at::IntArrayRef(out_shape),
@@ -39,7 +46,17 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
     if (args.is_sine(l)) sine_slot[l] = slot++;
   }
-  if (plan.chunks.empty()) return grads.as_tuple();
+  if (plan.chunks.empty()) return grads;
+  // Per-network modulation gradients are summed over a network's tiles like its bias's; per-point ones
+  // are each one row's, which the tile pass writes in place.
+  const bool network_modulation = modulation && !modulation->per_point;
+  const int64_t hidden = modulation ? static_cast<int64_t>(modulation->shifts.size()) : 0;
+  std::vector<at::Tensor> summed_modulation_grads;
+  if (network_modulation) {
+    summed_modulation_grads = modulation_grads.shifts;
+    summed_modulation_grads.insert(summed_modulation_grads.end(), modulation_grads.scales.begin(),
+                                   modulation_grads.scales.end());
+  }
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -49,15 +66,20 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     const int64_t chunk_count = static_cast<int64_t>(plan.chunks.size());
     const WorkUnits units(chunk_count, at::get_num_threads());
     const int64_t workers = worker_count(units.count());
-    const UnitGradients unit_grads(args, grads, plan.chunks, units);
+    const UnitGradients unit_grads(args, grads, plan.chunks, units, summed_modulation_grads);
     // A thread's chunk jets, and its per-tile partial sums of a bias gradient ([width]: column sums of the
-    // value component, the only one the bias reaches) or of the first layer's weight gradient ([D, width]).
+    // value component, the only one the bias reaches) or of the first layer's weight gradient ([D, width]);
+    // with modulations, a tile's modulated jet and its partial sums of the shift's and scale's gradients.
     std::vector<ChunkBuffers<scalar_t>> worker_buffers;
-    std::vector<at::Tensor> worker_tile_sums;
+    std::vector<at::Tensor> worker_tile_sums, worker_modulated, worker_modulation_sums;
     for (int64_t w = 0; w < workers; ++w) {
       worker_buffers.emplace_back(largest_chunk, plan.components, plan.rows, args.max_width(), args.x.options());
       worker_tile_sums.push_back(
           at::empty({largest_chunk * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options()));
+      if (modulation) {
+        worker_modulated.push_back(at::empty({plan.tile_jet_rows * args.max_width()}, args.x.options()));
+        worker_modulation_sums.push_back(at::zeros({2, largest_chunk * args.max_width()}, args.x.options()));
+      }
     }
     const scalar_t* x = args.x.data_ptr<scalar_t>();
     const scalar_t* grad_out_data = grad_out.data_ptr<scalar_t>();
@@ -67,17 +89,16 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     auto saved_tile = [&](const at::Tensor& tensor, int64_t g, int64_t t, int64_t width) {
       return tensor.data_ptr<scalar_t>() + (g * plan.tiles + t) * plan.tile_jet_rows * width;
     };
+    // Each of the chunk's networks' sum over its tiles of their partial sums in `sums`, `per_tile` elements
+    // each: [networks, per_tile].
+    auto per_network_sums = [](const at::Tensor& sums, const Chunk& chunk, int64_t per_tile) {
+      return sums.narrow(0, 0, chunk.tiles() * per_tile).view({chunk.networks, chunk.count, per_tile}).sum(1);
+    };
     // Unit by unit, each unit's chunks in order.
     for_each_item(units.count(), workers, [&](int64_t u, int64_t worker) {
       const ChunkBuffers<scalar_t>& buffers = worker_buffers[worker];
       const at::Tensor& tile_sums_tensor = worker_tile_sums[worker];
       scalar_t* tile_sums = tile_sums_tensor.data_ptr<scalar_t>();
-      // Each network's sum over the chunk's tiles of their partial sums, `per_tile` elements each: [networks, per_tile].
-      auto totals_of_tile_sums = [&](const Chunk& chunk, int64_t per_tile) {
-        return tile_sums_tensor.narrow(0, 0, chunk.tiles() * per_tile)
-            .view({chunk.networks, chunk.count, per_tile})
-            .sum(1);
-      };
       for (int64_t c = units.begin[u]; c < units.begin[u + 1]; ++c) {
         const Chunk& chunk = plan.chunks[c];
         const int64_t count = chunk.tiles(), networks = chunk.networks;
@@ -97,8 +118,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
           }
           column_sums(tile, plan.rows, out_width, tile_sums + i * out_width);
         }
-        unit_grads.bias(u, chunk, plan.last) += totals_of_tile_sums(chunk, out_width);
-
+        unit_grads.add_bias(u, chunk, plan.last, per_network_sums(tile_sums_tensor, chunk, out_width));
         for (int64_t l = plan.last; l >= 0; --l) {
           const int64_t in_width = args.in_width(l);
           const at::Tensor gz_l = buffers.matrices(gz, networks, matrix_rows, args.out_width(l));
@@ -110,14 +130,16 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
                                       buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
                                       tile_sums + i * dims * width);
             }
-            unit_grads.weight(u, chunk, 0).transpose(1, 2) +=
-                totals_of_tile_sums(chunk, dims * width).view({networks, dims, width});
+            unit_grads.add_weight(
+                u, chunk, 0,
+                per_network_sums(tile_sums_tensor, chunk, dims * width).view({networks, dims, width}).transpose(1, 2));
             if (input_grad) {
               // Only the value component depends on x: the input tangents are constant unit vectors.
               const at::Tensor value_grad = gz_l.view({networks, chunk.count, plan.components, plan.rows, width})
                                                 .select(2, 0)
                                                 .reshape({networks, -1, width});
-              const at::Tensor gx = at::bmm(value_grad, TilePlan::networks_of(args, args.weights[0], chunk));
+              const at::Tensor gx = at::empty({networks, value_grad.size(1), dims}, value_grad.options());
+              TilePlan::product_out(args, gx, value_grad, args.weights[0], chunk, false);
               const int64_t first_row = chunk.first * plan.rows;
               const int64_t valid = std::min(chunk.count * plan.rows, plan.num_points - first_row);
               TilePlan::networks_of(args, grads.x, chunk).narrow(-2, first_row, valid).copy_(gx.narrow(1, 0, valid));
@@ -125,28 +147,96 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
             break;
           }
           const int below = 1 - gz;
-          at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
-          at::bmm_out(gz_below, gz_l, TilePlan::networks_of(args, args.weights[l], chunk));
+          const at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
+          TilePlan::product_out(args, gz_below, gz_l, args.weights[l], chunk, false);
           const at::Tensor& z_below = saved[sine_slot[l - 1]];
           const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
+          const bool modulated = modulation && modulation->modulates(l - 1);
           for (int64_t i = 0; i < count; ++i) {
             const int64_t offset = i * plan.tile_jet_rows * in_width;
-            rule.forward_vjp(plan.spec, rule_constants,
-                             saved_tile(z_below, chunk.network_of(i), chunk.tile_of(i), in_width),
-                             plan.rows * in_width, omega, buffers.jet[2] + offset, buffers.jet[below] + offset);
-            column_sums(buffers.jet[below] + offset, plan.rows, in_width, tile_sums + i * in_width);
+            const int64_t g = chunk.network_of(i), first_row = chunk.tile_of(i) * plan.rows;
+            const scalar_t* z_tile = saved_tile(z_below, g, chunk.tile_of(i), in_width);
+            scalar_t* g_tile = buffers.jet[below] + offset;
+            if (!modulated) {
+              rule.forward_vjp(plan.spec, rule_constants, z_tile, plan.rows * in_width, omega,
+                               buffers.jet[2] + offset, g_tile);
+            } else {
+              const auto tile_modulation =
+                  TileModulation<scalar_t>::of(*modulation, l - 1, g, first_row, plan.rows, plan.num_points);
+              scalar_t* u_tile = worker_modulated[worker].data_ptr<scalar_t>();
+              modulate_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, u_tile);
+              rule.forward_vjp(plan.spec, rule_constants, u_tile, plan.rows * in_width, omega,
+                               buffers.jet[2] + offset, g_tile);
+              // Per point: straight into the gradients' rows. Per network: into the tile's partial sums.
+              const int64_t row_offset = modulation->per_point ? first_row * in_width : 0;
+              scalar_t* sums = worker_modulation_sums[worker].data_ptr<scalar_t>();
+              scalar_t* shift_grad = modulation->per_point
+                                         ? modulation_grads.shifts[l - 1].data_ptr<scalar_t>() + row_offset
+                                         : sums + i * in_width;
+              scalar_t* scale_grad = !modulation->scaled() ? nullptr
+                                     : modulation->per_point
+                                         ? modulation_grads.scales[l - 1].data_ptr<scalar_t>() + row_offset
+                                         : sums + largest_chunk * args.max_width() + i * in_width;
+              if (!modulation->per_point) {
+                std::fill(shift_grad, shift_grad + in_width, scalar_t(0));
+                if (scale_grad) std::fill(scale_grad, scale_grad + in_width, scalar_t(0));
+              }
+              modulation_vjp_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, g_tile, shift_grad,
+                                  scale_grad);
+            }
+            column_sums(g_tile, plan.rows, in_width, tile_sums + i * in_width);
           }
-          unit_grads.bias(u, chunk, l - 1) += totals_of_tile_sums(chunk, in_width);
-          at::Tensor weight_grad = unit_grads.weight(u, chunk, l);
-          at::baddbmm_out(weight_grad, weight_grad, gz_l.transpose(1, 2),
-                          buffers.matrices(2, networks, matrix_rows, in_width));
+          if (modulated && network_modulation) {
+            const at::Tensor& sums = worker_modulation_sums[worker];
+            unit_grads.add_modulation(u, chunk, l - 1, per_network_sums(sums[0], chunk, in_width));
+            if (modulation->scaled()) {
+              unit_grads.add_modulation(u, chunk, hidden + l - 1, per_network_sums(sums[1], chunk, in_width));
+            }
+          }
+          unit_grads.add_bias(u, chunk, l - 1, per_network_sums(tile_sums_tensor, chunk, in_width));
+          unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
           gz = below;
         }
       }
     });
     unit_grads.reduce();
   });
-  return grads.as_tuple();
+  return grads;
+}
+
+ModulationGrads zero_modulation_grads(const Modulation& modulation) {
+  ModulationGrads grads;
+  for (const at::Tensor& shift : modulation.shifts) grads.shifts.push_back(at::zeros_like(shift));
+  for (const at::Tensor& scale : modulation.scales) grads.scales.push_back(at::zeros_like(scale));
+  return grads;
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
+    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
+    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
+  const JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear,
+                                      laplacian_weights, directions, top_weights);
+  return backward(args, nullptr, {}, grad_out, saved, input_grad).as_tuple();
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>,
+           std::vector<at::Tensor>>
+modulated_jet_backward(const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                       at::TensorList shifts, at::TensorList scales, at::ArrayRef<double> omegas, int64_t order,
+                       bool hessian, bool outermost_linear, at::TensorList saved, bool input_grad,
+                       std::optional<at::ArrayRef<double>> laplacian_weights) {
+  Modulation modulation;
+  const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
+                                                outermost_linear, laplacian_weights, modulation);
+  const ModulationGrads modulation_grads = zero_modulation_grads(modulation);
+  const auto [grad_x, grad_weights, grad_biases] =
+      backward(args, &modulation, modulation_grads, grad_out, saved, input_grad).as_tuple();
+  return {grad_x, grad_weights, grad_biases, in_layouts_of(modulation_grads.shifts, modulation.caller_shifts),
+          in_layouts_of(modulation_grads.scales, modulation.caller_scales)};
 }
 
 }  // namespace siren_fused::cpu

@@ -7,18 +7,17 @@
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
+#include "modulation_tile.h"
 
 namespace siren_fused::cpu {
 
-std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
-                                                            at::TensorList biases, at::ArrayRef<double> omegas,
-                                                            int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
-                                                            std::optional<at::ArrayRef<double>> directions,
-                                                            std::optional<at::ArrayRef<double>> top_weights) {
-  const JetArgs args = check_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
-                                      laplacian_weights, directions, top_weights);
+namespace {
+
+// The forward of one network, a batch of networks, or a modulated SIREN (`modulation` not null: each
+// hidden layer's pre-activation jet modulated, into a scratch tile, before the sine rule; the saved
+// jets stay unmodulated, as the scale's gradient needs them).
+std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
+                                                        bool save) {
   const TilePlan plan(args);
 
   at::Tensor out = at::empty(args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)}),
@@ -35,9 +34,11 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
     const scalar_t* input_directions = args.directions_data<scalar_t>();
     const int64_t workers = worker_count(static_cast<int64_t>(plan.chunks.size()));
     std::vector<ChunkBuffers<scalar_t>> worker_buffers;
+    std::vector<at::Tensor> worker_modulated;  // a tile's modulated jet
     for (int64_t w = 0; w < workers; ++w) {
       worker_buffers.emplace_back(plan.largest_chunk(), plan.components, plan.rows, args.max_width(),
                                   args.x.options());
+      if (modulation) worker_modulated.push_back(at::empty({plan.tile_jet_rows * args.max_width()}, args.x.options()));
     }
     // Network g's points and packed jet (contiguous, network after network).
     const scalar_t* x = args.x.data_ptr<scalar_t>();
@@ -62,10 +63,12 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
         const bool keep = save && args.is_sine(l);
         at::Tensor z = keep ? plan.chunk_matrices(args, saved[sine_index], chunk)
                             : buffers.matrices(2, networks, matrix_rows, width);
-        at::bmm_out(z, buffers.matrices(current, networks, matrix_rows, args.in_width(l)),
-                    TilePlan::networks_of(args, args.weights[l], chunk).transpose(1, 2));
+        TilePlan::product_out(args, z, buffers.matrices(current, networks, matrix_rows, args.in_width(l)),
+                              args.weights[l], chunk, true);
         scalar_t* zp = z.data_ptr<scalar_t>();
-        const scalar_t* biases = args.biases[l].data_ptr<scalar_t>();  // [networks, width]
+        const scalar_t* biases = args.biases[l].data_ptr<scalar_t>();  // [networks, width], or [width] shared
+        const int64_t bias_stride = args.shared_parameters ? 0 : width;
+        const bool modulated = modulation && modulation->modulates(l);
         const bool sine = args.is_sine(l);
         const int next = sine ? 1 - current : current;
         const scalar_t* result = sine ? buffers.jet[next] : zp;
@@ -73,9 +76,17 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
         const int64_t tile_elements = plan.rows * width;
         for (int64_t i = 0; i < count; ++i) {
           scalar_t* zi = zp + i * plan.tile_jet_rows * width;
-          add_bias(zi, biases + chunk.network_of(i) * width, plan.rows, width);
+          add_bias(zi, biases + chunk.network_of(i) * bias_stride, plan.rows, width);
+          const scalar_t* argument = zi;
+          if (modulated) {
+            scalar_t* u = worker_modulated[worker].data_ptr<scalar_t>();
+            modulate_tile(TileModulation<scalar_t>::of(*modulation, l, chunk.network_of(i),
+                                                       chunk.tile_of(i) * plan.rows, plan.rows, plan.num_points),
+                          plan.components, plan.rows, width, zi, u);
+            argument = u;
+          }
           if (sine) {
-            rule.forward(plan.spec, rule_constants, zi, tile_elements, omega,
+            rule.forward(plan.spec, rule_constants, argument, tile_elements, omega,
                          buffers.jet[next] + i * plan.tile_jet_rows * width);
           }
           if (l == plan.last) {
@@ -89,6 +100,30 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
     });
   });
   return {out, saved};
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x, at::TensorList weights,
+                                                            at::TensorList biases, at::ArrayRef<double> omegas,
+                                                            int64_t order, bool hessian, bool outermost_linear,
+                                                            bool save,
+                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
+                                                            std::optional<at::ArrayRef<double>> directions,
+                                                            std::optional<at::ArrayRef<double>> top_weights) {
+  return forward(check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights,
+                                directions, top_weights),
+                 nullptr, save);
+}
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> modulated_jet_forward(
+    const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::TensorList shifts, at::TensorList scales,
+    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, bool save,
+    std::optional<at::ArrayRef<double>> laplacian_weights) {
+  Modulation modulation;
+  const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
+                                                outermost_linear, laplacian_weights, modulation);
+  return forward(args, &modulation, save);
 }
 
 }  // namespace siren_fused::cpu

@@ -83,6 +83,21 @@ struct TilePlan {
     return args.with_networks(tensor).narrow(0, chunk.network, chunk.networks);
   }
 
+  // out = in W (in W^T with transpose_weight) for the chunk's networks, in and out [networks, rows, *]:
+  // batched GEMMs, each network's weight, or, where the networks share the weights (a modulated SIREN),
+  // one GEMM over every network's rows.
+  static void product_out(const JetArgs& args, const at::Tensor& out, const at::Tensor& in, const at::Tensor& weight,
+                          const Chunk& chunk, bool transpose_weight) {
+    if (args.shared_parameters) {
+      at::Tensor rows_out = out.view({-1, out.size(-1)});
+      at::mm_out(rows_out, in.reshape({-1, in.size(-1)}), transpose_weight ? weight.t() : weight);
+      return;
+    }
+    const at::Tensor weights = networks_of(args, weight, chunk);
+    at::Tensor batched_out = out;
+    at::bmm_out(batched_out, in, transpose_weight ? weights.transpose(1, 2) : weights);
+  }
+
   // A saved jet's tiles of the chunk, as [networks, count * tile_jet_rows, width] matrices (contiguous: a
   // chunk has whole networks or one network's tiles).
   at::Tensor chunk_matrices(const JetArgs& args, const at::Tensor& saved, const Chunk& chunk) const {

@@ -46,10 +46,9 @@ SIZE_OPTIONS = (("--decoder-hidden", "decoder_hidden", int, 256), ("--decoder-la
                 ("--context-max", "context_max", int, 200))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``hypernet`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("hypernet", help="predict SIRENs from sparse pixels with a hypernetwork (Fig. 6)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_image_data_options(parser: argparse.ArgumentParser, size: int, out: Path) -> None:
+    """The image options (also the ``functa`` command's): --dataset, --images, --test-photos, --test-fraction,
+    --size (default ``size``) and --out (default ``out``)."""
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default="photos",
                       help=f"photos: tiles of scikit-image's colour photos {', '.join(PHOTOS)}, the test split the "
@@ -61,8 +60,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="photos held out for testing (default %(default)s)")
     data.add_argument("--test-fraction", type=float, default=0.2,
                       help="faces or --images: the fraction of images held out for testing (default %(default)s)")
-    data.add_argument("--size", type=int, default=DEFAULTS.size, help="image side in pixels (default %(default)s)")
-    data.add_argument("--out", type=Path, default=Path("outputs/hypernet"), help="output folder (default %(default)s)")
+    data.add_argument("--size", type=int, default=size, help="image side in pixels (default %(default)s)")
+    data.add_argument("--out", type=Path, default=out, help="output folder (default %(default)s)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``hypernet`` to the ``siren-fused`` command line."""
+    parser = subparsers.add_parser("hypernet", help="predict SIRENs from sparse pixels with a hypernetwork (Fig. 6)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_image_data_options(parser, DEFAULTS.size, Path("outputs/hypernet"))
 
     training = parser.add_argument_group("training")
     training.add_argument("--models", nargs="+", choices=DECODERS, default=list(DECODERS),

@@ -55,6 +55,12 @@ class ImageSet:
         """``[M, S*S, C]``: every image's pixel values in :func:`pixel_grid` order."""
         return self.images.reshape(len(self), -1, self.channels)
 
+    def check_shape(self, channels: int, size: int) -> None:
+        """Raises where the images are not ``size``px with ``channels`` channels (what a config was made for)."""
+        if self.channels != channels or self.size != size:
+            raise ValueError(f"config is for {size}px images with {channels} channels, the images are "
+                             f"{self.size}px with {self.channels}")
+
     def subset(self, index: Sequence[int]) -> "ImageSet":
         return ImageSet(self.images[list(index)], [self.sources[i] for i in index])
 

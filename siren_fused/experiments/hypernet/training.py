@@ -92,9 +92,7 @@ def train_hypernet(config: HypernetConfig, train_images: ImageSet, checkpoint_pa
                    resume: bool = False, progress: bool = True) -> FittedModel:
     """Train ``config``'s model on ``train_images`` for ``config.steps`` steps in total; with ``checkpoint_path``,
     saves every ``config.checkpoint_every`` steps, at the end and on Ctrl-C, and ``resume`` continues from it."""
-    if train_images.channels != config.channels or train_images.size != config.size:
-        raise ValueError(f"config is for {config.size}px images with {config.channels} channels, the images are "
-                         f"{train_images.size}px with {train_images.channels}")
+    train_images.check_shape(config.channels, config.size)
     model = build_model(config)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
     batches = ContextBatches(train_images, config.batch, config.context_min, config.context_max, config.seed)

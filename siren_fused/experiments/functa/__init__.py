@@ -1,0 +1,1 @@
+"""``siren-fused functa``: functa-style meta-learned modulated SIRENs on images."""
