@@ -15,7 +15,11 @@ import importlib.util
 import sys
 from typing import List, Optional, Sequence
 
-from .experiments.baselines import SettingsError
+import torch
+
+from . import __version__
+from .experiments.command_parser import CommandParser, print_error
+from .experiments.user_errors import UserError
 
 COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
@@ -34,9 +38,15 @@ EXTRA_OF_MODULE = {"scipy": "experiments", "skimage": "experiments", "matplotlib
                    "av": "experiments", "skvideo": "experiments"}
 
 
+INTERRUPTED = 130  # a shell's status for a process ended by Ctrl-C (128 + SIGINT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="siren-fused", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="siren-fused", description="The paper's experiments with the fused SIREN jets, "
+                           "one command each; siren-fused COMMAND --help describes a command and its options.")
+    parser.add_argument("--version", action="version", version=f"siren-fused {__version__}",
+                        help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
@@ -53,17 +63,24 @@ def missing_extras_message(command: str, modules: Sequence[str]) -> Optional[str
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the parsed command; print the line that installs its missing extras and return 1, or the setting
-    out of its range and return 2 (argparse's status for bad arguments)."""
+    """Run the parsed command and return its exit status. Whatever is the user's to fix is one line on stderr:
+    missing extras (the line that installs them; status 1), a setting or input file the command cannot use or an
+    output folder holding another run (``siren-fused CMD: error: ...``; status 2). Ctrl-C prints where training
+    was saved and how to resume, or that the command was interrupted (status 130)."""
     message = missing_extras_message(args.command, args.requires)
     if message is not None:
         print(message, file=sys.stderr)
         return 1
+    if getattr(args, "threads", None) is not None:
+        torch.set_num_threads(args.threads)
     try:
         return int(args.func(args) or 0)
-    except SettingsError as error:
-        print(f"siren-fused {args.command}: error: {error}", file=sys.stderr)
+    except UserError as error:
+        print_error(args.command, str(error))
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(str(interrupt) or f"siren-fused {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -17,6 +17,7 @@ from .. import reference
 from ..jet import jet
 from ..jet_types import Jet
 from ..modules import Siren
+from .user_errors import UserError
 
 
 def _mlp(widths: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
@@ -97,7 +98,7 @@ def network_jet(net: nn.Module, x: torch.Tensor, order: int, hessian: bool = Fal
     return reference.jet(net, x, order, hessian, laplacian_weights)
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError):
     """A training config's setting out of its range: the user's input, which the command line reports as a
     one-line error instead of a traceback."""
 

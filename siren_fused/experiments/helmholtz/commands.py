@@ -26,9 +26,10 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ..command_options import add_run_options, add_training_size_options, format_step_time
+from ..command_options import add_option, add_run_options, add_training_size_options, format_step_time, real
+from ..command_parser import add_command
 from ..field_figures import Panel, RowStyle, save_panel_grid
-from ..training_loop import checkpoint_file
+from ..training_loop import checkpoint_files
 from .evaluation import compare_to_analytic, grid_points, predict_field
 from .problem import VELOCITIES, source_position
 from .training import HelmholtzConfig, time_training_steps, train_helmholtz
@@ -40,29 +41,25 @@ PAPER_SETTINGS = {"hidden_features": 256, "hidden_layers": 3, "points": 52_900, 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``helmholtz`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("helmholtz", help="solve the 2-D Helmholtz equation with a point source and a "
-                                   "PML; SIREN vs ReLU and tanh against the analytic solution",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "helmholtz", "solve the 2-D Helmholtz equation with a point source and a PML; "
+                         "SIREN vs ReLU and tanh against the analytic solution", __doc__, run_helmholtz,
+                         ("tqdm", "scipy", "matplotlib"))
     defaults = HelmholtzConfig()
     problem = parser.add_argument_group("problem")
     problem.add_argument("--velocity", choices=VELOCITIES, default=defaults.velocity,
                          help="medium: uniform (scored against the analytic solution), or a slower square or "
-                              "disc with the source at (-0.35, 0) (default %(default)s)")
-    problem.add_argument("--inner-fraction", type=float, default=defaults.inner_fraction,
+                              "disc with the source at (-0.35, 0)")
+    problem.add_argument("--inner-fraction", type=real(at_least=0, at_most=1), default=defaults.inner_fraction,
                          help="fraction of the points away from the source drawn inside the layer, |x|, |y| < 0.5 "
-                              "(default %(default)s; 0 is the release's uniform sampling)")
-    problem.add_argument("--out", type=Path, default=Path("outputs/helmholtz"),
-                         help="output folder (default %(default)s)")
+                              "(0 is the release's uniform sampling)")
+    add_option(problem, "out", Path("outputs/helmholtz"))
     training = parser.add_argument_group("training")
-    training.add_argument("--models", nargs="+", choices=sorted(MODEL_TITLES), default=["siren", "relu", "tanh"],
-                          help="networks to train (default %(default)s)")
+    add_option(training, "models", ["siren", "relu", "tanh"], choices=sorted(MODEL_TITLES), nargs="+")
     add_training_size_options(training, defaults, PAPER_SETTINGS)
     add_run_options(training, defaults.checkpoint_every)
     output = parser.add_argument_group("evaluation")
-    output.add_argument("--resolution", type=int, default=200,
-                        help="evaluation and figure grid size (default %(default)s)")
-    output.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
-    parser.set_defaults(func=run_helmholtz, requires=("tqdm", "scipy", "matplotlib"))
+    add_option(output, "resolution", 200, help="evaluation and figure grid points per side")
+    add_option(output, "no_figure")
 
 
 def _config_for(model: str, args: argparse.Namespace) -> HelmholtzConfig:
@@ -89,19 +86,17 @@ def _figure_rows(fields: Dict[str, np.ndarray], exact: np.ndarray, mask: np.ndar
 
 def run_helmholtz(args: argparse.Namespace) -> int:
     """The ``helmholtz`` command."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    configs = {model: _config_for(model, args) for model in args.models}  # every setting checked before training
+    checkpoints = checkpoint_files(args.out, args.models, args.resume, args.restart)
     position = source_position(args.velocity)
     results: Dict[str, Dict[str, object]] = {}
     fields: Dict[str, np.ndarray] = {}
     exact = mask = None
-    for model in args.models:
-        config = _config_for(model, args)
-        checkpoint = checkpoint_file(args.out, model, args.resume, args.restart)
-        result = train_helmholtz(config, checkpoint, resume=args.resume)
+    for model, config in configs.items():
+        result = train_helmholtz(config, checkpoints[model], resume=args.resume)
         timed = sorted(result.step_seconds)
         record: Dict[str, object] = {"config": dataclasses.asdict(config), "step": result.step,
-                                     "losses": result.losses,
+                                     "losses": result.losses, "train_seconds": result.train_seconds,
                                      "median_step_seconds": timed[len(timed) // 2] if timed else None}
         if args.velocity == "uniform":
             comparison = compare_to_analytic(result.net, args.resolution, position)
