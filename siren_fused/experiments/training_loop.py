@@ -246,9 +246,10 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
                                   "--resume to continue") from interrupt
     finally:
         bar.close()
+    seconds = time.perf_counter() - start
     if checkpoint is not None:
-        checkpoint.save(completed, batches.state_dict(), losses, seconds_so_far())
-    return TrainingResult(completed, losses, step_seconds, time.perf_counter() - start, seconds_so_far())
+        checkpoint.save(completed, batches.state_dict(), losses, earlier_seconds + seconds)
+    return TrainingResult(completed, losses, step_seconds, seconds, earlier_seconds + seconds)
 
 
 @dataclass
