@@ -78,6 +78,9 @@ def run_command(args: argparse.Namespace) -> int:
     except UserError as error:
         print_error(args.command, str(error))
         return 2
+    except PermissionError as error:  # an output folder or file the user cannot write
+        print_error(args.command, f"{error.filename or error}: permission denied")
+        return 2
     except KeyboardInterrupt as interrupt:
         print(str(interrupt) or f"siren-fused {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -190,8 +190,9 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd),
             ``"auto"`` (fused where the extension supports x's device and dtype), or
             ``"cuda_emulated"``: the CUDA kernels run on the CPU by the emulation, a separate
-            extension built when asked (``SIREN_FUSED_CUDA_EMULATION=1``; float32 CPU tensors). A test facility that checks the CUDA kernels
-            without a GPU, far slower than ``"fused"``; never chosen by ``"auto"``.
+            extension built when asked (``SIREN_FUSED_CUDA_EMULATION=1``; float32 CPU tensors). A test
+            facility that checks the CUDA kernels without a GPU, far slower than ``"fused"``; never
+            chosen by ``"auto"``.
         laplacian_weights: with ``order=2``, D finite numbers a_k (a sequence or a 1-D tensor, any
             signs) that make the ``laplacian`` field the weighted sum ``sum_k a_k d2f/dx_k^2``: the
             wave operator u_tt - c^2 (u_xx + u_yy) on inputs (t, x, y) is ``(1, -c**2, -c**2)``. It

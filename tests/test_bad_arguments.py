@@ -43,9 +43,18 @@ def _files(folder: Path) -> dict:
     (folder / "empty.png").write_bytes(b"")
     (folder / "no_normals.xyz").write_text("0 0 0\n1 0 0\n0 1 0\n")
     (folder / "one_image").mkdir()
+    write_tone(folder / "tone.wav")
     return {name: str(folder / name) for name in ("noise.png", "noise.wav", "noise.mp4", "noise.ply", "empty.png",
                                                   "no_normals.xyz", "one_image", "missing.png", "missing.xyz",
-                                                  "missing.wav", "missing.mp4", "missing_folder")}
+                                                  "missing.wav", "missing.mp4", "missing_folder", "tone.wav")}
+
+
+def write_tone(path: Path) -> None:
+    """A tenth of a second of a tone, as a 16-bit wav file."""
+    import numpy as np
+    from scipy.io import wavfile
+
+    wavfile.write(path, 8000, (np.sin(np.arange(800) * 0.3) * 10000).astype(np.int16))
 
 
 # Each command's own mistakes; "{name}" stands for one of _files' paths.
@@ -78,6 +87,8 @@ COMMAND_MISTAKES: List[Tuple[str, Tuple[str, ...], str]] = [
     ("fit-audio", ("--audio", "{noise.wav}"), "noise.wav: could not be read as audio"),
     ("fit-audio", ("--seconds", "-1"), "argument --seconds: must be a finite number >= 0, got -1"),
     ("fit-audio", ("--batch", "-2"), "argument --batch: must be >= 0, got -2"),
+    ("fit-audio", ("--audio", "{tone.wav}", "--seconds", "0.0003"), "samples must be >= 4"),
+    ("wave", ("--out", "{noise.png}"), "noise.png is a file: --out names the folder"),
     ("fit-video", ("--video", "{missing.mp4}"), "video '{missing.mp4}' is neither a file nor 'bikes'"),
     ("fit-video", ("--video", "{noise.mp4}"), "noise.mp4: could not be read as a video file"),
     ("fit-video", ("--frames", "-1"), "argument --frames: must be >= 0, got -1"),
@@ -132,7 +143,8 @@ def _output_flag(command: str) -> List[str]:
                          ids=lambda value: " ".join(value) if isinstance(value, tuple) else None)
 def test_a_mistake_is_one_line_and_status_2(command, argv, end, tmp_path, capsys):
     files = {**_files(tmp_path / "files"), "out": str(tmp_path / "out")}
-    filled = [_fill(part, files) for part in [command, *argv, *_output_flag(command)]]
+    # The output folder first: a mistake in --out itself comes later and wins.
+    filled = [_fill(part, files) for part in [command, *_output_flag(command), *argv]]
     status, out, err = run_cli(filled, capsys)
     assert status == 2 and out == "", (status, out, err)
     (line,) = err.splitlines()
@@ -163,11 +175,8 @@ EXISTING_RUNS = [
 
 @pytest.mark.parametrize("command, argv, model", EXISTING_RUNS, ids=[run[0] for run in EXISTING_RUNS])
 def test_an_existing_run_without_resume_or_restart_is_one_line(command, argv, model, tmp_path, capsys):
-    import numpy as np
-    from scipy.io import wavfile
-
     tone = tmp_path / "tone.wav"
-    wavfile.write(tone, 8000, (np.sin(np.arange(800) * 0.3) * 10000).astype(np.int16))
+    write_tone(tone)
     checkpoint = tmp_path / "out" / model / "checkpoint.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"an earlier run's")

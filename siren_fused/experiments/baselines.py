@@ -75,7 +75,7 @@ def nyquist_frequencies(samples: int) -> int:
     """The paper's number of encoding frequencies for a signal of ``samples`` samples along an axis over [-1, 1]
     (its ``get_num_frequencies_nyquist``): the highest octave below the grid's Nyquist rate, samples / 4."""
     if samples < 4:
-        raise ValueError(f"samples must be >= 4 for a positional encoding below the Nyquist rate, got {samples}")
+        raise SettingsError(f"samples must be >= 4 for a positional encoding below the Nyquist rate, got {samples}")
     return int(math.floor(math.log2(samples / 4)))
 
 

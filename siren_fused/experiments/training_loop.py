@@ -169,6 +169,8 @@ def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
 def checkpoint_files(out: Path, models: Sequence[str], resume: bool, restart: bool) -> Dict[str, Path]:
     """:func:`checkpoint_file` of every one of ``models``, all checked before any is discarded or trained: a run
     that will stop at the third model's checkpoint stops before the first model trains."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"{out} is a file: --out names the folder for the results and checkpoints")
     paths = {model: Path(out) / model / "checkpoint.pt" for model in models}
     existing = [str(path) for path in paths.values() if path.is_file()]
     if existing and not (resume or restart):

@@ -50,10 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _builders(args: argparse.Namespace, samples: int) -> Dict[str, Callable[[], torch.nn.Module]]:
-    """The networks asked for, 1 -> 1; the positional encoding gets the paper's Nyquist-rate frequencies."""
-    every = {"siren": lambda: Siren(1, args.hidden_features, args.hidden_layers, 1, first_omega_0=args.first_omega_0),
-             "relu_pe": lambda: ReluPE(1, args.hidden_features, args.hidden_layers, 1, frequencies=nyquist_frequencies(samples)),
-             "tanh": lambda: MODELS["tanh"](1, args.hidden_features, args.hidden_layers, 1)}
+    """The networks asked for, 1 -> 1; the positional encoding gets the paper's Nyquist-rate frequencies (worked
+    out here, so that a recording too short for them stops the command before any training)."""
+    width, depth = args.hidden_features, args.hidden_layers
+    frequencies = nyquist_frequencies(samples) if "relu_pe" in args.models else 0
+    every = {"siren": lambda: Siren(1, width, depth, 1, first_omega_0=args.first_omega_0),
+             "relu_pe": lambda: ReluPE(1, width, depth, 1, frequencies=frequencies),
+             "tanh": lambda: MODELS["tanh"](1, width, depth, 1)}
     return {name: every[name] for name in args.models}
 
 
@@ -82,7 +85,8 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
         rows.append({"model": name, **scores, "train_seconds": fit.seconds, "step": fit.step,
                      "final_loss": fit.final_loss})
     record = {**signal, "name": recording.name, "rate": recording.rate, "duration_seconds": recording.seconds,
-              "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers, "steps": args.steps, "lr": args.lr, "batch": args.batch,
+              "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers, "steps": args.steps,
+              "lr": args.lr, "batch": args.batch,
               "threads": torch.get_num_threads(), "models": rows}
     title = f"{recording.name}, {recording.seconds:.2f} s at {recording.rate} Hz, {args.steps} steps"
     record["figure"] = save_audio_figure(waveforms, recording.rate, str(args.out / "audio.png"), title)

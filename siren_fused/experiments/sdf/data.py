@@ -136,7 +136,8 @@ def load_oriented_points(path: Optional[Union[str, Path]] = None, surface_sample
         raise MissingInputFile(f"surface file not found: {source}")
     suffix = source.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise InputFileError(f"{source}: unsupported extension {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+        raise InputFileError(f"{source}: unsupported extension {suffix!r}; expected one of "
+                             f"{', '.join(SUPPORTED_SUFFIXES)}")
     if source.stat().st_size == 0:
         raise InputFileError(f"{source}: the file is empty")
     with reading(source, SURFACE_FILE):

@@ -57,8 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _builders(args: argparse.Namespace) -> Dict[str, Callable[[], torch.nn.Module]]:
-    every = {"siren": lambda: Siren(3, args.hidden_features, args.hidden_layers, 3, first_omega_0=args.first_omega_0),
-             "relu_pe": lambda: MODELS["relu_pe"](3, args.hidden_features, args.hidden_layers, 3)}
+    width, depth = args.hidden_features, args.hidden_layers
+    every = {"siren": lambda: Siren(3, width, depth, 3, first_omega_0=args.first_omega_0),
+             "relu_pe": lambda: MODELS["relu_pe"](3, width, depth, 3)}
     return {name: every[name] for name in args.models}
 
 
@@ -105,7 +106,8 @@ def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
         rows.append({"model": name, "psnr_db": clip_psnr, "psnr_per_frame_db": psnr_per_frame[MODEL_TITLES[name]],
                      "train_seconds": fit.seconds, "step": fit.step, "final_loss": fit.final_loss})
     record = {**signal, "name": clip.name, "shape": [frames, height, width], "source_shape": clip.source_shape,
-              "fps": clip.fps, "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers, "steps": args.steps, "lr": args.lr,
+              "fps": clip.fps, "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers,
+              "steps": args.steps, "lr": args.lr,
               "batch": args.batch, "threads": torch.get_num_threads(), "models": rows}
     title = f"{clip.name}: {frames} frames of {height} x {width}, {args.steps} steps"
     record["figure"] = save_frames_figure(clips, gradients, shown, gradient_frame, str(args.out / "video.png"), title)
