@@ -1,10 +1,11 @@
 """The ``siren-fused`` command line: one subcommand per experiment.
 
-Each module in ``siren_fused.experiments`` named in ``COMMAND_MODULES`` exposes
-``register(subparsers)``, which adds its subcommands and sets two defaults on each parser: ``func``,
-the command, and ``requires``, the modules it imports beyond siren_fused's own dependencies. The
-command modules import those only where used, so ``--help`` lists every command without the extras,
-and a command whose extras are missing stops before it starts, with the line that installs them.
+Each module in ``siren_fused.experiments`` named in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which
+adds its subcommands with :func:`siren_fused.experiments.command_parser.add_command` (its summary, description,
+function and ``requires``, the modules it imports beyond siren_fused's own dependencies) and their options from
+the shared vocabulary, :func:`siren_fused.experiments.command_options.add_option`, whose bounds are checked at
+parsing. The command modules import their extras only where used, so ``--help`` lists every command without the
+extras, and a command whose extras are missing stops before it starts, with the line that installs them.
 """
 
 from __future__ import annotations

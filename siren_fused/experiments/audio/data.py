@@ -17,7 +17,7 @@ import numpy as np
 
 from ...chunked import Grid
 from ..baselines import SettingsError
-from ..user_errors import InputFileError, reading
+from ..user_errors import InputFileError, MissingInputFile, reading
 
 DEFAULT_RECORDING = "digits"
 AUDIO_FILE = "audio: a wav file or any audio file FFmpeg decodes"
@@ -95,7 +95,7 @@ def load_recording(source: str = DEFAULT_RECORDING, seconds: Optional[float] = N
     else:
         path = Path(source)
         if not path.exists():
-            raise InputFileError(f"audio {source!r} is neither a file nor {DEFAULT_RECORDING!r}")
+            raise MissingInputFile(f"audio {source!r} is neither a file nor {DEFAULT_RECORDING!r}")
         with reading(path, AUDIO_FILE):
             samples, rate = read_wav(path) if path.suffix.lower() == ".wav" else decode_audio(path)
     if seconds is not None:

@@ -179,7 +179,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "at most 512")
     add_option(parser, "hidden_features", defaults.hidden_features)
     add_option(parser, "hidden_layers", defaults.hidden_layers)
-    add_option(parser, "steps", defaults.steps)
+    add_option(parser, "steps", defaults.steps, help="full-batch training steps (fit-ddp keeps no checkpoint)")
     add_option(parser, "lr", defaults.lr)
     parser.add_argument("--laplacian-weight", type=real(at_least=0), default=defaults.laplacian_weight,
                         help="weight of the Laplacian MSE relative to the target Laplacian's mean square")

