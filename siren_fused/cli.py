@@ -79,8 +79,10 @@ def run_command(args: argparse.Namespace) -> int:
     except UserError as error:
         print_error(args.command, str(error))
         return 2
-    except PermissionError as error:  # an output folder or file the user cannot write
-        print_error(args.command, f"{error.filename or error}: permission denied")
+    except OSError as error:  # an output folder or file that cannot be made or written: the user's to fix
+        if error.filename is None:
+            raise
+        print_error(args.command, f"{error.filename}: {error.strerror}")
         return 2
     except KeyboardInterrupt as interrupt:
         print(str(interrupt) or f"siren-fused {args.command}: interrupted", file=sys.stderr)

@@ -89,6 +89,7 @@ COMMAND_MISTAKES: List[Tuple[str, Tuple[str, ...], str]] = [
     ("fit-audio", ("--batch", "-2"), "argument --batch: must be >= 0, got -2"),
     ("fit-audio", ("--audio", "{tone.wav}", "--seconds", "0.0003"), "samples must be >= 4"),
     ("wave", ("--out", "{noise.png}"), "noise.png is a file: --out names the folder"),
+    ("helmholtz", ("--out", "{noise.png}/results"), "noise.png/results: Not a directory"),
     ("fit-video", ("--video", "{missing.mp4}"), "video '{missing.mp4}' is neither a file nor 'bikes'"),
     ("fit-video", ("--video", "{noise.mp4}"), "noise.mp4: could not be read as a video file"),
     ("fit-video", ("--frames", "-1"), "argument --frames: must be >= 0, got -1"),

@@ -101,7 +101,6 @@ def fit_models(builders: Mapping[str, Callable[[], nn.Module]], coords: torch.Te
     ``out/<model>/checkpoint.pt``; ``settings`` describe the signal, for the checkpoints to match."""
     fits = {}
     checkpoints = checkpoint_files(out, list(builders), args.resume, args.restart)
-    out.mkdir(parents=True, exist_ok=True)
     for name, build in builders.items():
         torch.manual_seed(args.seed)  # every model starts from the same seed, as in a paired comparison
         # The keys "hidden" and "layers" are those of the checkpoints written before the options' renaming.

@@ -168,7 +168,8 @@ def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
 
 def checkpoint_files(out: Path, models: Sequence[str], resume: bool, restart: bool) -> Dict[str, Path]:
     """:func:`checkpoint_file` of every one of ``models``, all checked before any is discarded or trained: a run
-    that will stop at the third model's checkpoint stops before the first model trains."""
+    that will stop at the third model's checkpoint stops before the first model trains. Then makes the output
+    folder ``out``."""
     if Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"{out} is a file: --out names the folder for the results and checkpoints")
     paths = {model: Path(out) / model / "checkpoint.pt" for model in models}
@@ -179,6 +180,7 @@ def checkpoint_files(out: Path, models: Sequence[str], resume: bool, restart: bo
     if restart:
         for path in paths.values():
             path.unlink(missing_ok=True)
+    Path(out).mkdir(parents=True, exist_ok=True)  # now, so that a folder that cannot be made stops the run early
     return paths
 
 

@@ -114,7 +114,6 @@ def run_helmholtz(args: argparse.Namespace) -> int:
         for timing in timings.values():
             print(format_step_time(f"SIREN step time, {timing.backend:9}", timing.median_seconds, timing.mean_seconds,
                                    timing.steps))
-    args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         rows, styles = _figure_rows(fields, exact, mask)
         save_panel_grid(rows, styles, str(args.out / "helmholtz.png"),

@@ -110,7 +110,6 @@ def run_hypernet(args: argparse.Namespace) -> int:
     split: Split = load_split(args.dataset, args.size, args.images, args.test_fraction, args.test_photos)
     configs = {model: _config(model, args, split.train.channels, len(split.train)) for model in args.models}
     checkpoints = checkpoint_files(args.out, args.models, args.resume, args.restart)
-    args.out.mkdir(parents=True, exist_ok=True)
     rows, scores = [], {}
     for model, config in configs.items():
         run = train_hypernet(config, split.train, checkpoints[model], args.resume)

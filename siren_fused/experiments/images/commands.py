@@ -110,9 +110,8 @@ def _print_table(task: str, rows: List[Dict]) -> None:
 
 def _checkpoints(args: argparse.Namespace, task: str, models: List[str]) -> Dict[str, Path]:
     """Each model's checkpoint, <out>/<task>-<model>/checkpoint.pt (poisson's two targets share a folder), all
-    checked before anything trains; then the output folder is made."""
+    checked before anything trains."""
     paths = checkpoint_files(args.out, [f"{task}-{name}" for name in models], args.resume, args.restart)
-    args.out.mkdir(parents=True, exist_ok=True)
     return {name: paths[f"{task}-{name}"] for name in models}
 
 

@@ -127,7 +127,6 @@ def run_fit_sdf(args: argparse.Namespace) -> int:
                   f"(mean {timing.mean_seconds * 1e3:.1f} ms, {timing.steps} steps)")
     if not args.no_figure:
         render_meshes(meshes, args.out / "render.png")
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2))
     _print_summary(results)
     print(f"wrote {args.out / 'metrics.json'}" + ("" if args.no_figure else f" and {args.out / 'render.png'}"))

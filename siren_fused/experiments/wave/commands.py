@@ -103,7 +103,6 @@ def run_wave(args: argparse.Namespace) -> int:
         for timing in timings.values():
             print(format_step_time(f"SIREN step time, {timing.backend:13}", timing.median_seconds,
                                    timing.mean_seconds, timing.steps))
-    args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         _save_frames(comparison, str(args.out / "wave.png"))
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2))
