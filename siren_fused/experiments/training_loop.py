@@ -124,7 +124,8 @@ class Checkpoint:
         if unknown:
             raise ValueError(f"must_match names settings that are not given: {unknown}")
 
-    def save(self, step: int, batch_state: Dict[str, Any], losses: Dict[str, float], train_seconds: float) -> None:
+    def save(self, step: int, batch_state: Dict[str, Any], losses: Dict[str, float],
+             train_seconds: float = 0.0) -> None:
         """Write to a temporary file, then rename: an interruption mid-write leaves the old checkpoint intact.
         ``train_seconds`` is the wall time of the training loop up to ``step``, over every run that led there."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
