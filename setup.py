@@ -10,7 +10,8 @@ from setuptools import setup
 
 try:
     import torch
-    from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+    from torch.utils.cpp_extension import CUDA_HOME, CppExtension, CUDAExtension
+    from torch.utils.cpp_extension import BuildExtension as TorchBuildExtension
 except ModuleNotFoundError as error:
     # pyproject.toml does not list torch as a build requirement: an isolated build would build against a
     # freshly downloaded torch, not the one the extension will run with.
@@ -29,7 +30,8 @@ def cuda_sources():
 def emulated_cuda_sources():
     """The CUDA kernels for the host emulation (csrc/cuda/emulation): each .cu through a generated
     C++ file that includes it (compilers choose the language by the file's extension), the
-    emulation's runtime, and the same torch glue as the CUDA build."""
+    emulation's runtime, the same torch glue as the CUDA build, the argument checks it shares with the
+    CPU kernels, and the extension's entry point, which adds the emulated ops to the library."""
     out_dir = os.path.join("build", "cuda_emulation")
     os.makedirs(out_dir, exist_ok=True)
     wrappers = []
@@ -42,16 +44,20 @@ def emulated_cuda_sources():
                 f.write(text)
         wrappers.append(wrapper)
     emulation = glob.glob(os.path.join("csrc", "cuda", "emulation", "*.cpp"))
-    return wrappers + sorted(emulation + glob.glob(os.path.join("csrc", "cuda", "*.cpp")))
+    entry_point = os.path.join("csrc", "cuda", "emulation", "extension", "emulated_ops.cpp")
+    return wrappers + sorted(emulation + glob.glob(os.path.join("csrc", "cuda", "*.cpp"))) + [
+        os.path.join("csrc", "jet_args.cpp"), entry_point]
 
 
 def build_emulation():
-    """Whether to build the emulated CUDA kernels (where the real ones are not built): yes unless
-    SIREN_FUSED_CUDA_EMULATION=0. They are what the CUDA tests run on machines without a GPU."""
+    """Whether to build the emulated CUDA kernels, the separate extension siren_fused._C_cuda_emulated:
+    only when SIREN_FUSED_CUDA_EMULATION=1 (the README's test command sets it). They are what the CUDA
+    tests run on machines without a GPU, and 12 of the 20 files to compile, which a user of the CPU or
+    CUDA kernels does not need."""
     choice = os.environ.get("SIREN_FUSED_CUDA_EMULATION", "")
     if choice not in ("", "0", "1"):
         raise RuntimeError(f"SIREN_FUSED_CUDA_EMULATION must be 0, 1 or unset, got {choice!r}")
-    return choice != "0"
+    return choice == "1"
 
 
 def build_cuda():
@@ -77,8 +83,16 @@ def openmp_flags():
     return ["-fopenmp"] if torch.backends.openmp.is_available() else []
 
 
+def host_compiler_flags():
+    """-g0 overrides the -g that Python's own build flags bring: debug information for torch's templates more
+    than doubled each file's compile time (measured 32 s against 12 s of CPU for reusable_buffers.cpp), and a
+    user's build has no use for it. The symbol table, which the emulation reads, stays."""
+    return ["-O3", "-g0", "-fno-math-errno"] + openmp_flags()
+
+
 def jet_extension():
-    cxx_flags = ["-O3", "-fno-math-errno"] + openmp_flags()
+    """siren_fused._C: the CPU kernels, and the CUDA kernels where they build."""
+    cxx_flags = host_compiler_flags()
     link_flags = openmp_flags()
     if build_cuda():
         print(f"siren_fused: building the CUDA extension (CPU + CUDA kernels, torch CUDA {torch.version.cuda})")
@@ -90,17 +104,7 @@ def jet_extension():
             extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3", "-std=c++17"]},
             extra_link_args=link_flags,
         )
-    if build_emulation():
-        print("siren_fused: building the CPU extension with the emulated CUDA kernels (a test facility)")
-        return CppExtension(
-            "siren_fused._C",
-            cpu_sources() + emulated_cuda_sources(),
-            define_macros=[("SIREN_FUSED_WITH_CUDA", "0"), ("SIREN_FUSED_CUDA_EMULATED", "1")],
-            # The kernels' `#pragma unroll` is nvcc's; the host compiler ignores it.
-            extra_compile_args={"cxx": cxx_flags + ["-Wno-unknown-pragmas"]},
-            extra_link_args=link_flags,
-        )
-    print("siren_fused: building the CPU-only extension (no CUDA kernels)")
+    print("siren_fused: building the CPU extension (no CUDA kernels)")
     return CppExtension(
         "siren_fused._C",
         cpu_sources(),
@@ -110,7 +114,30 @@ def jet_extension():
     )
 
 
+def emulation_extension():
+    """siren_fused._C_cuda_emulated: the CUDA kernels compiled by the host compiler against the emulation."""
+    print("siren_fused: building the emulated CUDA kernels (a test facility, SIREN_FUSED_CUDA_EMULATION=1)")
+    return CppExtension(
+        "siren_fused._C_cuda_emulated",
+        emulated_cuda_sources(),
+        define_macros=[("SIREN_FUSED_WITH_CUDA", "0"), ("SIREN_FUSED_CUDA_EMULATED", "1")],
+        # The kernels' `#pragma unroll` is nvcc's; the host compiler ignores it.
+        extra_compile_args={"cxx": host_compiler_flags() + ["-Wno-unknown-pragmas"]},
+        extra_link_args=openmp_flags(),
+    )
+
+
+class BuildExtension(TorchBuildExtension.with_options(use_ninja=True)):
+    """torch's build_ext, with its object files in build/temp of the source tree: pip builds an editable
+    install in a fresh temporary folder each time, so without this the test command's install (after the
+    demo's) would compile every file again; with it, ninja compiles only what changed."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.build_temp = os.path.join("build", "temp")
+
+
 setup(
-    ext_modules=[jet_extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    ext_modules=[jet_extension()] + ([emulation_extension()] if build_emulation() else []),
+    cmdclass={"build_ext": BuildExtension},
 )

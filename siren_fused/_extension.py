@@ -11,6 +11,7 @@ import torch
 
 _module: Optional[ModuleType] = None
 _error: Optional[BaseException] = None
+_emulation: Optional[bool] = None  # whether the emulated CUDA kernels load; None until asked
 
 
 def load() -> Optional[ModuleType]:
@@ -58,6 +59,12 @@ def cuda_built() -> bool:
 
 
 def cuda_emulated() -> bool:
-    """Whether the build has the CUDA kernels compiled for the host emulation (a test facility)."""
-    module = load()
-    return bool(module is not None and getattr(module, "cuda_emulated", False))
+    """Whether the emulated CUDA kernels (a test facility) are built: the separate extension
+    siren_fused._C_cuda_emulated, which importing adds to the ops (SIREN_FUSED_CUDA_EMULATION=1 builds it)."""
+    global _emulation
+    if _emulation is None:
+        try:
+            _emulation = load() is not None and importlib.import_module("siren_fused._C_cuda_emulated") is not None
+        except ImportError:
+            _emulation = False
+    return _emulation

@@ -1,10 +1,11 @@
 """The ``siren-fused`` command line: one subcommand per experiment.
 
-Each module in ``siren_fused.experiments`` named in ``COMMAND_MODULES`` exposes
-``register(subparsers)``, which adds its subcommands and sets two defaults on each parser: ``func``,
-the command, and ``requires``, the modules it imports beyond siren_fused's own dependencies. The
-command modules import those only where used, so ``--help`` lists every command without the extras,
-and a command whose extras are missing stops before it starts, with the line that installs them.
+Each module in ``siren_fused.experiments`` named in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which
+adds its subcommands with :func:`siren_fused.experiments.command_parser.add_command` (its summary, description,
+function and ``requires``, the modules it imports beyond siren_fused's own dependencies) and their options from
+the shared vocabulary, :func:`siren_fused.experiments.command_options.add_option`, whose bounds are checked at
+parsing. The command modules import their extras only where used, so ``--help`` lists every command without the
+extras, and a command whose extras are missing stops before it starts, with the line that installs them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import importlib.util
 import sys
 from typing import List, Optional, Sequence
 
-from .experiments.baselines import SettingsError
+import torch
+
+from . import __version__
+from .experiments.command_parser import CommandParser, print_error
+from .experiments.user_errors import UserError
 
 COMMAND_MODULES = (
     "siren_fused.experiments.images.commands",
@@ -37,9 +42,15 @@ EXTRA_OF_MODULE = {"scipy": "experiments", "skimage": "experiments", "matplotlib
                    "av": "experiments", "skvideo": "experiments"}
 
 
+INTERRUPTED = 130  # a shell's status for a process ended by Ctrl-C (128 + SIGINT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="siren-fused", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="siren-fused", description="The paper's experiments with the fused SIREN jets, "
+                           "one command each; siren-fused COMMAND --help describes a command and its options.")
+    parser.add_argument("--version", action="version", version=f"siren-fused {__version__}",
+                        help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
@@ -56,17 +67,29 @@ def missing_extras_message(command: str, modules: Sequence[str]) -> Optional[str
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the parsed command; print the line that installs its missing extras and return 1, or the setting
-    out of its range and return 2 (argparse's status for bad arguments)."""
+    """Run the parsed command and return its exit status. Whatever is the user's to fix is one line on stderr:
+    missing extras (the line that installs them; status 1), a setting or input file the command cannot use or an
+    output folder holding another run (``siren-fused CMD: error: ...``; status 2). Ctrl-C prints where training
+    was saved and how to resume, or that the command was interrupted (status 130)."""
     message = missing_extras_message(args.command, args.requires)
     if message is not None:
         print(message, file=sys.stderr)
         return 1
+    if getattr(args, "threads", None) is not None:
+        torch.set_num_threads(args.threads)
     try:
         return int(args.func(args) or 0)
-    except SettingsError as error:
-        print(f"siren-fused {args.command}: error: {error}", file=sys.stderr)
+    except UserError as error:
+        print_error(args.command, str(error))
         return 2
+    except OSError as error:  # an output folder or file that cannot be made or written: the user's to fix
+        if error.filename is None:
+            raise
+        print_error(args.command, f"{error.filename}: {error.strerror}")
+        return 2
+    except KeyboardInterrupt as interrupt:
+        print(str(interrupt) or f"siren-fused {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

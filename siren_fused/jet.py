@@ -206,9 +206,10 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         hessian: with ``order=2``, also return the full Hessian ``[N, out, in, in]``.
         backend: ``"fused"`` (the compiled kernels), ``"reference"`` (nested autograd),
             ``"auto"`` (fused where the extension supports x's device and dtype), or
-            ``"cuda_emulated"``: the CUDA kernels run on the CPU by the emulation that builds where
-            CUDA does not (float32 CPU tensors). A test facility that checks the CUDA kernels
-            without a GPU, far slower than ``"fused"``; never chosen by ``"auto"``.
+            ``"cuda_emulated"``: the CUDA kernels run on the CPU by the emulation, a separate
+            extension built when asked (``SIREN_FUSED_CUDA_EMULATION=1``; float32 CPU tensors). A test
+            facility that checks the CUDA kernels without a GPU, far slower than ``"fused"``; never
+            chosen by ``"auto"``.
         laplacian_weights: with ``order=2``, D finite numbers a_k (a sequence or a 1-D tensor, any
             signs) that make the ``laplacian`` field the weighted sum ``sum_k a_k d2f/dx_k^2``: the
             wave operator u_tt - c^2 (u_xx + u_yy) on inputs (t, x, y) is ``(1, -c**2, -c**2)``. It
@@ -245,8 +246,8 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated():
             _extension.require()
-            raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels, which build only where the "
-                             "real CUDA kernels do not (and SIREN_FUSED_CUDA_EMULATION is not 0)")
+            raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels, which build when asked: "
+                             "SIREN_FUSED_CUDA_EMULATION=1 pip install --no-build-isolation -e .")
         if x.device.type != "cpu" or x.dtype != torch.float32:
             raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
                              f"{x.dtype} on {x.device}")

@@ -18,10 +18,10 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
   when ``save``, what ``siren_fused::gradient_backward(grad_value, grad_grad, x, weights, biases,
   omegas, outermost_linear, saved, input_grad)`` takes back.
 
-In a build without CUDA, ``siren_fused::cuda_emulated_jet_forward`` / ``cuda_emulated_jet_backward``
-are the CUDA kernels run by the host emulation on CPU float32 tensors, with the same signatures and the
-same registrations here: a test facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by
-design.
+Where the separate extension ``siren_fused._C_cuda_emulated`` is built (``SIREN_FUSED_CUDA_EMULATION=1``),
+``siren_fused::cuda_emulated_jet_forward`` / ``cuda_emulated_jet_backward`` are the CUDA kernels run by the
+host emulation on CPU float32 tensors, with the same signatures and the same registrations here: a test
+facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by design.
 
 Every op also takes a batch of B networks: weights ``[B, out, in]``, biases ``[B, out]`` and x
 ``[B, N, D]``; then its outputs, saved tensors and gradients gain the leading B (``siren_fused.jet``'s

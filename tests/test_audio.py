@@ -73,9 +73,10 @@ def test_missing_digits_package_says_how_to_install(monkeypatch, tmp_path, capsy
     monkeypatch.setattr(audio_data, "DIGITS_FOLDER", tmp_path / "nowhere")
     with pytest.raises(RecordingNotInstalled, match="apt-get install asterisk-core-sounds-en-g722"):
         load_recording("digits")
-    assert cli.main(["fit-audio", "--out", str(tmp_path / "out")]) == 1
+    assert cli.main(["fit-audio", "--out", str(tmp_path / "out")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("siren-fused fit-audio: the default recording") and "--audio FILE.wav" in line
+    assert line.startswith("siren-fused fit-audio: error: the default recording") and "--audio FILE.wav" in line
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_recordings_are_named(tmp_path, chirp_wav):
@@ -117,7 +118,9 @@ def test_fit_audio_command_writes_wavs_figure_json_and_resumes(tmp_path, chirp_w
         assert rate == RATE and written.dtype == np.int16 and len(written) == RATE // 10
     assert (out / "audio.png").stat().st_size > 10_000
 
-    with pytest.raises(FileExistsError, match="--resume"):
-        cli.main(common + ["--steps", "110", "--models", "siren"])
+    assert cli.main(common + ["--steps", "110", "--models", "siren"]) == 2  # neither --resume nor --restart
     assert cli.main(common + ["--steps", "110", "--lr", "1e-3", "--models", "siren", "--resume"]) == 0
-    assert json.loads((out / "audio.json").read_text())["models"][0]["step"] == 110
+    resumed = json.loads((out / "audio.json").read_text())["models"][0]
+    assert resumed["step"] == 110
+    # The time of the first 100 steps is kept: the resumed model reports its training time over both runs.
+    assert resumed["train_seconds"] > scores["siren"]["train_seconds"] > 0

@@ -4,8 +4,9 @@ gradients of a random linear loss on them with respect to the parameters (and x)
 Every test runs wherever the CUDA kernels can run (conftest.cuda_kernels): on a GPU when there is
 one, and always on the CPU under the CUDA emulation (csrc/cuda/emulation), which executes the same
 .cu sources with real barrier semantics, shuffled block and thread orders and the device's launch
-limits. Nothing here is skipped on a machine without a GPU. Sizes are kept small: the emulation runs
-every thread of every block in turn.
+limits, built when asked (SIREN_FUSED_CUDA_EMULATION=1, as the README's test command does). Nothing here is
+skipped on a machine without a GPU where that extension is built, and in CI (CI set) its absence fails. Sizes
+are kept small: the emulation runs every thread of every block in turn.
 
 Tolerance (float32): conftest.assert_float32_bound, the fused error against a float64 reference at
 most twice the error of a float32 yardstick plus a floor for summation order. The yardstick is the
@@ -46,6 +47,13 @@ from conftest import (assert_float32_bound, available_cuda_kernels, jet_fields, 
                       random_siren, relative_error)
 
 CASES = [(0, False), (1, False), (2, False), (2, True)]  # (order, hessian)
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="outside CI, a build without the emulated kernels skips their "
+                    "tests (build them with SIREN_FUSED_CUDA_EMULATION=1)")
+def test_ci_builds_the_emulated_kernels():
+    assert _extension.cuda_emulated(), ("the emulated CUDA kernels are not built, so their tests would skip: "
+                                        "install with SIREN_FUSED_CUDA_EMULATION=1, as the README's test command does")
 CASE_IDS = ["value", "jacobian", "laplacian", "hessian"]
 
 

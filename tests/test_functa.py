@@ -75,7 +75,7 @@ def test_checkpoint_resume_continues_the_uninterrupted_run(tmp_path):
 def test_functa_command_on_a_folder_of_images_writes_figure_json_and_resumes(tmp_path):
     folder = image_folder(tmp_path)
     out = tmp_path / "out"
-    common = ["functa", "--images", str(folder), "--size", str(SIZE), "--test-fraction", "0.34", "--hidden", "8",
+    common = ["functa", "--images", str(folder), "--size", str(SIZE), "--test-fraction", "0.34", "--hidden-features", "8",
               "--hidden-layers", "1", "--latent", "4", "--batch", "4", "--threads", "1", "--checkpoint-every", "2",
               "--out", str(out)]
     assert cli.main(common + ["--steps", "3"]) == 0

@@ -122,3 +122,18 @@ def test_demo_command_reports_both_jet_timings(tmp_path):
     assert record["pixels"] == SIDE * SIDE
     assert set(record["jet_seconds"]) == {"fused", "reference"}
     assert math.isfinite(record["psnr_db"])
+
+
+def test_image_commands_checkpoint_and_resume(tmp_path):
+    record = _run(tmp_path, "fit-image", "--steps", "4", "--models", "siren", "relu", "--checkpoint-every", "2")
+    first = {row["model"]: row for row in record["models"]}
+    assert {name: row["step"] for name, row in first.items()} == {"siren": 4, "relu": 4}
+    for name in ("siren", "relu"):
+        assert (tmp_path / "out" / f"fit-{name}" / "checkpoint.pt").is_file()
+    assert cli.main(["fit-image", "--steps", "6", "--models", "siren", "relu", *TINY_NET,
+                     "--out", str(tmp_path / "out")]) == 2  # an earlier run there: neither --resume nor --restart
+    resumed = {row["model"]: row for row in _run(tmp_path, "fit-image", "--steps", "6", "--models", "siren", "relu",
+                                                 "--resume")["models"]}
+    assert {name: row["step"] for name, row in resumed.items()} == {"siren": 6, "relu": 6}
+    for name in ("siren", "relu"):  # the training time counts the first run's 4 steps too
+        assert resumed[name]["train_seconds"] > first[name]["train_seconds"]

@@ -300,7 +300,27 @@ def test_fit_sdf_command_writes_meshes_metrics_and_render(tmp_path):
     assert (out / "siren" / "mesh.ply").is_file() and (out / "relu" / "mesh.ply").is_file()
     assert (out / "render.png").stat().st_size > 0
 
-    with pytest.raises(FileExistsError, match="--resume"):
-        sdf.main(common + ["--steps", "6", "--no-render"])
+    assert sdf.main(common + ["--steps", "6", "--no-render"]) == 2  # neither --resume nor --restart
     sdf.main(common + ["--steps", "6", "--no-render", "--resume"])
     assert json.loads((out / "metrics.json").read_text())["models"]["siren"]["step"] == 6
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_render_titles_fit_in_the_figure(rows):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from siren_fused.experiments.sdf.render import mesh_figure
+
+    sphere = trimesh.creation.icosphere(subdivisions=1, radius=0.8)
+    names = [f"SIREN: Chamfer-L1 0.{row}123" for row in range(rows)]
+    figure = mesh_figure({name: sphere for name in names})
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    bounds = figure.bbox
+    titles = [axes._left_title for axes in figure.axes if axes._left_title.get_text()]
+    assert [title.get_text() for title in titles] == names
+    for title in titles:
+        box = title.get_window_extent(renderer)
+        assert bounds.x0 <= box.x0 and box.x1 <= bounds.x1 and bounds.y0 <= box.y0 and box.y1 <= bounds.y1, box
+    plt.close(figure)

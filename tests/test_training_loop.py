@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ import torch
 pytest.importorskip("tqdm", reason="the loop's progress bar is tqdm (pip install siren_fused[experiments])")
 
 from siren_fused.experiments.training_loop import (  # noqa: E402
-    Checkpoint, Evaluation, FixedBatch, SeededBatches, cosine_schedule, fit, time_backend_steps, train)
+    Checkpoint, Evaluation, FixedBatch, SeededBatches, TrainingInterrupted, cosine_schedule, fit, time_backend_steps,
+    train)
 
 
 class NormalBatches(SeededBatches):
@@ -93,7 +95,7 @@ def test_evaluation_history_continues_across_an_interruption(tmp_path):
                    tmp_path / "checkpoint.pt", 2, {}, (), resume=True, progress=False,
                    evaluation=Evaluation(3, distance_to_target))
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         run(steps=9, interrupt_at=4)  # scored at step 3, saved at step 4, interrupted in step 5
     resumed = run(steps=9)
     assert [record["step"] for record in resumed.history] == [3, 6, 9]
@@ -169,3 +171,47 @@ def test_step_timing_trains_a_copy_per_backend_on_the_same_batches():
         assert fused_batch is reference_batch
     for name, tensor in net.state_dict().items():
         torch.testing.assert_close(tensor, initial[name], rtol=0, atol=0)
+
+
+def test_training_time_accumulates_over_resumed_runs(tmp_path):
+    net, optimizer, step, _ = regression()
+
+    def slow_step(batch: torch.Tensor) -> dict:
+        time.sleep(0.01)  # so that a run's time is measurably more than nothing
+        return step(batch)
+
+    checkpoint = Checkpoint(tmp_path / "checkpoint.pt", every=2, objects={"model": net, "optimizer": optimizer})
+    first = train(slow_step, NormalBatches(seed=3), steps=4, checkpoint=checkpoint, progress=False)
+    assert first.total_seconds == pytest.approx(first.seconds)
+    resumed = train(slow_step, NormalBatches(seed=3), steps=6, checkpoint=checkpoint, resume=True, progress=False)
+    assert resumed.total_seconds == pytest.approx(first.total_seconds + resumed.seconds)
+    assert resumed.seconds >= sum(resumed.step_seconds) >= 0.02
+    assert torch.load(checkpoint.path, weights_only=False)["train_seconds"] == pytest.approx(resumed.total_seconds)
+
+
+def test_resume_without_a_checkpoint_says_it_starts_fresh(tmp_path, capsys):
+    net, optimizer, step, _ = regression()
+    checkpoint = Checkpoint(tmp_path / "empty" / "checkpoint.pt", every=2,
+                            objects={"model": net, "optimizer": optimizer})
+    run = train(step, NormalBatches(seed=3), steps=2, checkpoint=checkpoint, resume=True, label="toy",
+                progress=False)
+    assert run.step == 2
+    assert capsys.readouterr().out == f"toy: no checkpoint at {checkpoint.path} to resume; starting from step 0\n"
+
+
+def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
+    net, optimizer, step, _ = regression()
+
+    def interrupted_at_third(batch: torch.Tensor) -> dict:
+        if interrupted_at_third.calls == 2:
+            raise KeyboardInterrupt
+        interrupted_at_third.calls += 1
+        return step(batch)
+
+    interrupted_at_third.calls = 0
+    checkpoint = Checkpoint(tmp_path / "checkpoint.pt", every=5, objects={"model": net, "optimizer": optimizer})
+    with pytest.raises(TrainingInterrupted) as raised:
+        train(interrupted_at_third, NormalBatches(seed=3), steps=4, checkpoint=checkpoint, label="toy",
+              progress=False)
+    assert str(raised.value) == (f"toy: interrupted at step 2; saved {checkpoint.path}; rerun with --resume to "
+                                 "continue")

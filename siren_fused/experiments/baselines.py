@@ -17,6 +17,7 @@ from .. import reference
 from ..jet import jet
 from ..jet_types import Jet
 from ..modules import Siren
+from .user_errors import UserError
 
 
 def _mlp(widths: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
@@ -74,7 +75,7 @@ def nyquist_frequencies(samples: int) -> int:
     """The paper's number of encoding frequencies for a signal of ``samples`` samples along an axis over [-1, 1]
     (its ``get_num_frequencies_nyquist``): the highest octave below the grid's Nyquist rate, samples / 4."""
     if samples < 4:
-        raise ValueError(f"samples must be >= 4 for a positional encoding below the Nyquist rate, got {samples}")
+        raise SettingsError(f"samples must be >= 4 for a positional encoding below the Nyquist rate, got {samples}")
     return int(math.floor(math.log2(samples / 4)))
 
 
@@ -97,7 +98,7 @@ def network_jet(net: nn.Module, x: torch.Tensor, order: int, hessian: bool = Fal
     return reference.jet(net, x, order, hessian, laplacian_weights)
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError):
     """A training config's setting out of its range: the user's input, which the command line reports as a
     one-line error instead of a traceback."""
 

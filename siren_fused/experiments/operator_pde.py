@@ -25,9 +25,10 @@ from ..jet_types import OperatorJet
 from ..modules import Siren
 from ..operator_jet import operator_jet
 from .baselines import MODEL_TITLES, MODELS, check_model_settings
-from .command_options import add_run_options, add_training_size_options, format_step_time
+from .command_options import add_option, add_run_options, add_training_size_options, format_step_time
+from .command_parser import add_command
 from .field_figures import Panel, RowStyle, save_panel_grid
-from .training_loop import BatchSource, FittedModel, SeededBatches, checkpoint_file, cosine_schedule, fit, \
+from .training_loop import BatchSource, FittedModel, SeededBatches, checkpoint_files, cosine_schedule, fit, \
     optimizer_step, time_backend_steps
 
 COMPARED_MODELS = ("siren", "tanh")
@@ -124,19 +125,15 @@ def problem_command(problem: OperatorProblem, in_features: int, description: str
 
 def _register_problem(problem: OperatorProblem, in_features: int, description: str,
                       subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(problem.name, help=problem.summary, description=description,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, problem.name, problem.summary, description,
+                         functools.partial(run_operator_problem, problem, in_features), ("tqdm", "matplotlib"))
     defaults = OperatorFitConfig()
-    parser.add_argument("--out", type=Path, default=Path(f"outputs/{problem.name}"),
-                        help="output folder (default %(default)s)")
+    add_option(parser, "out", Path(f"outputs/{problem.name}"))
     training = parser.add_argument_group("training")
     add_training_size_options(training, defaults, problem.paper_settings)
-    training.add_argument("--first-omega-0", type=float, default=problem.first_omega_0,
-                          help="the SIREN's first-layer omega (default %(default)s)")
+    add_option(training, "first_omega_0", problem.first_omega_0)
     add_run_options(training, defaults.checkpoint_every)
-    parser.add_argument("--no-figure", action="store_true", help="skip the PNG figure")
-    parser.set_defaults(func=functools.partial(run_operator_problem, problem, in_features),
-                        requires=("tqdm", "matplotlib"))
+    add_option(parser, "no_figure")
 
 
 def config_from(args: argparse.Namespace, model: str) -> OperatorFitConfig:
@@ -169,14 +166,12 @@ def _save_figure(problem: OperatorProblem, fields: Dict[str, Dict[str, Tuple[np.
 def run_operator_problem(problem: OperatorProblem, in_features: int, args: argparse.Namespace) -> int:
     """Train the SIREN and the tanh MLP, score both against the exact solution, write metrics.json and the figure,
     and with --time-backends time the SIREN's training step fused vs reference on the same batches."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    configs = {model: config_from(args, model) for model in COMPARED_MODELS}  # every setting checked first
+    checkpoints = checkpoint_files(args.out, list(configs), args.resume, args.restart)
     summary: Dict[str, object] = {"threads": torch.get_num_threads(), "models": {}}
     fields = {}
-    for model in COMPARED_MODELS:
-        config = config_from(args, model)
-        result = train_model(problem, config, in_features, checkpoint_file(args.out, model, args.resume,
-                                                                            args.restart), args.resume)
+    for model, config in configs.items():
+        result = train_model(problem, config, in_features, checkpoints[model], args.resume)
         fields[model] = problem.scored_fields(result.net)
         timed = sorted(result.step_seconds)
         errors = {field: relative_l2(*pair) for field, pair in fields[model].items()}
@@ -195,7 +190,6 @@ def run_operator_problem(problem: OperatorProblem, in_features: int, args: argpa
         for timing in timings.values():
             print(format_step_time(f"SIREN step time, {timing.backend:9}", timing.median_seconds,
                                    timing.mean_seconds, timing.steps))
-    args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         _save_figure(problem, fields, str(args.out / f"{problem.name}.png"))
     (args.out / "metrics.json").write_text(json.dumps(summary, indent=2))

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ..chunked import Points, evaluate_in_chunks
-from .training_loop import Checkpoint, SeededBatches, add_resume_arguments, checkpoint_file, train
+from .command_options import add_option, add_run_options
+from .training_loop import Checkpoint, SeededBatches, checkpoint_files, train
 
 RENDER_CHUNK = 65_536  # samples per forward pass when rendering: 64 MB of activations a layer at 256 wide
 
@@ -36,7 +37,8 @@ class SampleBatches(SeededBatches):
 
 @dataclass
 class SignalFit:
-    """A fitted network, the step it reached, the wall time of this run's loop and its last loss."""
+    """A fitted network, the step it reached, the training loop's wall time over every run that led there (a
+    resumed run adds its own to the checkpoint's) and its last loss."""
 
     net: nn.Module
     step: int
@@ -72,7 +74,7 @@ def fit_signal(net: nn.Module, coords: torch.Tensor, values: torch.Tensor, steps
     checkpoint = None if checkpoint_path is None else Checkpoint(
         checkpoint_path, checkpoint_every, {"model": net, "optimizer": optimizer}, settings, tuple(settings))
     run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress)
-    return SignalFit(net, run.step, run.seconds, run.losses.get("loss", float("nan")))
+    return SignalFit(net, run.step, run.total_seconds, run.losses.get("loss", float("nan")))
 
 
 @torch.no_grad()
@@ -84,19 +86,13 @@ def render(net: nn.Module, points: Points, chunk_size: int = RENDER_CHUNK, progr
 def add_signal_fit_arguments(parser: argparse.ArgumentParser, models: Sequence[str], hidden: int, steps: int,
                              batch: int) -> None:
     """The settings every signal command shares; the defaults given are the command's CPU-sized ones."""
-    parser.add_argument("--models", nargs="+", choices=list(models), default=list(models),
-                        help="networks to train, all with the same size, steps and batches (default: all)")
-    parser.add_argument("--hidden", type=int, default=hidden, help="hidden width (default %(default)s)")
-    parser.add_argument("--layers", type=int, default=3, help="hidden layers (default %(default)s; paper 3)")
-    parser.add_argument("--steps", type=int, default=steps, help="Adam steps per model (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default %(default)s; paper 1e-4)")
-    parser.add_argument("--batch", type=int, default=batch,
-                        help="random samples per step, 0 for all (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="default %(default)s")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--checkpoint-every", type=int, default=100,
-                        help="steps between checkpoints (default %(default)s)")
-    add_resume_arguments(parser)
+    add_option(parser, "models", list(models), choices=list(models), nargs="+")
+    add_option(parser, "hidden_features", hidden)
+    add_option(parser, "hidden_layers", 3, paper=3)
+    add_option(parser, "steps", steps)
+    add_option(parser, "lr", 1e-4, paper="1e-4")
+    add_option(parser, "batch", batch)
+    add_run_options(parser, checkpoint_every=100, time_backends=False)
 
 
 def fit_models(builders: Mapping[str, Callable[[], nn.Module]], coords: torch.Tensor, values: torch.Tensor,
@@ -104,11 +100,12 @@ def fit_models(builders: Mapping[str, Callable[[], nn.Module]], coords: torch.Te
     """Fit each model built by ``builders`` (from ``args.seed``) with the shared settings, checkpointing to
     ``out/<model>/checkpoint.pt``; ``settings`` describe the signal, for the checkpoints to match."""
     fits = {}
+    checkpoints = checkpoint_files(out, list(builders), args.resume, args.restart)
     for name, build in builders.items():
         torch.manual_seed(args.seed)  # every model starts from the same seed, as in a paired comparison
-        shared = {**settings, "model": name, "hidden": args.hidden, "layers": args.layers, "batch": args.batch,
-                  "lr": args.lr, "seed": args.seed}
-        checkpoint = checkpoint_file(out, name, args.resume, args.restart)
-        fits[name] = fit_signal(build(), coords, values, args.steps, args.lr, args.batch, args.seed, checkpoint,
-                                args.checkpoint_every, shared, args.resume, label=name)
+        # The keys "hidden" and "layers" are those of the checkpoints written before the options' renaming.
+        shared = {**settings, "model": name, "hidden": args.hidden_features, "layers": args.hidden_layers,
+                  "batch": args.batch, "lr": args.lr, "seed": args.seed}
+        fits[name] = fit_signal(build(), coords, values, args.steps, args.lr, args.batch, args.seed,
+                                checkpoints[name], args.checkpoint_every, shared, args.resume, label=name)
     return fits

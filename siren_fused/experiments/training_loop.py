@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from ..timing import interleaved_samples
+from .user_errors import RunExists, UserError
 
 StepFunction = Callable[[Any], Dict[str, float]]
 
@@ -123,46 +124,69 @@ class Checkpoint:
         if unknown:
             raise ValueError(f"must_match names settings that are not given: {unknown}")
 
-    def save(self, step: int, batch_state: Dict[str, Any], losses: Dict[str, float]) -> None:
-        """Write to a temporary file, then rename: an interruption mid-write leaves the old checkpoint intact."""
+    def save(self, step: int, batch_state: Dict[str, Any], losses: Dict[str, float],
+             train_seconds: float = 0.0) -> None:
+        """Write to a temporary file, then rename: an interruption mid-write leaves the old checkpoint intact.
+        ``train_seconds`` is the wall time of the training loop up to ``step``, over every run that led there."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         torch.save({"settings": dict(self.settings), "step": step, "batches": batch_state, "losses": losses,
+                    "train_seconds": train_seconds,
                     **{name: stateful.state_dict() for name, stateful in self.objects.items()}}, temporary)
         os.replace(temporary, self.path)
 
-    def load(self, batches: BatchSource) -> tuple[int, Dict[str, float]]:
-        """Restore the objects and the batch source; returns the saved step and last losses."""
+    def load(self, batches: BatchSource) -> tuple[int, Dict[str, float], float]:
+        """Restore the objects and the batch source; returns the saved step, last losses and training seconds
+        (0 from a checkpoint written before they were saved)."""
         state = torch.load(self.path, map_location="cpu", weights_only=False)
         saved = state["settings"]
         mismatched = {name: (saved.get(name), self.settings[name]) for name in self.must_match
                       if saved.get(name) != self.settings[name]}
         if mismatched:
             details = ", ".join(f"{name}: checkpoint {old!r} vs now {new!r}" for name, (old, new) in mismatched.items())
-            raise ValueError(f"{self.path} comes from a different run ({details}); "
+            raise UserError(f"{self.path} comes from a different run ({details}); "
                              "use another output folder or drop --resume")
         for name, stateful in self.objects.items():
             stateful.load_state_dict(state[name])
         batches.load_state_dict(state["batches"])
-        return int(state["step"]), dict(state["losses"])
+        return int(state["step"]), dict(state["losses"]), float(state.get("train_seconds", 0.0))
 
 
 def add_resume_arguments(parser: argparse._ActionsContainer) -> None:
     """``--resume`` and ``--restart``, for commands that keep a checkpoint per model in their output folder."""
     resuming = parser.add_mutually_exclusive_group()
-    resuming.add_argument("--resume", action="store_true", help="continue from <out>/<model>/checkpoint.pt")
+    resuming.add_argument("--resume", action="store_true",
+                          help="continue each model from its checkpoint in the output folder (<out>/<model>/"
+                               "checkpoint.pt), or start it fresh where it has none")
     resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
 
 
 def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
     """Where ``model``'s checkpoint lives in the output folder ``out`` (what ``--resume`` continues); refuses to
     silently overwrite one unless told what to do with it."""
-    path = Path(out) / model / "checkpoint.pt"
-    if path.is_file() and not (resume or restart):
-        raise FileExistsError(f"{path} exists: pass --resume to continue that run or --restart to discard it")
+    return checkpoint_files(out, [model], resume, restart)[model]
+
+
+def checkpoint_files(out: Path, models: Sequence[str], resume: bool, restart: bool) -> Dict[str, Path]:
+    """:func:`checkpoint_file` of every one of ``models``, all checked before any is discarded or trained: a run
+    that will stop at the third model's checkpoint stops before the first model trains. Then makes the output
+    folder ``out``."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"{out} is a file: --out names the folder for the results and checkpoints")
+    paths = {model: Path(out) / model / "checkpoint.pt" for model in models}
+    existing = [str(path) for path in paths.values() if path.is_file()]
+    if existing and not (resume or restart):
+        raise RunExists(f"{', '.join(existing)} {'exists' if len(existing) == 1 else 'exist'}: pass --resume to "
+                        "continue that run or --restart to discard it")
     if restart:
-        path.unlink(missing_ok=True)
-    return path
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+    Path(out).mkdir(parents=True, exist_ok=True)  # now, so that a folder that cannot be made stops the run early
+    return paths
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint was saved; its message says where, and how to resume."""
 
 
 @dataclass
@@ -170,38 +194,35 @@ class Monitor:
     """Scores the model while it trains, for runs long enough that a user wants to see them converge.
 
     Every ``every`` steps :func:`train` calls ``score()`` (named floats, e.g. the error against an exact
-    solution), prints the scores with the step, the training time so far and the step's loss, and appends them
-    to ``history``.
-    The history and the time are saved with checkpoints (a monitor is :class:`Stateful`), so the history of a
-    resumed run continues the interrupted one's and its times count the steps before the interruption.
+    solution), prints the scores with the step, the training time so far (over resumed runs too) and the step's
+    loss, and appends them to ``history``. The history is saved with checkpoints (a monitor is
+    :class:`Stateful`), so the history of a resumed run continues the interrupted one's.
     """
 
     every: int
     score: Callable[[], Dict[str, float]]
     history: List[Dict[str, float]] = field(default_factory=list)
-    training_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every must be >= 1, got {self.every}")
 
-    def after_step(self, completed: int, seconds: float, losses: Mapping[str, float]) -> Optional[Dict[str, float]]:
-        """Count a step that took ``seconds`` and ended with ``losses``; after every ``every``-th, score and
-        return the record."""
-        self.training_seconds += seconds
+    def after_step(self, completed: int, training_seconds: float,
+                   losses: Mapping[str, float]) -> Optional[Dict[str, float]]:
+        """After every ``every``-th step (``completed`` in all, ``training_seconds`` so far, ending with
+        ``losses``), score and return the record."""
         if completed % self.every:
             return None
-        record = {"step": completed, "training_seconds": self.training_seconds,
+        record = {"step": completed, "training_seconds": training_seconds,
                   **{name: value for name, value in losses.items() if name == "loss"}, **self.score()}
         self.history.append(record)
         return record
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"history": list(self.history), "training_seconds": self.training_seconds}
+        return {"history": list(self.history)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.history = list(state["history"])
-        self.training_seconds = float(state["training_seconds"])
 
 
 @dataclass(frozen=True)
@@ -221,13 +242,15 @@ def format_record(record: Mapping[str, float]) -> str:
 
 @dataclass
 class TrainingResult:
-    """The step the run reached, its last loss terms, the wall time of each step this run took, and the
-    loop's whole wall time."""
+    """The step the run reached, its last loss terms, the wall time of each step this run took, the loop's whole
+    wall time in this run, and the loop's wall time over every run that led to the step (a resumed run adds its
+    own to the checkpoint's)."""
 
     step: int
     losses: Dict[str, float]
     step_seconds: List[float]
     seconds: float
+    total_seconds: float
 
 
 def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Optional[Checkpoint] = None,
@@ -235,7 +258,8 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
           monitor: Optional[Monitor] = None) -> TrainingResult:
     """Run ``step`` on batches from ``batches`` until ``steps`` steps in total have been taken.
 
-    With ``checkpoint``, saves every ``checkpoint.every`` steps, at the end and on Ctrl-C (then re-raises);
+    With ``checkpoint``, saves every ``checkpoint.every`` steps, at the end and on Ctrl-C (then raises
+    :class:`TrainingInterrupted`, whose message says how to resume);
     with ``resume`` and an existing checkpoint file, continues from its step (a larger ``steps`` extends a
     finished run). The bar shows every loss term the step returns. A ``monitor`` scores the model as it goes
     (give it to the checkpoint's objects too, so that its history survives an interruption).
@@ -244,12 +268,19 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
 
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    completed, losses = 0, {}
-    if resume and checkpoint is not None and checkpoint.path.is_file():
-        completed, losses = checkpoint.load(batches)
+    completed, losses, earlier_seconds = 0, {}, 0.0
+    if resume and checkpoint is not None:
+        if checkpoint.path.is_file():
+            completed, losses, earlier_seconds = checkpoint.load(batches)
+        else:
+            print(f"{label}: no checkpoint at {checkpoint.path} to resume; starting from step 0", flush=True)
     step_seconds: List[float] = []
     unfinished_batch_state = batches.state_dict()
     start = time.perf_counter()
+
+    def seconds_so_far() -> float:
+        return earlier_seconds + time.perf_counter() - start
+
     bar = tqdm(total=steps, initial=min(completed, steps), desc=label, unit="step", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -263,32 +294,36 @@ def train(step: StepFunction, batches: BatchSource, steps: int, checkpoint: Opti
             completed += 1
             bar.set_postfix({name: f"{value:.4g}" for name, value in losses.items()}, refresh=False)
             bar.update(1)
-            record = None if monitor is None else monitor.after_step(completed, step_seconds[-1], losses)
+            record = None if monitor is None else monitor.after_step(completed, seconds_so_far(), losses)
             if record is not None:
                 bar.write(f"{label}: {format_record(record)}")
             if checkpoint is not None and completed % checkpoint.every == 0:
-                checkpoint.save(completed, batches.state_dict(), losses)
-    except KeyboardInterrupt:
-        if checkpoint is not None:
-            checkpoint.save(completed, unfinished_batch_state, losses)
-            bar.write(f"interrupted at step {completed}; saved {checkpoint.path}; rerun with --resume to continue")
-        raise
+                checkpoint.save(completed, batches.state_dict(), losses, seconds_so_far())
+    except KeyboardInterrupt as interrupt:
+        if checkpoint is None:
+            raise
+        checkpoint.save(completed, unfinished_batch_state, losses, seconds_so_far())
+        raise TrainingInterrupted(f"{label}: interrupted at step {completed}; saved {checkpoint.path}; rerun with "
+                                  "--resume to continue") from interrupt
     finally:
         bar.close()
+    seconds = time.perf_counter() - start
     if checkpoint is not None:
-        checkpoint.save(completed, batches.state_dict(), losses)
-    return TrainingResult(completed, losses, step_seconds, time.perf_counter() - start)
+        checkpoint.save(completed, batches.state_dict(), losses, earlier_seconds + seconds)
+    return TrainingResult(completed, losses, step_seconds, seconds, earlier_seconds + seconds)
 
 
 @dataclass
 class FittedModel:
-    """A trained network, the step its run reached, its last loss terms, and the wall time of each step this
-    run took (a resumed run times only its own steps)."""
+    """A trained network, the step its run reached, its last loss terms, the wall time of each step this
+    run took (a resumed run times only its own steps), the training loop's wall time over every run that led
+    to the step, and what an evaluation recorded along the way (:func:`fit`)."""
 
     net: nn.Module
     step: int
     losses: Dict[str, float]
     step_seconds: List[float] = field(default_factory=list)
+    train_seconds: float = 0.0
     history: List[Dict[str, float]] = field(default_factory=list)
 
 
@@ -346,7 +381,8 @@ def fit(net: nn.Module, optimizer: torch.optim.Optimizer, step: StepFunction, ba
     checkpoint = None if checkpoint_path is None else Checkpoint(checkpoint_path, checkpoint_every, objects, settings,
                                                                  must_match)
     run = train(step, batches, steps, checkpoint, resume, label=label, progress=progress, monitor=monitor)
-    return FittedModel(net, run.step, run.losses, run.step_seconds, [] if monitor is None else monitor.history)
+    return FittedModel(net, run.step, run.losses, run.step_seconds, run.total_seconds,
+                       [] if monitor is None else monitor.history)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ mean squared error with Adam. The command writes ``<out>/<model>.wav`` for every
 a checkpoint per network in ``<out>/<model>/`` that ``--resume`` continues.
 
 The paper's settings (its train_audio.py): a SIREN 1 -> 256 x 3 -> 1 with first-layer omega_0 = 3000, Adam at
-1e-4, every sample in each of 9,000 steps, for the whole recording: ``--seconds 0 --hidden 256 --batch 0
---steps 9000``. The defaults fit the first 2.5 s (zero, one, two) on random batches of 8,192 samples, 500 steps
+1e-4, every sample in each of 9,000 steps, for the whole recording: ``--seconds 0 --hidden-features 256 --batch
+0 --steps 9000``. The defaults fit the first 2.5 s (zero, one, two) on random batches of 8,192 samples, 500 steps
 per network, in minutes on a CPU.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -24,9 +23,11 @@ import torch
 
 from ...modules import Siren
 from ..baselines import MODEL_TITLES, MODELS, ReluPE, nyquist_frequencies
+from ..command_options import add_option, real
+from ..command_parser import add_command
 from ..images.data import psnr
 from ..signal_fit import add_signal_fit_arguments, fit_models, render
-from .data import DEFAULT_RECORDING, Recording, RecordingNotInstalled, load_recording, snr, time_grid
+from .data import DEFAULT_RECORDING, Recording, load_recording, snr, time_grid
 from .figures import save_audio_figure
 
 AUDIO_MODELS = ("siren", "relu_pe", "tanh")
@@ -35,25 +36,27 @@ REQUIRED_MODULES = ("tqdm", "scipy", "matplotlib", "av")  # progress bar, wav fi
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``fit-audio`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("fit-audio", help="fit a recording's waveform with SIREN and the baselines",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "fit-audio", "fit a recording's waveform with SIREN and the baselines (Fig. 2)",
+                         __doc__, run_fit_audio, REQUIRED_MODULES)
     parser.add_argument("--audio", default=DEFAULT_RECORDING,
                         help="a wav file, any audio file FFmpeg decodes, or 'digits': zero to nine spoken, from the "
-                             "Debian package asterisk-core-sounds-en-g722 (default)")
-    parser.add_argument("--seconds", type=float, default=2.5,
-                        help="fit the first SECONDS of the recording, 0 for all of it (default %(default)s)")
-    parser.add_argument("--first-omega-0", type=float, default=3000.0,
-                        help="SIREN's first-layer omega_0 for time on [-1, 1] (default %(default)s, the paper's)")
+                             "Debian package asterisk-core-sounds-en-g722")
+    parser.add_argument("--seconds", type=real(at_least=0), default=2.5,
+                        help="fit the first SECONDS of the recording, 0 for all of it")
+    add_option(parser, "first_omega_0", 3000.0, help="the SIREN's first-layer omega_0 for time on [-1, 1]",
+               paper=3000)
     add_signal_fit_arguments(parser, AUDIO_MODELS, hidden=128, steps=500, batch=8192)
-    parser.add_argument("--out", type=Path, default=Path("outputs/audio"), help="output folder (default %(default)s)")
-    parser.set_defaults(func=run_fit_audio, requires=REQUIRED_MODULES)
+    add_option(parser, "out", Path("outputs/audio"))
 
 
 def _builders(args: argparse.Namespace, samples: int) -> Dict[str, Callable[[], torch.nn.Module]]:
-    """The networks asked for, 1 -> 1; the positional encoding gets the paper's Nyquist-rate frequencies."""
-    every = {"siren": lambda: Siren(1, args.hidden, args.layers, 1, first_omega_0=args.first_omega_0),
-             "relu_pe": lambda: ReluPE(1, args.hidden, args.layers, 1, frequencies=nyquist_frequencies(samples)),
-             "tanh": lambda: MODELS["tanh"](1, args.hidden, args.layers, 1)}
+    """The networks asked for, 1 -> 1; the positional encoding gets the paper's Nyquist-rate frequencies (worked
+    out here, so that a recording too short for them stops the command before any training)."""
+    width, depth = args.hidden_features, args.hidden_layers
+    frequencies = nyquist_frequencies(samples) if "relu_pe" in args.models else 0
+    every = {"siren": lambda: Siren(1, width, depth, 1, first_omega_0=args.first_omega_0),
+             "relu_pe": lambda: ReluPE(1, width, depth, 1, frequencies=frequencies),
+             "tanh": lambda: MODELS["tanh"](1, width, depth, 1)}
     return {name: every[name] for name in args.models}
 
 
@@ -66,7 +69,6 @@ def _write_wav(path: Path, amplitude: np.ndarray, rate: int) -> None:
 
 def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
     """Fit every model to ``recording``; write the wavs, the figure and the JSON; return the record."""
-    args.out.mkdir(parents=True, exist_ok=True)
     grid = time_grid(recording)
     coords, truth = grid.points(), torch.from_numpy(recording.amplitude).reshape(-1, 1)
     signal = {"audio": args.audio, "seconds": args.seconds, "samples": len(truth), "first_omega_0": args.first_omega_0}
@@ -83,7 +85,8 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
         rows.append({"model": name, **scores, "train_seconds": fit.seconds, "step": fit.step,
                      "final_loss": fit.final_loss})
     record = {**signal, "name": recording.name, "rate": recording.rate, "duration_seconds": recording.seconds,
-              "hidden": args.hidden, "layers": args.layers, "steps": args.steps, "lr": args.lr, "batch": args.batch,
+              "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers, "steps": args.steps,
+              "lr": args.lr, "batch": args.batch,
               "threads": torch.get_num_threads(), "models": rows}
     title = f"{recording.name}, {recording.seconds:.2f} s at {recording.rate} Hz, {args.steps} steps"
     record["figure"] = save_audio_figure(waveforms, recording.rate, str(args.out / "audio.png"), title)
@@ -96,13 +99,6 @@ def fit_audio(args: argparse.Namespace, recording: Recording) -> Dict:
 
 
 def run_fit_audio(args: argparse.Namespace) -> int:
-    """The ``fit-audio`` command: a missing default recording is one line on stderr, not a traceback."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        recording = load_recording(args.audio, args.seconds or None)
-    except RecordingNotInstalled as error:
-        print(f"siren-fused fit-audio: {error}", file=sys.stderr)
-        return 1
-    fit_audio(args, recording)
+    """The ``fit-audio`` command."""
+    fit_audio(args, load_recording(args.audio, args.seconds or None))
     return 0

@@ -16,15 +16,18 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ...chunked import Grid
+from ..baselines import SettingsError
+from ..user_errors import InputFileError, MissingInputFile, reading
 
 DEFAULT_RECORDING = "digits"
+AUDIO_FILE = "audio: a wav file or any audio file FFmpeg decodes"
 # "Zero" to "nine" spoken by one voice, 16 kHz: the counting the paper fits (its gt_counting.wav), as Debian
 # ships it for Asterisk. Decoded with PyAV (the experiments extra), since it is G.722, not a wav.
 DIGITS_PACKAGE = "asterisk-core-sounds-en-g722"
 DIGITS_FOLDER = Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
 
 
-class RecordingNotInstalled(FileNotFoundError):
+class RecordingNotInstalled(InputFileError):
     """The default recording's Debian package is missing; the message says how to install it."""
 
 
@@ -60,7 +63,7 @@ def decode_audio(path: Path, container_format: Optional[str] = None) -> Tuple[np
 
     with av.open(str(path), format=container_format) as container:
         if not container.streams.audio:
-            raise ValueError(f"audio {str(path)!r} has no audio stream")
+            raise InputFileError(f"{path}: has no audio stream; expected {AUDIO_FILE}")
         stream = container.streams.audio[0]
         # Planar floats keep the channels apart, to average them as read_wav does (FFmpeg's own downmix to mono
         # weighs them by 1/sqrt(2) instead).
@@ -86,19 +89,20 @@ def load_recording(source: str = DEFAULT_RECORDING, seconds: Optional[float] = N
     """The recording ``source`` (``digits``, a wav file, or any audio FFmpeg decodes), its first ``seconds``
     only when given, normalised to a largest magnitude of 1."""
     if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        raise SettingsError(f"seconds must be > 0, got {seconds!r}")
     if source == DEFAULT_RECORDING:
         samples, rate = spoken_digits()
     else:
         path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"audio {source!r} is neither a file nor {DEFAULT_RECORDING!r}")
-        samples, rate = read_wav(path) if path.suffix.lower() == ".wav" else decode_audio(path)
+        if not path.exists():
+            raise MissingInputFile(f"audio {source!r} is neither a file nor {DEFAULT_RECORDING!r}")
+        with reading(path, AUDIO_FILE):
+            samples, rate = read_wav(path) if path.suffix.lower() == ".wav" else decode_audio(path)
     if seconds is not None:
         samples = samples[:max(1, round(seconds * rate))]
     scale = float(np.abs(samples).max()) if len(samples) else 0.0
     if scale == 0.0:
-        raise ValueError(f"audio {source!r} is silent or empty: nothing to fit")
+        raise InputFileError(f"audio {source!r} is silent or empty: nothing to fit")
     return Recording((samples / scale).astype(np.float32), rate, scale, Path(source).name)
 
 

@@ -27,6 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ...modules import Siren
 from ..baselines import SettingsError, check_settings
+from ..command_options import add_option, count, real
+from ..command_parser import add_command
 from ..images.data import load_image
 from ..training_loop import FixedBatch, train
 from .jet_fit import ValueAndLaplacian, train_step
@@ -156,7 +158,7 @@ def fit_ddp(config: FitConfig, nproc: int) -> None:
     if nproc < 1:
         raise ValueError(f"nproc must be >= 1, got {nproc}")
     if config.device == "cuda" and nproc > torch.cuda.device_count():
-        raise ValueError(f"--nproc {nproc} needs as many GPUs, found {torch.cuda.device_count()}")
+        raise SettingsError(f"--nproc {nproc} needs as many GPUs, found {torch.cuda.device_count()}")
     init_method = f"tcp://127.0.0.1:{_free_loopback_port()}"
     mp.spawn(_spawned_rank, args=(nproc, init_method, config), nprocs=nproc, join=True)
 
@@ -170,19 +172,20 @@ def _fit_ddp_command(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``fit-ddp`` subcommand."""
     defaults = FitConfig()
-    parser = subparsers.add_parser("fit-ddp", help="fit one SIREN to an image across processes (DDP)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nproc", type=int, default=2, help="processes to spawn (ignored under torchrun)")
-    parser.add_argument("--side", type=int, default=defaults.side, help="cameraman downsampled to side x side")
-    parser.add_argument("--hidden-features", type=int, default=defaults.hidden_features)
-    parser.add_argument("--hidden-layers", type=int, default=defaults.hidden_layers)
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--laplacian-weight", type=float, default=defaults.laplacian_weight,
+    parser = add_command(subparsers, "fit-ddp", "fit one SIREN to an image across processes (DDP)", __doc__,
+                         _fit_ddp_command, ("tqdm", "skimage", "scipy"))
+    parser.add_argument("--nproc", type=count(1), default=2, help="processes to spawn (ignored under torchrun)")
+    add_option(parser, "size", defaults.side, dest="side", help="the cameraman downsampled to SIZE x SIZE pixels, "
+               "at most 512")
+    add_option(parser, "hidden_features", defaults.hidden_features)
+    add_option(parser, "hidden_layers", defaults.hidden_layers)
+    add_option(parser, "steps", defaults.steps, help="full-batch training steps (fit-ddp keeps no checkpoint)")
+    add_option(parser, "lr", defaults.lr)
+    parser.add_argument("--laplacian-weight", type=real(at_least=0), default=defaults.laplacian_weight,
                         help="weight of the Laplacian MSE relative to the target Laplacian's mean square")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--dtype", choices=("float32", "float64"), default=defaults.dtype)
+    add_option(parser, "seed", defaults.seed)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default=defaults.dtype,
+                        help="the network's and the data's floating-point type")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device,
                         help="cpu: gloo; cuda: NCCL, one GPU per process")
-    parser.add_argument("--output", default=defaults.output, help="where rank 0 saves the Siren's state dict")
-    parser.set_defaults(func=_fit_ddp_command, requires=("tqdm", "skimage", "scipy"))
+    add_option(parser, "out", defaults.output, dest="output", help="file where rank 0 saves the SIREN's state dict")

@@ -21,48 +21,50 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..command_options import add_run_options, format_step_time
+from ..command_options import add_run_options, count, format_step_time, real
+from ..command_parser import add_command
 from ..hypernet.commands import add_image_data_options
 from ..hypernet.data import load_split
-from ..training_loop import checkpoint_file
+from ..training_loop import checkpoint_files
 from .evaluation import evaluate
 from .figures import save_inner_step_figure
 from .training import FunctaConfig, time_training_steps, train_functa
 
 REQUIRED_MODULES = ("tqdm", "skimage", "matplotlib")  # progress bar, images, figure
 DEFAULTS = FunctaConfig()
-# (flag, config field, type, functa's value) of the size and schedule options.
-SIZE_OPTIONS = (("--hidden", "hidden", int, 512), ("--hidden-layers", "hidden_layers", int, 14),
-                ("--latent", "latent", int, 512), ("--w0", "w0", float, 30.0), ("--batch", "batch", int, 128),
-                ("--steps", "steps", int, 500000), ("--lr", "lr", float, 3e-6),
-                ("--inner-steps", "inner_steps", int, 3), ("--inner-lr", "inner_lr", float, 1e-2))
+# (flag, config field, type with its bounds, what it sets, functa's value) of the size and schedule options.
+SIZE_OPTIONS = (("--hidden-features", "hidden", count(1), "width of the shared SIREN's hidden layers", 512),
+                ("--hidden-layers", "hidden_layers", count(1), "hidden layers of the shared SIREN", 14),
+                ("--latent", "latent", count(1), "width of an image's latent code", 512),
+                ("--w0", "w0", real(above=0), "the SIREN's omega_0", 30.0),
+                ("--batch", "batch", count(1), "images per meta-learning step", 128),
+                ("--steps", "steps", count(1), "meta-learning steps", 500000),
+                ("--lr", "lr", real(above=0), "outer (meta) learning rate", 3e-6),
+                ("--inner-steps", "inner_steps", count(1), "inner SGD steps fitting an image's latent", 3),
+                ("--inner-lr", "inner_lr", real(above=0), "inner SGD learning rate", 1e-2))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``functa`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("functa", help="meta-learn a shift-modulated SIREN over images (functa)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "functa", "meta-learn a shift-modulated SIREN over images (functa)", __doc__,
+                         run_functa, REQUIRED_MODULES)
     add_image_data_options(parser, DEFAULTS.size, Path("outputs/functa"))
     training = parser.add_argument_group("training")
-    for flag, name, kind, paper in SIZE_OPTIONS:
-        training.add_argument(flag, type=kind, default=getattr(DEFAULTS, name),
-                              help=f"default %(default)s; functa {paper}")
+    for flag, name, kind, what, paper in SIZE_OPTIONS:
+        training.add_argument(flag, dest=name, type=kind, default=getattr(DEFAULTS, name),
+                              help=f"{what}; functa's: {paper}")
     add_run_options(training, DEFAULTS.checkpoint_every)
-    parser.add_argument("--figure-images", type=int, default=3, help="test images in the figure (default %(default)s)")
-    parser.set_defaults(func=run_functa, requires=REQUIRED_MODULES)
+    parser.add_argument("--figure-images", type=count(1), default=3, help="test images in the figure")
 
 
 def run_functa(args: argparse.Namespace) -> int:
     """The ``functa`` command: meta-learn (or resume), score on the test split by inner steps, write figure and JSON."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     split = load_split(args.dataset, args.size, args.images, args.test_fraction, args.test_photos)
-    args.out.mkdir(parents=True, exist_ok=True)
     config = FunctaConfig(channels=split.train.channels, size=args.size, seed=args.seed, backend=args.backend,
                           checkpoint_every=args.checkpoint_every,
-                          **{name: getattr(args, name) for _, name, _, _ in SIZE_OPTIONS})
-    run = train_functa(config, split.train, checkpoint_file(args.out, "functa", args.resume, args.restart),
-                       args.resume)
+                          **{name: getattr(args, name) for _, name, _, _, _ in SIZE_OPTIONS})
+    checkpoint = checkpoint_files(args.out, ["functa"], args.resume, args.restart)["functa"]
+    run = train_functa(config, split.train, checkpoint, args.resume)
     scores = evaluate(run.net, split.test, config.inner_lr, backend=args.backend)
     shown = sorted({int(i) for i in np.linspace(0, len(split.test) - 1, max(1, args.figure_images)).round()})
     source = str(args.images) if args.images is not None else args.dataset
@@ -72,7 +74,7 @@ def run_functa(args: argparse.Namespace) -> int:
     record = {"dataset": source, "size": args.size, "train_images": len(split.train), "test_images": len(split.test),
               "test_sources": sorted(set(split.test.sources)), "threads": torch.get_num_threads(), "figure": figure,
               "figure_images": shown, "psnr_db_by_inner_steps": psnr, "step": run.step, "losses": run.losses,
-              "train_seconds": float(sum(run.step_seconds)), "config": asdict(config),
+              "train_seconds": run.train_seconds, "config": asdict(config),
               "trained_parameters": sum(p.numel() for p in run.net.parameters())}
     if args.time_backends > 0:
         timings = time_training_steps(config, split.train, steps=args.time_backends)
@@ -82,7 +84,7 @@ def run_functa(args: argparse.Namespace) -> int:
                                    timing.mean_seconds, timing.steps))
     (args.out / "functa.json").write_text(json.dumps(record, indent=2))
     print("\ntest PSNR (dB) by inner steps")
-    print("".join(f"{steps:>8}" for steps in psnr) + f"{'steps':>8}{'train s, this run':>19}")
+    print("".join(f"{steps:>8}" for steps in psnr) + f"{'steps':>8}{'train s':>19}")
     print("".join(f"{value:>8.2f}" for value in psnr.values()) + f"{run.step:>8}{record['train_seconds']:>19.1f}")
     print(f"wrote {figure} and {args.out / 'functa.json'}")
     return 0

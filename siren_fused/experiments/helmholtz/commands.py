@@ -31,11 +31,12 @@ import numpy as np
 import torch
 
 from ..baselines import SettingsError
-from ..command_options import (add_evaluation_interval_option, add_preset_option, add_run_options,
-                              add_training_size_options, format_step_time)
+from ..command_options import (add_evaluation_interval_option, add_option, add_preset_option, add_run_options,
+                              add_training_size_options, count, format_step_time, real)
+from ..command_parser import add_command
 from ..convergence_figure import save_convergence_figure
 from ..field_figures import Panel, RowStyle, save_panel_grid
-from ..training_loop import Evaluation, checkpoint_file, format_record
+from ..training_loop import Evaluation, checkpoint_files
 from .evaluation import compare_to_analytic, grid_points, predict_field
 from .problem import VELOCITIES, source_position
 from .training import HelmholtzConfig, time_training_steps, train_helmholtz
@@ -50,38 +51,34 @@ PAPER_SETTINGS = {"hidden_features": 256, "hidden_layers": 3, "points": 52_900, 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``helmholtz`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("helmholtz", help="solve the 2-D Helmholtz equation with a point source and a "
-                                   "PML; SIREN vs ReLU and tanh against the analytic solution",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "helmholtz", "solve the 2-D Helmholtz equation with a point source and a PML; "
+                         "SIREN vs ReLU and tanh against the analytic solution", __doc__, run_helmholtz,
+                         ("tqdm", "scipy", "matplotlib"))
     defaults = HelmholtzConfig()
     problem = parser.add_argument_group("problem")
     problem.add_argument("--velocity", choices=VELOCITIES, default=defaults.velocity,
                          help="medium: uniform (scored against the analytic solution), or a slower square or "
-                              "disc with the source at (-0.35, 0) (default %(default)s)")
-    problem.add_argument("--inner-fraction", type=float, default=defaults.inner_fraction,
+                              "disc with the source at (-0.35, 0)")
+    problem.add_argument("--inner-fraction", type=real(at_least=0, at_most=1), default=defaults.inner_fraction,
                          help="fraction of the points away from the source drawn inside the layer, |x|, |y| < 0.5 "
-                              "(default %(default)s; 0 is the release's uniform sampling)")
-    problem.add_argument("--absorption", type=float, default=defaults.absorption,
+                              "(0 is the release's uniform sampling)")
+    problem.add_argument("--absorption", type=real(at_least=0), default=defaults.absorption,
                          help="curriculum: the medium absorbs at first, k^2 (1 - i eps), eps falling linearly from "
                               "this to 0 over --absorption-steps; it leads the network to the outgoing wave "
-                              "(default %(default)s; 0 is the release's lossless medium throughout)")
-    problem.add_argument("--absorption-steps", type=int, default=defaults.absorption_steps,
-                         help="steps over which the absorption falls to 0 (default %(default)s)")
-    problem.add_argument("--out", type=Path, default=Path("outputs/helmholtz"),
-                         help="output folder (default %(default)s)")
+                              "(0: the release's lossless medium throughout)")
+    problem.add_argument("--absorption-steps", type=count(0), default=defaults.absorption_steps,
+                         help="steps over which the absorption falls to 0")
+    add_option(problem, "out", Path("outputs/helmholtz"))
     training = parser.add_argument_group("training")
-    training.add_argument("--models", nargs="+", choices=sorted(MODEL_TITLES), default=["siren", "relu", "tanh"],
-                          help="networks to train (default %(default)s)")
+    add_option(training, "models", ["siren", "relu", "tanh"], choices=sorted(MODEL_TITLES), nargs="+")
     add_training_size_options(training, defaults, PAPER_SETTINGS)
     add_run_options(training, defaults.checkpoint_every)
     output = parser.add_argument_group("evaluation")
-    output.add_argument("--resolution", type=int, default=200,
-                        help="evaluation and figure grid size (default %(default)s)")
+    add_option(output, "resolution", 200, help="evaluation and figure grid points per side")
     add_evaluation_interval_option(output)
-    output.add_argument("--no-figure", action="store_true", help="skip the PNG figures")
+    add_option(output, "no_figure", help="skip the PNG figures")
     add_preset_option(parser, PRESETS, "long: the SIREN alone, trained for the half hour of a 2-core CPU that "
                       "solves the problem (benchmarks/RESULTS.md; options given too override it)")
-    parser.set_defaults(func=run_helmholtz, requires=("tqdm", "scipy", "matplotlib"))
 
 
 def _config_for(model: str, args: argparse.Namespace) -> HelmholtzConfig:
@@ -122,20 +119,18 @@ def _evaluation(args: argparse.Namespace, position) -> Optional[Evaluation]:
 
 def run_helmholtz(args: argparse.Namespace) -> int:
     """The ``helmholtz`` command."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    configs = {model: _config_for(model, args) for model in args.models}  # every setting checked before training
     position = source_position(args.velocity)
     evaluation = _evaluation(args, position)
+    checkpoints = checkpoint_files(args.out, args.models, args.resume, args.restart)
     results: Dict[str, Dict[str, object]] = {}
     fields: Dict[str, np.ndarray] = {}
     exact = mask = None
-    for model in args.models:
-        config = _config_for(model, args)
-        checkpoint = checkpoint_file(args.out, model, args.resume, args.restart)
-        result = train_helmholtz(config, checkpoint, resume=args.resume, evaluation=evaluation)
+    for model, config in configs.items():
+        result = train_helmholtz(config, checkpoints[model], resume=args.resume, evaluation=evaluation)
         timed = sorted(result.step_seconds)
         record: Dict[str, object] = {"config": dataclasses.asdict(config), "step": result.step,
-                                     "losses": result.losses,
+                                     "losses": result.losses, "train_seconds": result.train_seconds,
                                      "median_step_seconds": timed[len(timed) // 2] if timed else None,
                                      "history": result.history}
         if args.velocity == "uniform":
@@ -154,7 +149,6 @@ def run_helmholtz(args: argparse.Namespace) -> int:
         for timing in timings.values():
             print(format_step_time(f"SIREN step time, {timing.backend:9}", timing.median_seconds, timing.mean_seconds,
                                    timing.steps))
-    args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         rows, styles = _figure_rows(fields, exact, mask)
         save_panel_grid(rows, styles, str(args.out / "helmholtz.png"),

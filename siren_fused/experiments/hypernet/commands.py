@@ -12,7 +12,8 @@ them against the reference (``functional_call`` under ``vmap``).
 
 The paper's settings (CelebA at 32 x 32, its ``train_img_neural_process.py``): decoder 2 -> 256 x 3 -> 3, latent
 and hypernetwork 256 wide, 100 images a batch, Adam at 5e-5, 401 epochs (about 650,000 steps; a GPU job):
-``--decoder-hidden 256 --decoder-layers 3 --latent 256 --hyper-hidden 256 --batch 100 --lr 5e-5 --steps 650000``.
+``--decoder-hidden 256 --decoder-layers 3 --latent 256 --hyper-hidden 256 --batch 100 --lr 5e-5 --steps
+650000``.
 The defaults train a 2 -> 64 x 2 -> 3 decoder from a 128-wide latent and hypernetwork, 32 images a batch, for
 1,500 steps at 2e-4: minutes per model on a CPU.
 """
@@ -28,8 +29,10 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ..command_options import add_run_options, format_step_time
-from ..training_loop import checkpoint_file
+from ..baselines import SettingsError
+from ..command_options import add_option, add_run_options, count, format_step_time, real
+from ..command_parser import add_command
+from ..training_loop import checkpoint_files
 from .data import DATASETS, PHOTOS, TEST_PHOTOS, Split, load_split
 from .evaluation import CONTEXT_COUNTS, context_mean_psnr, evaluate
 from .figures import save_context_figure
@@ -38,12 +41,13 @@ from .training import HypernetConfig, time_training_steps, train_hypernet
 
 REQUIRED_MODULES = ("tqdm", "skimage", "matplotlib")  # progress bar, images, figure
 DEFAULTS = HypernetConfig()
-# (flag, config field, type, the paper's value) of the size and schedule options.
-SIZE_OPTIONS = (("--decoder-hidden", "decoder_hidden", int, 256), ("--decoder-layers", "decoder_layers", int, 3),
-                ("--latent", "latent", int, 256), ("--hyper-hidden", "hyper_hidden", int, 256),
-                ("--batch", "batch", int, 100), ("--steps", "steps", int, "about 650,000"),
-                ("--lr", "lr", float, 5e-5), ("--context-min", "context_min", int, 10),
-                ("--context-max", "context_max", int, 200))
+# (flag, config field, bounds, what it sets, the paper's value) of the size and schedule options only hypernet has.
+SIZE_OPTIONS = (("--decoder-hidden", "decoder_hidden", count(1), "the decoder's hidden width", 256),
+                ("--decoder-layers", "decoder_layers", count(0), "the decoder's hidden layers", 3),
+                ("--latent", "latent", count(1), "width of the latent code", 256),
+                ("--hyper-hidden", "hyper_hidden", count(1), "the hypernetwork's hidden width", 256),
+                ("--context-min", "context_min", count(1), "fewest context pixels of a training image", 10),
+                ("--context-max", "context_max", count(1), "most context pixels of a training image", 200))
 
 
 def add_image_data_options(parser: argparse.ArgumentParser, size: int, out: Path) -> None:
@@ -52,70 +56,74 @@ def add_image_data_options(parser: argparse.ArgumentParser, size: int, out: Path
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default="photos",
                       help=f"photos: tiles of scikit-image's colour photos {', '.join(PHOTOS)}, the test split the "
-                           "tiles of --test-photos; faces: the 100 grey LFW faces in scikit-image "
-                           "(default %(default)s)")
+                           "tiles of --test-photos; faces: the 100 grey LFW faces in scikit-image")
     data.add_argument("--images", type=Path, default=None,
-                      help="a folder of your images instead (one image per file, centre-cropped and resized)")
+                      help="a folder of your images instead (one image per file, centre-cropped and resized) "
+                           "(default: --dataset)")
     data.add_argument("--test-photos", nargs="+", choices=PHOTOS, default=list(TEST_PHOTOS), metavar="PHOTO",
-                      help="photos held out for testing (default %(default)s)")
-    data.add_argument("--test-fraction", type=float, default=0.2,
-                      help="faces or --images: the fraction of images held out for testing (default %(default)s)")
-    data.add_argument("--size", type=int, default=size, help="image side in pixels (default %(default)s)")
-    data.add_argument("--out", type=Path, default=out, help="output folder (default %(default)s)")
+                      help="photos held out for testing")
+    data.add_argument("--test-fraction", type=real(above=0, at_most=0.99), default=0.2,
+                      help="faces or --images: the fraction of images held out for testing")
+    add_option(data, "size", size, paper=32)
+    add_option(data, "out", out)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``hypernet`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("hypernet", help="predict SIRENs from sparse pixels with a hypernetwork (Fig. 6)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "hypernet", "predict SIRENs from sparse pixels with a hypernetwork (Fig. 6)",
+                         __doc__, run_hypernet, REQUIRED_MODULES)
     add_image_data_options(parser, DEFAULTS.size, Path("outputs/hypernet"))
 
     training = parser.add_argument_group("training")
-    training.add_argument("--models", nargs="+", choices=DECODERS, default=list(DECODERS),
-                          help="decoders to predict, each with its own encoder and hypernetwork (default: all)")
-    for flag, name, kind, paper in SIZE_OPTIONS:
-        training.add_argument(flag, type=kind, default=getattr(DEFAULTS, name),
-                              help=f"default %(default)s; paper {paper}")
+    add_option(training, "models", list(DECODERS), choices=DECODERS, nargs="+",
+               help="decoders to predict, each with its own encoder and hypernetwork")
+    for flag, name, kind, what, paper in SIZE_OPTIONS:
+        training.add_argument(flag, type=kind, default=getattr(DEFAULTS, name), help=f"{what}; the paper's: {paper}")
+    add_option(training, "batch", DEFAULTS.batch, help="training images per step, drawn at random; 0: as many as "
+               "there are training images", paper=100)
+    add_option(training, "steps", DEFAULTS.steps, paper="about 650,000")
+    add_option(training, "lr", DEFAULTS.lr, paper="5e-5")
     add_run_options(training, DEFAULTS.checkpoint_every)
-    parser.add_argument("--figure-images", type=int, default=2, help="test images in the figure (default %(default)s)")
-    parser.set_defaults(func=run_hypernet, requires=REQUIRED_MODULES)
+    parser.add_argument("--figure-images", type=count(1), default=2, help="test images in the figure")
 
 
-def _config(model: str, args: argparse.Namespace, channels: int) -> HypernetConfig:
-    sizes = {name: getattr(args, name) for _, name, _, _ in SIZE_OPTIONS}
+def _config(model: str, args: argparse.Namespace, channels: int, train_images: int) -> HypernetConfig:
+    """The model's config; ``--batch 0`` becomes the ``train_images`` count."""
+    sizes = {name: getattr(args, name) for _, name, _, _, _ in SIZE_OPTIONS}
     return HypernetConfig(decoder=model, channels=channels, size=args.size, seed=args.seed, backend=args.backend,
-                          checkpoint_every=args.checkpoint_every, **sizes, **{
+                          checkpoint_every=args.checkpoint_every, steps=args.steps, lr=args.lr,
+                          batch=args.batch or train_images, **sizes, **{
                               name: getattr(DEFAULTS, name) for name in ("latent_weight", "parameter_weight",
                                                                           "max_grad_norm", "encoder_layers")})
 
 
 def _print_table(rows: List[Dict], context_mean: Dict[str, float]) -> None:
-    counts = [str(count) for count in CONTEXT_COUNTS]
+    counts = [str(pixels) for pixels in CONTEXT_COUNTS]
     print("\ntest PSNR (dB) by number of context pixels")
-    print(f"{'decoder':<14}" + "".join(f"{count:>8}" for count in counts) + f"{'steps':>8}{'train s, this run':>19}")
+    print(f"{'decoder':<14}" + "".join(f"{pixels:>8}" for pixels in counts) + f"{'steps':>8}{'train s':>9}")
     for row in rows:
-        print(f"{DECODER_TITLES[row['model']]:<14}" + "".join(f"{row['psnr_db'][count]:>8.2f}" for count in counts)
-              + f"{row['step']:>8}{row['train_seconds']:>19.1f}")
-    print(f"{'context mean':<14}" + "".join(f"{context_mean[count]:>8.2f}" for count in counts)
+        print(f"{DECODER_TITLES[row['model']]:<14}" + "".join(f"{row['psnr_db'][pixels]:>8.2f}" for pixels in counts)
+              + f"{row['step']:>8}{row['train_seconds']:>9.1f}")
+    print(f"{'context mean':<14}" + "".join(f"{context_mean[pixels]:>8.2f}" for pixels in counts)
           + "   (each image flat at its context's mean colour)")
 
 
 def run_hypernet(args: argparse.Namespace) -> int:
     """The ``hypernet`` command: train (or resume) each model, score it on the test split, write figure and JSON."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    if not args.context_min <= args.context_max <= args.size ** 2:
+        raise SettingsError(f"context pixels must satisfy --context-min <= --context-max <= --size squared "
+                            f"({args.size ** 2}), got {args.context_min} and {args.context_max}")
     split: Split = load_split(args.dataset, args.size, args.images, args.test_fraction, args.test_photos)
-    args.out.mkdir(parents=True, exist_ok=True)
+    configs = {model: _config(model, args, split.train.channels, len(split.train)) for model in args.models}
+    checkpoints = checkpoint_files(args.out, args.models, args.resume, args.restart)
     rows, scores = [], {}
-    for model in args.models:
-        config = _config(model, args, split.train.channels)
-        path = checkpoint_file(args.out, model, args.resume, args.restart)
-        run = train_hypernet(config, split.train, path, args.resume)
+    for model, config in configs.items():
+        run = train_hypernet(config, split.train, checkpoints[model], args.resume)
         scores[DECODER_TITLES[model]] = result = evaluate(run.net, split.test, seed=args.seed)
         parameters = sum(p.numel() for p in run.net.parameters() if p.requires_grad)
         decoder_parameters = sum(p.numel() for p in run.net.decoder.parameters())
         rows.append({"model": model, "psnr_db": result.mean_psnr(), "step": run.step, "losses": run.losses,
-                     "train_seconds": float(sum(run.step_seconds)),  # this run's steps only
+                     "train_seconds": run.train_seconds,
                      "trained_parameters": parameters,
                      "decoder_parameters": decoder_parameters, "config": asdict(config)})
     shown = sorted({int(i) for i in np.linspace(0, len(split.test) - 1, max(1, args.figure_images)).round()})
@@ -128,7 +136,7 @@ def run_hypernet(args: argparse.Namespace) -> int:
               "figure": figure, "figure_images": shown, "models": rows,
               "context_mean_psnr_db": context_mean}
     if args.time_backends > 0:
-        timings = time_training_steps(_config("siren", args, split.train.channels), split.train,
+        timings = time_training_steps(_config("siren", args, split.train.channels, len(split.train)), split.train,
                                       steps=args.time_backends)
         record["siren_step_time"] = {backend: asdict(timing) for backend, timing in timings.items()}
         for timing in timings.values():

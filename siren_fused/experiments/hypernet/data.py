@@ -21,8 +21,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..images.data import pixel_grid
+from ..images.data import IMAGE_FILE, pixel_grid
 from ..training_loop import SeededBatches
+from ..user_errors import InputFileError, reading
 
 DATASETS = ("photos", "faces")
 # scikit-image's colour photos that load without a download (chelsea and cat are the same photo: one of them).
@@ -135,7 +136,7 @@ def split_by_source(images: ImageSet, test_fraction: float, seed: int = 0) -> Sp
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     names = sorted(set(images.sources))
     if len(names) < 2:
-        raise ValueError(f"a train/test split needs at least 2 images, got {len(names)}")
+        raise InputFileError(f"a train/test split needs at least 2 images, got {len(names)}")
     order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
     count = min(len(names) - 1, max(1, round(test_fraction * len(names))))
     test_names = {names[i] for i in order[:count]}
@@ -155,15 +156,21 @@ def load_faces(size: int) -> ImageSet:
 
 def load_folder(folder: Path, size: int) -> ImageSet:
     """Every image file in ``folder`` (not its subfolders), RGB, centre-cropped square and resized to ``size``."""
-    import skimage.io
-
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"images folder {str(folder)!r} does not exist")
+        raise InputFileError(f"images folder {str(folder)!r} does not exist (or is not a folder)")
     files = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ValueError(f"images folder {str(folder)!r} has no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return _image_set({path.name: _square_resized(_as_rgb(skimage.io.imread(path)), size)[None] for path in files})
+        raise InputFileError(f"images folder {str(folder)!r} has no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return _image_set({path.name: _read_image(path, size) for path in files})
+
+
+def _read_image(path: Path, size: int) -> np.ndarray:
+    """One image file as ``[1, size, size, 3]``, or an :class:`InputFileError` naming it."""
+    import skimage.io
+
+    with reading(path, IMAGE_FILE):
+        return _square_resized(_as_rgb(skimage.io.imread(path)), size)[None]
 
 
 def load_split(dataset: str, size: int, images: Optional[Path] = None, test_fraction: float = 0.2,

@@ -13,6 +13,8 @@ from typing import Tuple
 import numpy as np
 import torch
 
+from ..user_errors import InputFileError, reading
+
 # scipy and scikit-image are imported where used: they come with the experiments extra, and the
 # command line must list its commands without it.
 
@@ -23,11 +25,19 @@ TARGET_SCALINGS = ("paper", "unit")
 SOBEL_GAIN = 8.0
 
 
+IMAGE_FILE = "an image file (PNG, JPEG, TIFF, BMP, ...)"
+# scikit-image's sample images that come with its wheel (others download on first use), taken by name.
+SAMPLE_IMAGES = ("astronaut", "brick", "camera", "cat", "chelsea", "checkerboard", "clock", "coffee", "coins",
+                 "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
+                 "moon", "page", "rocket", "text")
+
+
 def load_image(source: str, size: int) -> np.ndarray:
     """A square grey image in [-1, 1], ``size`` x ``size``.
 
-    ``source`` is a path to any image file, or the name of a scikit-image sample (``camera``, ``astronaut``,
-    ``coffee``, ...). Non-square images are centre-cropped first, so the pixels stay square.
+    ``source`` is a path to any image file, or the name of a scikit-image sample (:data:`SAMPLE_IMAGES`); a
+    file that is missing, empty or not an image raises an :class:`InputFileError` naming it. Non-square images
+    are centre-cropped first, so the pixels stay square.
     """
     import skimage.color
     import skimage.data
@@ -35,13 +45,16 @@ def load_image(source: str, size: int) -> np.ndarray:
     import skimage.transform
     import skimage.util
 
-    if os.path.exists(source):
-        raw = skimage.io.imread(source)
-    elif hasattr(skimage.data, source) and callable(getattr(skimage.data, source)):
-        raw = getattr(skimage.data, source)()
+    if source in SAMPLE_IMAGES:
+        raw = np.asarray(getattr(skimage.data, source)())
+    elif not os.path.exists(source) and not os.path.splitext(source)[1]:
+        raise InputFileError(f"image {source!r} is neither a file nor a scikit-image sample "
+                             f"({', '.join(SAMPLE_IMAGES)})")
     else:
-        raise ValueError(f"image {source!r} is neither a file nor a scikit-image sample (e.g. camera, coffee)")
-    raw = np.asarray(raw)
+        with reading(source, IMAGE_FILE):
+            raw = np.asarray(skimage.io.imread(source))
+            if raw.ndim not in (2, 3) or min(raw.shape[:2]) < 1:
+                raise InputFileError(f"{source}: not an image (decoded to an array of shape {list(raw.shape)})")
     if raw.ndim == 3:
         raw = skimage.color.rgb2gray(raw[..., :3])  # drops alpha; returns floats in [0, 1]
     grey = skimage.util.img_as_float(raw)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Dict, Optional
+from pathlib import Path
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -18,7 +19,7 @@ from ...jet import jet
 from ...jet_types import Jet
 from ...modules import Siren
 from ..signal_fit import SampleBatches
-from ..training_loop import time_backend_steps, train
+from ..training_loop import fit, time_backend_steps
 
 TASK_ORDERS: Dict[str, int] = {"fit": 0, "grad": 1, "laplacian": 2}
 EVALUATION_CHUNK = 8192  # pixels per jet call when evaluating: bounds memory at 512x512 and above
@@ -45,9 +46,11 @@ def task_loss(net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, task:
 
 @dataclass
 class TrainingRun:
-    """A trained net, the wall time of its training loop and its last loss."""
+    """A trained net, the step it reached, the wall time of its training loop over every run that led there, and
+    its last loss."""
 
     net: torch.nn.Module
+    step: int
     seconds: float
     final_loss: float
 
@@ -68,14 +71,19 @@ def _task_step(coords: torch.Tensor, target: torch.Tensor, task: str):
 
 
 def train_image_network(net: torch.nn.Module, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int,
-                        lr: float, batch: int, backend: str = "fused", seed: int = 0,
-                        label: str = "train") -> TrainingRun:
-    """Adam on ``task_loss`` for ``steps`` steps, with a progress bar showing the loss."""
+                        lr: float, batch: int, backend: str = "auto", seed: int = 0, label: str = "train",
+                        checkpoint_path: Optional[Path] = None, checkpoint_every: int = 100,
+                        settings: Optional[Dict[str, Any]] = None, resume: bool = False) -> TrainingRun:
+    """Adam on ``task_loss`` for ``steps`` steps, with a progress bar showing the loss. With ``checkpoint_path``,
+    saves every ``checkpoint_every`` steps (and at the end and on Ctrl-C) with ``settings``, which a resumed
+    checkpoint (``resume``) must share."""
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     step = _task_step(coords, target, task)
-    run = train(lambda index: step(net, optimiser, index, backend), SampleBatches(coords.shape[0], batch, seed),
-                steps, label=label)
-    return TrainingRun(net, run.seconds, run.losses.get("loss", float("nan")))
+    settings = dict(settings or {})
+    run = fit(net, optimiser, lambda index: step(net, optimiser, index, backend),
+              SampleBatches(coords.shape[0], batch, seed), steps, checkpoint_path, checkpoint_every, settings,
+              tuple(settings), resume, label=label)
+    return TrainingRun(net, run.step, run.train_seconds, run.losses.get("loss", float("nan")))
 
 
 def time_backends_per_step(net: Siren, coords: torch.Tensor, target: torch.Tensor, task: str, steps: int,

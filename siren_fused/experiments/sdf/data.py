@@ -18,8 +18,10 @@ import numpy as np
 import torch
 
 from ..training_loop import SeededBatches
+from ..user_errors import InputFileError, MissingInputFile, reading
 
 SUPPORTED_SUFFIXES = (".ply", ".obj", ".off", ".xyz")
+SURFACE_FILE = "a mesh (.ply, .obj, .off) or an oriented point cloud (.xyz 'x y z nx ny nz', .ply with normals)"
 MESH_SUFFIXES = (".ply", ".obj", ".off")
 
 
@@ -51,7 +53,7 @@ def default_surface_path() -> Path:
     try:
         root = importlib.resources.files("pymeshfix")
     except ModuleNotFoundError as error:
-        raise FileNotFoundError(
+        raise MissingInputFile(
             "the default surface is the Stanford bunny from the pymeshfix wheel: `pip install pymeshfix`, "
             "or pass a mesh or point cloud file"
         ) from error
@@ -63,7 +65,7 @@ def _unit_normals(points: np.ndarray, normals: np.ndarray, source: Path) -> Orie
     lengths = np.linalg.norm(normals, axis=1)
     valid = np.isfinite(lengths) & (lengths > 1e-12) & np.isfinite(points).all(axis=1)
     if not valid.any():
-        raise ValueError(f"{source}: no point has a finite, non-zero normal")
+        raise InputFileError(f"{source}: no point has a finite, non-zero normal")
     return OrientedPoints(points[valid], normals[valid] / lengths[valid, None])
 
 
@@ -71,11 +73,11 @@ def _load_xyz(path: Path) -> OrientedPoints:
     try:
         table = np.loadtxt(path, ndmin=2, dtype=np.float64)
     except ValueError as error:
-        raise ValueError(f"{path}: not a whitespace-separated table of numbers ({error})") from error
+        raise InputFileError(f"{path}: not a whitespace-separated table of numbers ({error})") from error
     if table.size == 0:
-        raise ValueError(f"{path}: the file holds no points")
+        raise InputFileError(f"{path}: the file holds no points")
     if table.shape[1] != 6:
-        raise ValueError(
+        raise InputFileError(
             f"{path}: an .xyz point cloud needs 6 columns 'x y z nx ny nz' (normals are required), "
             f"got {table.shape[1]} columns"
         )
@@ -88,7 +90,7 @@ def _ply_vertex_normals(cloud: "trimesh.PointCloud", path: Path) -> np.ndarray:
     # ASCII PLY gives a dict of columns, binary PLY a structured array: both index by property name.
     names = vertex.keys() if isinstance(vertex, dict) else getattr(getattr(vertex, "dtype", None), "names", None)
     if not {"nx", "ny", "nz"} <= set(names or ()):
-        raise ValueError(f"{path}: a point cloud without faces needs vertex normals 'nx ny nz'")
+        raise InputFileError(f"{path}: a point cloud without faces needs vertex normals 'nx ny nz'")
     return np.stack([vertex[name] for name in ("nx", "ny", "nz")], axis=1).reshape(-1, 3).astype(np.float64)
 
 
@@ -98,19 +100,19 @@ def _load_with_trimesh(path: Path, surface_samples: int, seed: int) -> OrientedP
     try:
         loaded = trimesh.load(str(path), force=None, process=False)
     except Exception as error:  # trimesh raises many types for malformed files
-        raise ValueError(f"{path}: trimesh could not read it ({type(error).__name__}: {error})") from error
+        raise InputFileError(f"{path}: trimesh could not read it ({type(error).__name__}: {error})") from error
     if isinstance(loaded, trimesh.Scene):
         if not loaded.geometry:
-            raise ValueError(f"{path}: the file holds no geometry")
+            raise InputFileError(f"{path}: the file holds no geometry")
         loaded = loaded.dump(concatenate=True)
     if isinstance(loaded, trimesh.Trimesh) and len(loaded.faces) > 0:
         if loaded.area <= 0:
-            raise ValueError(f"{path}: the mesh has zero surface area")
+            raise InputFileError(f"{path}: the mesh has zero surface area")
         points, face_index = trimesh.sample.sample_surface(loaded, surface_samples, seed=seed)
         return _unit_normals(np.asarray(points, np.float64), loaded.face_normals[face_index], path)
     vertices = np.asarray(getattr(loaded, "vertices", np.empty((0, 3))), np.float64).reshape(-1, 3)
     if len(vertices) == 0:
-        raise ValueError(f"{path}: the file holds no points")
+        raise InputFileError(f"{path}: the file holds no points")
     return _unit_normals(vertices, _ply_vertex_normals(loaded, path), path)
 
 
@@ -125,20 +127,21 @@ def load_oriented_points(path: Optional[Union[str, Path]] = None, surface_sample
         seed: seed of that sampling.
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: unsupported extension, empty file, or a point cloud without normals.
+        MissingInputFile: the file does not exist.
+        InputFileError: unsupported extension, an empty or unreadable file, one that does not decode, or a point
+            cloud without normals.
     """
     source = default_surface_path() if path is None else Path(path)
     if not source.is_file():
-        raise FileNotFoundError(f"surface file not found: {source}")
+        raise MissingInputFile(f"surface file not found: {source}")
     suffix = source.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ValueError(f"{source}: unsupported extension {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+        raise InputFileError(f"{source}: unsupported extension {suffix!r}; expected one of "
+                             f"{', '.join(SUPPORTED_SUFFIXES)}")
     if source.stat().st_size == 0:
-        raise ValueError(f"{source}: the file is empty")
-    if suffix == ".xyz":
-        return _load_xyz(source)
-    return _load_with_trimesh(source, surface_samples, seed)
+        raise InputFileError(f"{source}: the file is empty")
+    with reading(source, SURFACE_FILE):
+        return _load_xyz(source) if suffix == ".xyz" else _load_with_trimesh(source, surface_samples, seed)
 
 
 def normalise_to_unit_cube(surface: OrientedPoints) -> OrientedPoints:
@@ -150,7 +153,7 @@ def normalise_to_unit_cube(surface: OrientedPoints) -> OrientedPoints:
     centred = surface.points - surface.points.mean(axis=0, keepdims=True)
     low, high = centred.min(), centred.max()
     if high - low <= 0:
-        raise ValueError("the surface points all coincide: nothing to fit")
+        raise InputFileError("the surface points all coincide: nothing to fit")
     return OrientedPoints((centred - low) / (high - low) * 2.0 - 1.0, surface.normals)
 
 

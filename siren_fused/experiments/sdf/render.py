@@ -39,10 +39,12 @@ def _face_colours(mesh: "trimesh.Trimesh", elevation: float, azimuth: float) -> 
     return np.clip(brightness[:, None] * BASE_COLOUR, 0.0, 1.0)
 
 
-def render_meshes(meshes: Dict[str, "trimesh.Trimesh"], path: Union[str, Path],
-                  views: Sequence[Tuple[float, float]] = DEFAULT_VIEWS, panel_inches: float = 2.4,
-                  dpi: int = 90, bound: float = 1.0) -> Path:
-    """One row per named mesh, one column per ``(elevation, azimuth)`` view; writes a PNG to ``path``."""
+TITLE_INCHES = 0.3  # above each row: its title in 9-point type, whatever the number of rows
+
+
+def mesh_figure(meshes: Dict[str, "trimesh.Trimesh"], views: Sequence[Tuple[float, float]] = DEFAULT_VIEWS,
+                panel_inches: float = 2.4, bound: float = 1.0) -> "matplotlib.figure.Figure":
+    """One row per named mesh, titled by its name, one column per ``(elevation, azimuth)`` view."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +54,8 @@ def render_meshes(meshes: Dict[str, "trimesh.Trimesh"], path: Union[str, Path],
     if not meshes:
         raise ValueError("render_meshes needs at least one mesh")
     rows, columns = len(meshes), len(views)
-    figure = plt.figure(figsize=(panel_inches * columns, panel_inches * rows))
+    height = (panel_inches + TITLE_INCHES) * rows
+    figure = plt.figure(figsize=(panel_inches * columns, height))
     for row, (title, mesh) in enumerate(meshes.items()):
         for column, (elevation, azimuth) in enumerate(views):
             axes = figure.add_subplot(rows, columns, row * columns + column + 1, projection="3d")
@@ -64,7 +67,19 @@ def render_meshes(meshes: Dict[str, "trimesh.Trimesh"], path: Union[str, Path],
             axes.set_axis_off()
             if column == 0:
                 axes.set_title(title, fontsize=9, loc="left")
-    figure.subplots_adjust(left=0, right=1, bottom=0, top=0.93, wspace=0, hspace=0.05)
+    # The title band is fixed in inches: as a fraction of the figure, a one-row figure's was too thin for it.
+    figure.subplots_adjust(left=0, right=1, bottom=0, top=1 - TITLE_INCHES / height, wspace=0,
+                           hspace=TITLE_INCHES / panel_inches)
+    return figure
+
+
+def render_meshes(meshes: Dict[str, "trimesh.Trimesh"], path: Union[str, Path],
+                  views: Sequence[Tuple[float, float]] = DEFAULT_VIEWS, panel_inches: float = 2.4,
+                  dpi: int = 90, bound: float = 1.0) -> Path:
+    """:func:`mesh_figure` of ``meshes`` written as a PNG to ``path``."""
+    import matplotlib.pyplot as plt
+
+    figure = mesh_figure(meshes, views, panel_inches, bound)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi)

