@@ -78,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_evaluation_interval_option(output)
     add_option(output, "no_figure", help="skip the PNG figures")
     add_preset_option(parser, PRESETS, "long: the SIREN alone, trained for the half hour of a 2-core CPU that "
-                      "solves the problem (benchmarks/RESULTS.md; options given too override it)")
+                      "solves the problem (benchmarks/RESULTS.md; options given too override it; default: none, each "
+                      "option's own default)")
 
 
 def _config_for(model: str, args: argparse.Namespace) -> HelmholtzConfig:

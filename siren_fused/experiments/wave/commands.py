@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_evaluation_interval_option(evaluation)
     add_option(evaluation, "no_figure", help="skip the PNG figures")
     add_preset_option(parser, PRESETS, "long: the paper's pulse, with the pulse-width curriculum, for the CPU "
-                      "(benchmarks/RESULTS.md; options given too override it)")
+                      "(benchmarks/RESULTS.md; options given too override it; default: none, each option's own default)")
 
 
 def _config(args: argparse.Namespace) -> WaveConfig:
