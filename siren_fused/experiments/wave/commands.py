@@ -11,7 +11,7 @@ backend with the residual from the full Hessian instead of the weighted Laplacia
 The defaults finish in minutes on a CPU, with a pulse 4.5 times as wide as the paper's (at this size the
 paper's is not learned). ``--preset long`` trains on the paper's pulse, starting from the default pulse and
 narrowing it to the paper's over the first half of 8,000 steps (``--wide-pulse-variance``, ``--narrowing``), the
-error printed every 1,000 steps: the best run measured here, a relative L2 error of 0.04 at t = 0 and about 0.55
+error printed every 1,000 steps: the best run measured here, a relative L2 error of 0.03 at t = 0 and about 0.55
 at t = 0.1 to 0.4 (benchmarks/RESULTS.md). The paper's pulse, network and schedule are ``--pulse-variance 5e-4
 --hidden-features 512 --points 115600 --lr 2e-5 --final-lr-ratio 1 --steps 100000 --window-growth 1`` (a GPU
 job).
