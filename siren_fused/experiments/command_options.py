@@ -150,11 +150,6 @@ def format_step_time(label: str, median_seconds: float, mean_seconds: float, ste
     return f"{label}: median {median_seconds * 1e3:.1f} ms (mean {mean_seconds * 1e3:.1f} ms, {steps} steps)"
 
 
-def add_evaluation_interval_option(group: argparse._ActionsContainer) -> None:
-    """--eval-every: score the model against the reference solution every so many steps while it trains."""
-    add_option(group, "eval_every", 0)
-
-
 class PresetAction(argparse.Action):
     """``--preset NAME``: fills in a named set of option values.
 

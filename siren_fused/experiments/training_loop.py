@@ -85,6 +85,23 @@ class SeededBatches:
         self.generator.set_state(state["generator"])
 
 
+class ScheduledBatches(SeededBatches):
+    """Base of seeded batch sources whose batches follow a schedule over the batches drawn so far (a growing time
+    window, a curriculum): ``drawn`` counts them, subclasses add 1 in ``next()``, and it is saved with the
+    generator so that a resumed run continues the schedule where it stopped."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.drawn = 0
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {**super().state_dict(), "drawn": self.drawn}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.drawn = int(state["drawn"])
+
+
 class FixedBatch:
     """The same batch every step (full-batch training): nothing random, so an empty state."""
 
@@ -161,14 +178,10 @@ def add_resume_arguments(parser: argparse._ActionsContainer) -> None:
     resuming.add_argument("--restart", action="store_true", help="discard existing checkpoints and start over")
 
 
-def checkpoint_file(out: Path, model: str, resume: bool, restart: bool) -> Path:
-    """Where ``model``'s checkpoint lives in the output folder ``out`` (what ``--resume`` continues); refuses to
-    silently overwrite one unless told what to do with it."""
-    return checkpoint_files(out, [model], resume, restart)[model]
-
-
 def checkpoint_files(out: Path, models: Sequence[str], resume: bool, restart: bool) -> Dict[str, Path]:
-    """:func:`checkpoint_file` of every one of ``models``, all checked before any is discarded or trained: a run
+    """Where each of ``models`` keeps its checkpoint in the output folder ``out`` (``<out>/<model>/checkpoint.pt``,
+    what ``--resume`` continues), refusing to silently overwrite one unless told what to do with it; all are
+    checked before any is discarded or trained: a run
     that will stop at the third model's checkpoint stops before the first model trains. Then makes the output
     folder ``out``."""
     if Path(out).exists() and not Path(out).is_dir():

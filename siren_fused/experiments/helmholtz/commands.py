@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..baselines import SettingsError
-from ..command_options import (add_evaluation_interval_option, add_option, add_preset_option, add_run_options,
+from ..command_options import (add_option, add_preset_option, add_run_options,
                               add_training_size_options, count, format_step_time, real)
 from ..command_parser import add_command
 from ..convergence_figure import save_convergence_figure
@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_options(training, defaults.checkpoint_every)
     output = parser.add_argument_group("evaluation")
     add_option(output, "resolution", 200, help="evaluation and figure grid points per side")
-    add_evaluation_interval_option(output)
+    add_option(output, "eval_every", 0)
     add_option(output, "no_figure", help="skip the PNG figures")
     add_preset_option(parser, PRESETS, "long: the SIREN alone, trained for the half hour of a 2-core CPU that "
                       "solves the problem (benchmarks/RESULTS.md; options given too override it; default: none, each "

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Tuple
 
 import numpy as np
 import torch
 
-from ..training_loop import SeededBatches
+from ..training_loop import ScheduledBatches
 
 WAVENUMBER = 20.0
 SOURCE_AMPLITUDE = complex(1.0, 1.0)
@@ -147,7 +147,7 @@ def make_batch(points: torch.Tensor, velocity: str, absorption: float = 0.0) -> 
                           squared_slowness(points, velocity), pml_coefficients(points), absorption)
 
 
-class HelmholtzBatches(SeededBatches):
+class HelmholtzBatches(ScheduledBatches):
     """``points`` per batch: the last SOURCE_SAMPLES of them in the disc around the source, of the others the
     first ``inner_fraction`` uniform inside the layer's inner edge and the rest uniform in [-1, 1]^2. The
     batches' absorption starts at ``absorption`` and falls linearly to 0 at batch ``absorption_batches``; the
@@ -170,7 +170,6 @@ class HelmholtzBatches(SeededBatches):
         self.inner = round(inner_fraction * (points - SOURCE_SAMPLES))
         self.initial_absorption = absorption
         self.absorption_batches = absorption_batches
-        self.drawn = 0
 
     def absorption(self) -> float:
         """The absorption of the next batch."""
@@ -189,12 +188,6 @@ class HelmholtzBatches(SeededBatches):
         self.drawn += 1
         return batch
 
-    def state_dict(self) -> Dict[str, object]:
-        return {**super().state_dict(), "drawn": self.drawn}
-
-    def load_state_dict(self, state: Dict[str, object]) -> None:
-        super().load_state_dict(state)
-        self.drawn = int(state["drawn"])
 
 
 def analytic_solution(points: np.ndarray, position: Tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Dict
 import numpy as np
 import torch
 
-from ..command_options import (add_evaluation_interval_option, add_option, add_preset_option, add_run_options,
+from ..command_options import (add_option, add_preset_option, add_run_options,
                               add_training_size_options, count, format_step_time, real)
 from ..command_parser import add_command
 from ..convergence_figure import save_convergence_figure
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="finite-difference grid intervals per side (800: h = 0.0025)")
     evaluation.add_argument("--stride", type=count(1), default=4,
                             help="score and draw every STRIDE-th grid node")
-    add_evaluation_interval_option(evaluation)
+    add_option(evaluation, "eval_every", 0)
     add_option(evaluation, "no_figure", help="skip the PNG figures")
     add_preset_option(parser, PRESETS, "long: the paper's pulse, with the pulse-width curriculum, for the CPU "
                       "(benchmarks/RESULTS.md; options given too override it; default: none, each option's own default)")

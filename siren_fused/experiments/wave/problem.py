@@ -29,7 +29,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from ..training_loop import SeededBatches
+from ..training_loop import ScheduledBatches
 
 SPEED = 1.0
 PAPER_PULSE_VARIANCE = 5e-4
@@ -66,7 +66,7 @@ class WaveBatch:
     initial_value: torch.Tensor
 
 
-class WaveBatches(SeededBatches):
+class WaveBatches(ScheduledBatches):
     """``points`` per batch in the time window that grows over ``growth_steps`` batches to ``final_window``,
     starting from a pulse of ``pulse_variance``; its state is the generator and the batches drawn.
 
@@ -94,7 +94,6 @@ class WaveBatches(SeededBatches):
         self.growth_steps = growth_steps
         self.pulse_variance = pulse_variance
         self.dtype = dtype
-        self.drawn = 0
 
     def window(self) -> float:
         """The time window of the next batch."""
@@ -122,12 +121,6 @@ class WaveBatches(SeededBatches):
         initial = torch.where(at_start, pulse, torch.zeros_like(time))
         return WaveBatch(torch.cat([time[:, None], space], dim=1).to(self.dtype), at_start, initial.to(self.dtype))
 
-    def state_dict(self) -> Dict[str, object]:
-        return {**super().state_dict(), "drawn": self.drawn}
-
-    def load_state_dict(self, state: Dict[str, object]) -> None:
-        super().load_state_dict(state)
-        self.drawn = int(state["drawn"])
 
 
 def wave_loss_terms(value: torch.Tensor, time_derivative: torch.Tensor, wave_residual: torch.Tensor,
