@@ -33,6 +33,22 @@ def _plan(operators: Tuple[Tuple[str, Tuple[Tuple[MultiIndex, float], ...]], ...
     return _PLANS[key]
 
 
+def planned(checked: Mapping[str, Mapping[MultiIndex, float]], in_dims: int) -> OperatorPlan:
+    """The directional jet's plan for operators already through ``checked_operators``, made once per set."""
+    return _plan(tuple((name, tuple(terms.items())) for name, terms in checked.items()), in_dims)
+
+
+def fields_of_packed(plan: OperatorPlan, packed: torch.Tensor) -> OperatorJet:
+    """The value, gradient and fields of a packed directional jet [components, N, out] laid out as ``plan``
+    says, combined by the plan's matrices."""
+    def matrix(rows):
+        return torch.tensor(rows, dtype=packed.dtype, device=packed.device)
+
+    fields = torch.einsum("fc,cno->fno", matrix(plan.field_matrix), packed)
+    grad = torch.einsum("kc,cno->nok", matrix(plan.gradient_matrix), packed)
+    return OperatorJet(packed[0], grad, dict(zip(plan.names, fields.unbind(0))))
+
+
 def _check_net_and_points(net: torch.nn.Module, x: torch.Tensor, backend: str) -> None:
     if not isinstance(net, Siren):
         raise TypeError(f"net must be a siren_fused.Siren, got {type(net).__name__}")
@@ -56,9 +72,7 @@ def fused_operator_jet(net: Siren, x: torch.Tensor, plan: OperatorPlan, cuda_emu
     forward = torch.ops.siren_fused.cuda_emulated_jet_forward if cuda_emulated else torch.ops.siren_fused.jet_forward
     packed, _ = forward(x, weights, biases, omegas, plan.order, False, net.outermost_linear, needs_grad, None,
                         [a for v in plan.directions for a in v], [w for row in plan.top_weights for w in row])
-    fields = torch.einsum("fc,cno->fno", torch.tensor(plan.field_matrix, dtype=x.dtype, device=x.device), packed)
-    grad = torch.einsum("kc,cno->nok", torch.tensor(plan.gradient_matrix, dtype=x.dtype, device=x.device), packed)
-    return OperatorJet(packed[0], grad, dict(zip(plan.names, fields.unbind(0))))
+    return fields_of_packed(plan, packed)
 
 
 def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator], backend: str = "auto") -> OperatorJet:
@@ -92,7 +106,7 @@ def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator],
     """
     _check_net_and_points(net, x, backend)
     checked = checked_operators(operators, x.shape[1])
-    plan = _plan(tuple((name, tuple(terms.items())) for name, terms in checked.items()), x.shape[1])
+    plan = planned(checked, x.shape[1])
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated() or x.dtype != torch.float32 or x.device.type != "cpu":
             raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels and float32 CPU tensors")
