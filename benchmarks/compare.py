@@ -241,6 +241,8 @@ def main() -> None:
     parser.add_argument("--modulated-networks", type=int, default=256, help="networks B of the modulated table")
     parser.add_argument("--tables", nargs="+", choices=["single", "batched", "modulated"],
                         default=["single", "batched", "modulated"], help="which tables to run")
+    parser.add_argument("--autograd-chunk", type=int, default=2048,
+                        help="points a chunk of the --high-order tables' nested-autograd route (high_order.py)")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--high-order", action="store_true",
