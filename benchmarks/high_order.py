@@ -76,7 +76,8 @@ def taylor_operator(name: str, jet, net: torch.nn.Module, in_dims: int) -> Calla
 
 def operator_routes(name: str, net: torch.nn.Module, x: torch.Tensor, peer) -> Dict[str, Callable[[], torch.Tensor]]:
     ops = operators(name, x.shape[1])
-    routes = {FUSED: lambda: siren_fused.operator_jet(net, x, ops, backend="fused").fields[name],
+    # Without the gradient, as the other routes: u_xxxx then takes the x axis alone (5 components, not 1 + 3 D + 1).
+    routes = {FUSED: lambda: siren_fused.operator_jet(net, x, ops, backend="fused", gradient=False).fields[name],
               AUTOGRAD: lambda: autograd_operator(name, net, x)}
     if peer is not None:
         taylor = taylor_operator(name, peer, net, x.shape[1])
