@@ -13,18 +13,13 @@
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
+#include "modulation_grads.h"
 #include "modulation_tile.h"
 #include "unit_gradients.h"
 
 namespace siren_fused::cpu {
 
 namespace {
-
-// A modulated SIREN's shift and scale gradients, shaped like the modulations.
-struct ModulationGrads {
-  std::vector<at::Tensor> shifts;
-  std::vector<at::Tensor> scales;
-};
 
 // The backward of one network, a batch of networks, or a modulated SIREN (`modulation` not null, and
 // modulation_grads then its gradients, zeroed, to fill).
@@ -51,12 +46,8 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
   // are each one row's, which the tile pass writes in place.
   const bool network_modulation = modulation && !modulation->per_point;
   const int64_t hidden = modulation ? static_cast<int64_t>(modulation->shifts.size()) : 0;
-  std::vector<at::Tensor> summed_modulation_grads;
-  if (network_modulation) {
-    summed_modulation_grads = modulation_grads.shifts;
-    summed_modulation_grads.insert(summed_modulation_grads.end(), modulation_grads.scales.begin(),
-                                   modulation_grads.scales.end());
-  }
+  const std::vector<at::Tensor> summed_modulation_grads =
+      ModulationGrads::summed_per_network(modulation, modulation_grads);
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -204,13 +195,6 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
   return grads;
 }
 
-ModulationGrads zero_modulation_grads(const Modulation& modulation) {
-  ModulationGrads grads;
-  for (const at::Tensor& shift : modulation.shifts) grads.shifts.push_back(at::zeros_like(shift));
-  for (const at::Tensor& scale : modulation.scales) grads.scales.push_back(at::zeros_like(scale));
-  return grads;
-}
-
 }  // namespace
 
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
@@ -232,11 +216,11 @@ modulated_jet_backward(const at::Tensor& grad_out, const at::Tensor& x, at::Tens
   Modulation modulation;
   const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
                                                 outermost_linear, laplacian_weights, modulation);
-  const ModulationGrads modulation_grads = zero_modulation_grads(modulation);
+  const ModulationGrads modulation_grads = ModulationGrads::zeros_for(modulation);
   const auto [grad_x, grad_weights, grad_biases] =
       backward(args, &modulation, modulation_grads, grad_out, saved, input_grad).as_tuple();
-  return {grad_x, grad_weights, grad_biases, in_layouts_of(modulation_grads.shifts, modulation.caller_shifts),
-          in_layouts_of(modulation_grads.scales, modulation.caller_scales)};
+  const auto [grad_shifts, grad_scales] = modulation_grads.in_caller_layouts(modulation);
+  return {grad_x, grad_weights, grad_biases, grad_shifts, grad_scales};
 }
 
 }  // namespace siren_fused::cpu
