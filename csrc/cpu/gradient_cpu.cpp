@@ -366,9 +366,11 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
         for (int64_t k = 0; k < static_cast<int64_t>(summed_modulation_grads.size()); ++k) {
           (k < hidden ? target.shifts : target.scales).push_back(unit_grads.modulation(u, chunk, k));
         }
-        for (int64_t l = 0; l < hidden && modulation->per_point; ++l) {
+        for (int64_t l = 0; l < hidden && modulation->per_point; ++l) {  // the chunk's rows
           target.shifts.push_back(modulation_grads.shifts[l].narrow(0, chunk.first, chunk.count));
-          if (modulation->scaled()) target.scales.push_back(modulation_grads.scales[l].narrow(0, chunk.first, chunk.count));
+          if (modulation->scaled()) {
+            target.scales.push_back(modulation_grads.scales[l].narrow(0, chunk.first, chunk.count));
+          }
         }
         backward_chunk<scalar_t>(net, {modulation, b}, chunk.first, chunk.count, args.of_network(grad_value, b),
                                  args.of_network(grad_grad, b),
