@@ -109,7 +109,8 @@ class FunctaModel:
 def _tensor(params: FunctaParams, module: str, name: str, dtype: torch.dtype) -> torch.Tensor:
     if module not in params or name not in params[module]:
         raise KeyError(f"functa parameters have no {module!r} {{{name!r}: ...}}")
-    return torch.as_tensor(np.asarray(params[module][name]), dtype=dtype)
+    # np.array copies: JAX's arrays are read-only, which torch would share (and warn about) without a copy.
+    return torch.from_numpy(np.array(params[module][name])).to(dtype)
 
 
 def _numbered(params: FunctaParams, pattern: re.Pattern, what: str) -> List[str]:
