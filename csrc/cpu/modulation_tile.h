@@ -39,47 +39,45 @@ struct TileModulation {
   }
 };
 
+// Calls row(r, shift, scale, grad_offset) for each valid row r of a block: the row's [width] shift and scale
+// (null without scales), and where its share of a gradient shaped like the modulation goes (r * row_stride).
+template <typename T, typename Row>
+void for_each_valid_row(const TileModulation<T>& m, const Row& row) {
+  for (int64_t r = 0; r < m.valid_rows; ++r) {
+    const int64_t offset = r * m.row_stride;
+    row(r, m.shift + offset, m.scale == nullptr ? nullptr : m.scale + offset, offset);
+  }
+}
+
 // u = gamma z + beta in the valid rows of a value block (u may be z).
 template <typename T>
 void modulate_value_rows(const TileModulation<T>& m, int64_t width, const T* z, T* u) {
-  for (int64_t r = 0; r < m.valid_rows; ++r) {
-    const T* shift = m.shift + r * m.row_stride;
-    const T* z0 = z + r * width;
-    T* u0 = u + r * width;
-    if (m.scale == nullptr) {
-      for (int64_t j = 0; j < width; ++j) u0[j] = modulated_value(z0[j], shift[j], T(1));
-    } else {
-      const T* scale = m.scale + r * m.row_stride;
-      for (int64_t j = 0; j < width; ++j) u0[j] = modulated_value(z0[j], shift[j], scale[j]);
+  for_each_valid_row(m, [&](int64_t r, const T* shift, const T* scale, int64_t) {
+    for (int64_t j = 0; j < width; ++j) {
+      u[r * width + j] = modulated_value(z[r * width + j], shift[j], scale == nullptr ? T(1) : scale[j]);
     }
-  }
+  });
 }
 
 // u_c = gamma z_c in the valid rows of a derivative block, with scales (u may be z).
 template <typename T>
 void modulate_derivative_rows(const TileModulation<T>& m, int64_t width, const T* z, T* u) {
-  for (int64_t r = 0; r < m.valid_rows; ++r) {
-    const T* scale = m.scale + r * m.row_stride;
-    const T* zc = z + r * width;
-    T* uc = u + r * width;
-    for (int64_t j = 0; j < width; ++j) uc[j] = modulated_derivative(zc[j], scale[j]);
-  }
+  for_each_valid_row(m, [&](int64_t r, const T*, const T* scale, int64_t) {
+    for (int64_t j = 0; j < width; ++j) u[r * width + j] = modulated_derivative(z[r * width + j], scale[j]);
+  });
 }
 
 // g holds g_u_c, the gradient of a derivative block's modulated u_c, with scales; it becomes gamma g_u_c,
 // and the valid rows add g_u_c z_c into scale_grad (z_c the block's unmodulated values).
 template <typename T>
 void modulation_derivative_vjp_rows(const TileModulation<T>& m, int64_t width, const T* z, T* g, T* scale_grad) {
-  for (int64_t r = 0; r < m.valid_rows; ++r) {
-    T* scale_sum = scale_grad + r * m.row_stride;
-    const T* scale = m.scale + r * m.row_stride;
-    const T* zc = z + r * width;
-    T* gc = g + r * width;
+  for_each_valid_row(m, [&](int64_t r, const T*, const T* scale, int64_t grad_offset) {
     for (int64_t j = 0; j < width; ++j) {
-      scale_sum[j] += modulation_scale_vjp(zc[j], gc[j]);
-      gc[j] = modulated_derivative(gc[j], scale[j]);
+      T& gc = g[r * width + j];
+      scale_grad[grad_offset + j] += modulation_scale_vjp(z[r * width + j], gc);
+      gc = modulated_derivative(gc, scale[j]);
     }
-  }
+  });
 }
 
 // g holds g_u, the gradient of a value block's modulated u; it becomes g_z = gamma g_u. The valid rows
@@ -88,11 +86,9 @@ void modulation_derivative_vjp_rows(const TileModulation<T>& m, int64_t width, c
 template <typename T>
 void modulation_value_vjp_rows(const TileModulation<T>& m, int64_t width, const T* z, T* g, T* shift_grad,
                                T* scale_grad) {
-  for (int64_t r = 0; r < m.valid_rows; ++r) {
-    T* shift_sum = shift_grad + r * m.row_stride;
-    const T* g0 = g + r * width;
-    for (int64_t j = 0; j < width; ++j) shift_sum[j] += g0[j];
-  }
+  for_each_valid_row(m, [&](int64_t r, const T*, const T*, int64_t grad_offset) {
+    for (int64_t j = 0; j < width; ++j) shift_grad[grad_offset + j] += g[r * width + j];
+  });
   if (m.scale != nullptr) modulation_derivative_vjp_rows(m, width, z, g, scale_grad);
 }
 
