@@ -33,6 +33,20 @@ std::vector<at::Tensor> checked_modulations(const char* name, at::TensorList ten
 
 }  // namespace
 
+ModulationGrads zero_modulation_grads(const Modulation& modulation) {
+  ModulationGrads grads;
+  for (const at::Tensor& shift : modulation.shifts) grads.shifts.push_back(at::zeros_like(shift));
+  for (const at::Tensor& scale : modulation.scales) grads.scales.push_back(at::zeros_like(scale));
+  return grads;
+}
+
+ModulatedJetGradsTuple modulated_grads_tuple(const JetGrads& grads, const ModulationGrads& modulation_grads,
+                                             const Modulation& modulation) {
+  const auto [grad_x, grad_weights, grad_biases] = grads.as_tuple();
+  return {grad_x, grad_weights, grad_biases, in_layouts_of(modulation_grads.shifts, modulation.caller_shifts),
+          in_layouts_of(modulation_grads.scales, modulation.caller_scales)};
+}
+
 JetArgs check_modulated_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                                  at::TensorList shifts, at::TensorList scales, c10::ArrayRef<double> omegas,
                                  int64_t order, bool hessian, bool outermost_linear,

@@ -11,6 +11,7 @@
 #include <c10/util/ArrayRef.h>
 
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "jet_args.h"
@@ -30,6 +31,22 @@ struct Modulation {
   bool modulates(int64_t layer) const { return layer < static_cast<int64_t>(shifts.size()); }
   bool scaled() const { return !scales.empty(); }
 };
+
+// A modulated SIREN's shift and scale gradients, shaped like the modulations (contiguous).
+struct ModulationGrads {
+  std::vector<at::Tensor> shifts;
+  std::vector<at::Tensor> scales;
+};
+
+// Zeroed, for the kernels to accumulate into.
+ModulationGrads zero_modulation_grads(const Modulation& modulation);
+
+// What the modulated jet backward op returns: the gradients of x, the weights and the biases
+// (JetGrads::as_tuple), then of the shifts and the scales, each in its tensor's layout.
+using ModulatedJetGradsTuple = std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>,
+                                          std::vector<at::Tensor>, std::vector<at::Tensor>>;
+ModulatedJetGradsTuple modulated_grads_tuple(const JetGrads& grads, const ModulationGrads& modulation_grads,
+                                             const Modulation& modulation);
 
 // The jet op's arguments (args.shared_parameters set where x has the networks' leading B) and the
 // modulation, with errors naming the argument and the shape or dtype expected.

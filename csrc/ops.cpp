@@ -7,6 +7,7 @@
 #include "cpu/reusable_buffers.h"
 #include "cpu/sine_tile_kernels.h"
 #include "jet_layout.h"
+#include "jet_ops.h"
 #include "jet_signatures.h"
 
 // jet_forward / jet_backward and modulated_jet_forward / modulated_jet_backward: see jet_signatures.h.
@@ -15,8 +16,9 @@
 // inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
 // when `save`, what gradient_backward takes back.
 //
-// The emulated CUDA kernels (cuda_emulated_jet_forward / cuda_emulated_jet_backward, a test facility) are
-// a separate extension, siren_fused._C_cuda_emulated, which adds them to this library when imported.
+// The emulated CUDA kernels (cuda_emulated_jet_forward / cuda_emulated_jet_backward and the modulated pair,
+// cuda_emulated_modulated_jet_forward / _backward, a test facility) are a separate extension,
+// siren_fused._C_cuda_emulated, which adds them to this library when imported.
 TORCH_LIBRARY(siren_fused, m) {
   m.def("jet_forward" SIREN_JET_FORWARD_SIGNATURE);
   m.def("jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
@@ -31,10 +33,11 @@ TORCH_LIBRARY(siren_fused, m) {
 }
 
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
-  m.impl("jet_forward", &siren_fused::cpu::jet_forward);
-  m.impl("jet_backward", &siren_fused::cpu::jet_backward);
-  m.impl("modulated_jet_forward", &siren_fused::cpu::modulated_jet_forward);
-  m.impl("modulated_jet_backward", &siren_fused::cpu::modulated_jet_backward);
+  using CpuJetOps = siren_fused::JetOps<siren_fused::cpu::JetKernels>;
+  m.impl("jet_forward", &CpuJetOps::jet_forward);
+  m.impl("jet_backward", &CpuJetOps::jet_backward);
+  m.impl("modulated_jet_forward", &CpuJetOps::modulated_jet_forward);
+  m.impl("modulated_jet_backward", &CpuJetOps::modulated_jet_backward);
   m.impl("gradient_forward", &siren_fused::cpu::gradient_forward);
   m.impl("gradient_backward", &siren_fused::cpu::gradient_backward);
 }

@@ -21,7 +21,8 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
 Where the separate extension ``siren_fused._C_cuda_emulated`` is built (``SIREN_FUSED_CUDA_EMULATION=1``),
 ``siren_fused::cuda_emulated_jet_forward`` / ``cuda_emulated_jet_backward`` are the CUDA kernels run by the
 host emulation on CPU float32 tensors, with the same signatures and the same registrations here: a test
-facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by design.
+facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by design. (The modulated jet's ops and
+their emulated pair are registered in ``film_ops.py``.)
 
 Every op also takes a batch of B networks: weights ``[B, out, in]``, biases ``[B, out]`` and x
 ``[B, N, D]``; then its outputs, saved tensors and gradients gain the leading B (``siren_fused.jet``'s
@@ -291,11 +292,19 @@ def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_
 
 torch.library.register_vmap("siren_fused::gradient_forward", _gradient_forward_vmap)
 
-for _forward, _backward in JET_OPS:
-    torch.library.register_fake(f"siren_fused::{_forward}", _jet_forward_fake)
-    torch.library.register_fake(f"siren_fused::{_backward}", _jet_backward_fake)
-    torch.library.register_autograd(f"siren_fused::{_forward}", _jet_forward_backward(_forward, _backward),
-                                    setup_context=_jet_forward_setup_context)
-    torch.library.register_autograd(f"siren_fused::{_backward}", _backward_backward,
+def register_op_pair(forward: str, backward: str, forward_fake, backward_fake, formula, setup_context,
+                     vmap_rule) -> None:
+    """Registers a (forward, backward) op pair: both ops' fake kernels, the forward's autograd formula and
+    vmap rule, and the backward op as not differentiable again."""
+    torch.library.register_fake(f"siren_fused::{forward}", forward_fake)
+    torch.library.register_fake(f"siren_fused::{backward}", backward_fake)
+    torch.library.register_autograd(f"siren_fused::{forward}", formula, setup_context=setup_context)
+    torch.library.register_autograd(f"siren_fused::{backward}", _backward_backward,
                                     setup_context=_backward_setup_context)
-    torch.library.register_vmap(f"siren_fused::{_forward}", _jet_forward_vmap(_forward))
+    torch.library.register_vmap(f"siren_fused::{forward}", vmap_rule)
+
+
+for _forward, _backward in JET_OPS:
+    register_op_pair(_forward, _backward, _jet_forward_fake, _jet_backward_fake,
+                     _jet_forward_backward(_forward, _backward), _jet_forward_setup_context,
+                     _jet_forward_vmap(_forward))
