@@ -340,14 +340,23 @@ def test_float64_raises_clear_error(cuda_kernels):
         getattr(torch.ops.siren_fused, cuda_kernels.forward_op)(x, weights, biases, omegas, 2, False, True, False)
 
 
-def test_opcheck_jet_forward(cuda_kernels):
+@pytest.mark.parametrize("layout", ["plain", "modulated-per-network", "modulated-per-point"])
+def test_opcheck_jet_forward(cuda_kernels, layout):
     net = random_siren(2, 32, 1, 1, seed=0, dtype=torch.float32, device=cuda_kernels.device)
     weights, biases, omegas = network_arguments(net)
     weights = [w.detach().requires_grad_(True) for w in weights]
     biases = [b.detach().requires_grad_(True) for b in biases]
-    x = random_points(37, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device).requires_grad_(True)
-    torch.library.opcheck(getattr(torch.ops.siren_fused, cuda_kernels.forward_op),
-                          (x, weights, biases, omegas, 2, True, True, True))
+    x = random_points(37, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device)
+    if layout == "plain":
+        op, tensors = cuda_kernels.forward_op, (x.requires_grad_(True), weights, biases)
+    else:  # a modulated SIREN with scales: 3 networks at their own copies of x, or a row a point
+        per_point = layout.endswith("point")
+        modulation = random_modulation(net, per_point, True, 37 if per_point else 3, seed=0, dtype=torch.float32,
+                                       device=cuda_kernels.device)
+        points = x if per_point else x.expand(3, 37, 2).clone()
+        op, tensors = cuda_kernels.modulated_forward_op, (points.requires_grad_(True), weights, biases,
+                                                          *modulation.tensors())
+    torch.library.opcheck(getattr(torch.ops.siren_fused, op), (*tensors, omegas, 2, True, True, True))
 
 
 if torch.cuda.is_available():  # streams and the build check exist only with a GPU
