@@ -6,8 +6,8 @@
 The bugs are the kind that compile cleanly and that only running the kernels can show: a grid that
 drops the tail of a batch, a perturbed product, a wrong stride between the networks of a batch, a
 GEMM description that overwrites or skips rows, an off-by-one bound, a sign flip in the sine jet rule
-the CPU and CUDA kernels share, a modulated SIREN's modulation applied or differentiated wrongly. (No float atomic is left to plant a lost update in: the backward has
-none.) The tracked files are copied to a scratch checkout, the extension is built there once with the
+the CPU and CUDA kernels share, a modulated SIREN's modulation applied or differentiated wrongly. (No
+float atomic is left to plant a lost update in: the backward has none.) The tracked files are copied to a scratch checkout, the extension is built there once with the
 emulated CUDA kernels, and for each bug the file is changed, rebuilt (only the files including it
 recompile), tests/test_cuda.py runs until its first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
 few minutes: one full build, then about a minute a bug.
