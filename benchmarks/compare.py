@@ -241,6 +241,10 @@ def main() -> None:
     parser.add_argument("--modulated-networks", type=int, default=256, help="networks B of the modulated table")
     parser.add_argument("--tables", nargs="+", choices=["single", "batched", "modulated"],
                         default=["single", "batched", "modulated"], help="which tables to run")
+    parser.add_argument("--operators", nargs="+", choices=["biharmonic", "u_xxxx"], default=["biharmonic", "u_xxxx"],
+                        help="the --high-order tables' operators")
+    parser.add_argument("--autograd-chunk", type=int, default=2048,
+                        help="points a chunk of the --high-order tables' nested-autograd route (high_order.py)")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip peak-memory runs")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--high-order", action="store_true",
@@ -329,7 +333,7 @@ def run_high_order_tables(args: argparse.Namespace) -> dict:
         print(taylor_peer.missing_message())
     tables = []
     for in_features, hidden in ((2, 256), (3, 128)):
-        for operator in ("biharmonic", "u_xxxx"):
+        for operator in args.operators:
             shape = argparse.Namespace(**{**vars(args), "in_features": in_features, "hidden": hidden, "layers": 3,
                                           "out_features": 1, "operator": operator})
             torch.set_num_threads(args.threads)

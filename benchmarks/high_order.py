@@ -3,6 +3,12 @@ directional jet (siren_fused.operator_jet), by nested autograd (repeated ``torch
 ``create_graph=True``, as PINN codes write it: the biharmonic as the Laplacian of the Laplacian), and by
 collapsed Taylor mode (jet-for-pytorch's ``bilaplacian``, and its 4-jet along x for u_xxxx; taylor_peer.py),
 each as the operator alone (no parameter gradients) and as a training step on a loss on the operator.
+
+Nested autograd keeps every intermediate of its four nested passes: about 1 MB a point for the 2->256x3->1
+SIREN's biharmonic, so at N = 16,384 its training step outgrew this 23 GB machine (killed at 20.7 GB resident).
+It runs in chunks of ``--autograd-chunk`` points (each chunk's operator, or its share of the loss backward, before
+the next), as a PINN code on this machine would have to; one GEMM over 2,048 rows of a 256-wide layer already runs
+at the BLAS's full rate, so chunking costs it no speed.
 """
 
 from __future__ import annotations
@@ -70,7 +76,8 @@ def taylor_operator(name: str, jet, net: torch.nn.Module, in_dims: int) -> Calla
 
 def operator_routes(name: str, net: torch.nn.Module, x: torch.Tensor, peer) -> Dict[str, Callable[[], torch.Tensor]]:
     ops = operators(name, x.shape[1])
-    routes = {FUSED: lambda: siren_fused.operator_jet(net, x, ops, backend="fused").fields[name],
+    # Without the gradient, as the other routes: u_xxxx then takes the x axis alone (5 components, not 1 + 3 D + 1).
+    routes = {FUSED: lambda: siren_fused.operator_jet(net, x, ops, backend="fused", gradient=False).fields[name],
               AUTOGRAD: lambda: autograd_operator(name, net, x)}
     if peer is not None:
         taylor = taylor_operator(name, peer, net, x.shape[1])
@@ -101,22 +108,42 @@ def frozen_parameters(net: torch.nn.Module):
             p.requires_grad_(True)
 
 
+def chunked_autograd(name: str, net: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
+                     chunk: int) -> Dict[str, Callable[[], object]]:
+    """Nested autograd's operator and training step a chunk of points at a time: the operator's chunks
+    detached as they come, the step's loss (the mean over all points) backward chunk by chunk, its
+    gradients summing to the whole loss's."""
+    def operator():
+        with frozen_parameters(net):  # differentiates x under autograd, with no graph to the parameters
+            return torch.cat([autograd_operator(name, net, part).detach() for part in x.split(chunk)])
+
+    def train_step():
+        net.zero_grad(set_to_none=True)
+        for part, goal in zip(x.split(chunk), target.split(chunk)):
+            ((autograd_operator(name, net, part) - goal) ** 2).sum().div(len(x)).backward()
+    return {"operator": operator, "train step": train_step}
+
+
 def workloads(args: argparse.Namespace) -> Dict[str, Callable[[], object]]:
     """The table's rows for args.operator: each route's operator alone, then its training step."""
     net, x, target = build(args)
     peer: Optional[object] = taylor_peer.load()
     routes = operator_routes(args.operator, net, x, peer)
+    autograd = chunked_autograd(args.operator, net, x, target, args.autograd_chunk)
 
     def operator_alone(route: str):
+        if route == AUTOGRAD:
+            return autograd["operator"]
+
         def run():
-            if route == AUTOGRAD:  # differentiates x under autograd, with no graph to the parameters
-                with frozen_parameters(net):
-                    return routes[route]().detach()
             with torch.no_grad():
                 return routes[route]()
         return run
 
     def train_step(route: str):
+        if route == AUTOGRAD:
+            return autograd["train step"]
+
         def run():
             net.zero_grad(set_to_none=True)
             ((routes[route]() - target) ** 2).mean().backward()

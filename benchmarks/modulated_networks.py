@@ -7,7 +7,7 @@ shift of every hidden layer per network) at N points each, by four routes:
 * vmap: ``vmap(functional_call)`` of a plain PyTorch modulated SIREN over the networks' shifts (torch.func's
   ``jacrev``/``jacfwd`` over the points for the derivatives, 8 networks at a time);
 * batched: the same plain module batched by hand (one matmul over all networks' points, shifts broadcast;
-  nested autograd for the derivatives).
+  nested autograd for the derivatives, 64 networks at a time: its graph grows with the networks it holds).
 
 The shifts, the shared parameters and, for params, the per-network weights require grad.
 """
@@ -95,7 +95,9 @@ def workloads(net: siren_fused.Siren, shifts, params: Dict[str, torch.Tensor], x
             # 8 networks at a time (vmap's chunk_size): all 256 at once, and 32 at a time, ran out of memory here.
             hessian = vmap(over_points, in_dims=(0, None), chunk_size=8)(shifts, x)
             return values("vmap"), reference.weighted_trace(hessian, None)
-        return batched_derivatives(net, x, modulation)
+        parts = [batched_derivatives(net, x, siren_fused.Modulation([s[first : first + 64] for s in shifts]))
+                 for first in range(0, modulation.networks, 64)]
+        return [torch.cat([part[k].detach() for part in parts]) for k in range(3)]
 
     def leaves(route: str):
         return list(params.values()) if route == "params" else [*shifts, *net.parameters()]

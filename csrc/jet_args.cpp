@@ -35,9 +35,12 @@ JetArgs JetArgs::network(int64_t b) const {
   JetArgs one = *this;
   one.batched = false;
   one.networks = 1;
+  one.shared_parameters = false;
   one.x = one.caller_x = of_network(x, b);
-  one.weights = one.caller_weights = of_network(weights, b);
-  one.biases = one.caller_biases = of_network(biases, b);
+  if (!shared_parameters) {  // shared ones are every network's already
+    one.weights = one.caller_weights = of_network(weights, b);
+    one.biases = one.caller_biases = of_network(biases, b);
+  }
   return one;
 }
 
@@ -183,8 +186,10 @@ JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
   JetGrads grads{at::zeros_like(args.x), {}, {}, args.caller_x, args.caller_weights, args.caller_biases};
   for (int64_t l = 0; l < args.layers(); ++l) {
     const at::Tensor& w = args.weights[l];
+    std::vector<int64_t> transposed_shape = w.sizes().vec();
+    std::swap(transposed_shape[w.dim() - 1], transposed_shape[w.dim() - 2]);
     grads.weights.push_back(storage == WeightGradStorage::kTransposed
-                                ? at::zeros(args.batch_shape({w.size(-1), w.size(-2)}), w.options()).transpose(-1, -2)
+                                ? at::zeros(transposed_shape, w.options()).transpose(-1, -2)
                                 : at::zeros_like(w));
     grads.biases.push_back(at::zeros_like(args.biases[l]));
   }

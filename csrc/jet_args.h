@@ -56,7 +56,8 @@ struct JetArgs {
   // Network b's part of `tensor`, a tensor with the leading B when batched (the tensor itself when not).
   at::Tensor of_network(const at::Tensor& tensor, int64_t b) const { return batched ? tensor.select(0, b) : tensor; }
   std::vector<at::Tensor> of_network(const std::vector<at::Tensor>& tensors, int64_t b) const;
-  // Network b's arguments, unbatched: views of x[b], weights[l][b] and biases[l][b].
+  // Network b's arguments, unbatched: views of x[b], weights[l][b] and biases[l][b] (the weights and
+  // biases themselves where the networks share them).
   JetArgs network(int64_t b) const;
   // laplacian_weights' data for the kernels, null when the Laplacian is not weighted.
   template <typename T>

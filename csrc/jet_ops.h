@@ -72,7 +72,7 @@ struct JetOps {
     const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
                                                   outermost_linear, laplacian_weights, modulation);
     Kernels::check(args);
-    const ModulationGrads modulation_grads = zero_modulation_grads(modulation);
+    const ModulationGrads modulation_grads = ModulationGrads::zeros_for(modulation);
     return modulated_grads_tuple(Kernels::backward(args, &modulation, modulation_grads, grad_out, saved, input_grad),
                                  modulation_grads, modulation);
   }

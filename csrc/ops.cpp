@@ -14,7 +14,9 @@
 //
 // gradient_forward is the reverse-mode alternative for order 1 and one output (cheaper for D >= 2
 // inputs; see csrc/cpu/gradient_cpu.cpp): it returns the value [N, 1], the gradient [N, D] and,
-// when `save`, what gradient_backward takes back.
+// when `save`, what gradient_backward takes back. modulated_gradient_forward / modulated_gradient_backward
+// are the same for a modulated SIREN, whose shifts and scales (scales empty or shaped like the shifts) they
+// take as modulated_jet_forward does; the backward also returns the shifts' and scales' gradients.
 //
 // The emulated CUDA kernels (cuda_emulated_jet_forward / cuda_emulated_jet_backward and the modulated pair,
 // cuda_emulated_modulated_jet_forward / _backward, a test facility) are a separate extension,
@@ -30,6 +32,13 @@ TORCH_LIBRARY(siren_fused, m) {
   m.def(
       "gradient_backward(Tensor grad_value, Tensor grad_grad, Tensor x, Tensor[] weights, Tensor[] biases, "
       "float[] omegas, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
+  m.def(
+      "modulated_gradient_forward(Tensor x, Tensor[] weights, Tensor[] biases, Tensor[] shifts, Tensor[] scales, "
+      "float[] omegas, bool outermost_linear, bool save) -> (Tensor, Tensor, Tensor[])");
+  m.def(
+      "modulated_gradient_backward(Tensor grad_value, Tensor grad_grad, Tensor x, Tensor[] weights, "
+      "Tensor[] biases, Tensor[] shifts, Tensor[] scales, float[] omegas, bool outermost_linear, Tensor[] saved, "
+      "bool input_grad) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor[])");
 }
 
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
@@ -40,6 +49,8 @@ TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
   m.impl("modulated_jet_backward", &CpuJetOps::modulated_jet_backward);
   m.impl("gradient_forward", &siren_fused::cpu::gradient_forward);
   m.impl("gradient_backward", &siren_fused::cpu::gradient_backward);
+  m.impl("modulated_gradient_forward", &siren_fused::cpu::modulated_gradient_forward);
+  m.impl("modulated_gradient_backward", &siren_fused::cpu::modulated_gradient_backward);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

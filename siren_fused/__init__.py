@@ -10,6 +10,7 @@
 from . import reference
 from .chunked import Grid, evaluate_in_chunks, jet_chunked
 from .film import Modulation
+from .functa_params import from_functa_params
 from .jet import empty_cache, jet
 from .jet_types import Jet, OperatorJet
 from .modulation import modulated_params
@@ -19,6 +20,6 @@ from .operator_plan import biharmonic, hessian_diagonal
 from .operator_plan import laplacian as laplacian_operator
 
 __all__ = ["Grid", "Jet", "Modulation", "OperatorJet", "Siren", "SineLayer", "biharmonic", "empty_cache",
-           "evaluate_in_chunks", "hessian_diagonal", "jet", "jet_chunked", "laplacian_operator", "modulated_params",
-           "operator_jet", "reference"]
+           "evaluate_in_chunks", "from_functa_params", "hessian_diagonal", "jet", "jet_chunked", "laplacian_operator",
+           "modulated_params", "operator_jet", "reference"]
 __version__ = "0.1.0"

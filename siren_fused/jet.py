@@ -202,12 +202,17 @@ def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False
 def fused_modulated_jet(net: Siren, x: torch.Tensor, modulation: Modulation, order: int, hessian: bool,
                         laplacian_weights: Optional[Tuple[float, ...]], cuda_emulated: bool = False) -> Jet:
     """The modulated SIREN's jet from the compiled kernels, or from the emulated CUDA kernels (no argument
-    checks: call :func:`jet`). Points shared by the networks are expanded (a view, copied once by the kernels)."""
+    checks: call :func:`jet`); order 1 of one output in reverse mode, as :func:`uses_reverse_gradient` decides
+    for the plain net. Points shared by the networks are expanded (a view, copied once by the kernels)."""
     shifts, scales = modulation.tensors()
     if not modulation.per_point and x.dim() == 2:
         x = x.expand(modulation.networks, *x.shape)
     weights, biases, omegas = network_arguments(net)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [x, *weights, *biases, *shifts, *scales])
+    if not cuda_emulated and uses_reverse_gradient(net, x, order):
+        value, grad, _ = torch.ops.siren_fused.modulated_gradient_forward(x, weights, biases, shifts, scales, omegas,
+                                                                          net.outermost_linear, needs_grad)
+        return Jet(value, grad.unsqueeze(-2))
     forward = (torch.ops.siren_fused.cuda_emulated_modulated_jet_forward if cuda_emulated
                else torch.ops.siren_fused.modulated_jet_forward)
     packed, _ = forward(x, weights, biases, shifts, scales, omegas, order, hessian, net.outermost_linear, needs_grad,

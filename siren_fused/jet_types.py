@@ -27,10 +27,10 @@ class OperatorJet(NamedTuple):
     (:func:`siren_fused.operator_jet`).
 
     value:  [N, out]
-    grad:   [N, out, in]: the Jacobian
+    grad:   [N, out, in]: the Jacobian (None where it was not asked for)
     fields: {name: [N, out]}, one per operator asked for, in the order given
     """
 
     value: torch.Tensor
-    grad: torch.Tensor
+    grad: Optional[torch.Tensor]
     fields: Dict[str, torch.Tensor]

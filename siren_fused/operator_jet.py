@@ -18,19 +18,37 @@ from .modules import Siren
 from .operator_plan import MultiIndex, Operator, OperatorPlan, checked_operators, plan_operators
 
 
-PlanKey = Tuple[Tuple[Tuple[str, Tuple[Tuple[MultiIndex, float], ...]], ...], int]
+PlanKey = Tuple[Tuple[Tuple[str, Tuple[Tuple[MultiIndex, float], ...]], ...], int, bool]
 _PLANS: Dict[PlanKey, OperatorPlan] = {}
 
 
 @torch.compiler.assume_constant_result
-def _plan(operators: Tuple[Tuple[str, Tuple[Tuple[MultiIndex, float], ...]], ...], in_dims: int) -> OperatorPlan:
+def _plan(operators: Tuple[Tuple[str, Tuple[Tuple[MultiIndex, float], ...]], ...], in_dims: int,
+          gradient: bool) -> OperatorPlan:
     """plan_operators, once for each set of operators (a training loop asks for the same every step); a
     constant to torch.compile, which would otherwise trace its numpy solves (and which does not see through
     functools.lru_cache, hence the dictionary)."""
-    key = (operators, in_dims)
+    key = (operators, in_dims, gradient)
     if key not in _PLANS:
-        _PLANS[key] = plan_operators({name: dict(terms) for name, terms in operators}, in_dims)
+        _PLANS[key] = plan_operators({name: dict(terms) for name, terms in operators}, in_dims, gradient)
     return _PLANS[key]
+
+
+def planned(checked: Mapping[str, Mapping[MultiIndex, float]], in_dims: int, gradient: bool = True) -> OperatorPlan:
+    """The directional jet's plan for operators already through ``checked_operators`` (and the gradient unless
+    ``gradient`` is False), made once per set."""
+    return _plan(tuple((name, tuple(terms.items())) for name, terms in checked.items()), in_dims, gradient)
+
+
+def fields_of_packed(plan: OperatorPlan, packed: torch.Tensor) -> OperatorJet:
+    """The value, gradient (None where the plan has none) and fields of a packed directional jet
+    [components, N, out] laid out as ``plan`` says, combined by the plan's matrices."""
+    def matrix(rows):
+        return torch.tensor(rows, dtype=packed.dtype, device=packed.device)
+
+    fields = torch.einsum("fc,cno->fno", matrix(plan.field_matrix), packed)
+    grad = torch.einsum("kc,cno->nok", matrix(plan.gradient_matrix), packed) if plan.gradient_matrix else None
+    return OperatorJet(packed[0], grad, dict(zip(plan.names, fields.unbind(0))))
 
 
 def _check_net_and_points(net: torch.nn.Module, x: torch.Tensor, backend: str) -> None:
@@ -56,12 +74,11 @@ def fused_operator_jet(net: Siren, x: torch.Tensor, plan: OperatorPlan, cuda_emu
     forward = torch.ops.siren_fused.cuda_emulated_jet_forward if cuda_emulated else torch.ops.siren_fused.jet_forward
     packed, _ = forward(x, weights, biases, omegas, plan.order, False, net.outermost_linear, needs_grad, None,
                         [a for v in plan.directions for a in v], [w for row in plan.top_weights for w in row])
-    fields = torch.einsum("fc,cno->fno", torch.tensor(plan.field_matrix, dtype=x.dtype, device=x.device), packed)
-    grad = torch.einsum("kc,cno->nok", torch.tensor(plan.gradient_matrix, dtype=x.dtype, device=x.device), packed)
-    return OperatorJet(packed[0], grad, dict(zip(plan.names, fields.unbind(0))))
+    return fields_of_packed(plan, packed)
 
 
-def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator], backend: str = "auto") -> OperatorJet:
+def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator], backend: str = "auto",
+                 gradient: bool = True) -> OperatorJet:
     """Value, gradient and constant-coefficient linear differential operators of order up to 4.
 
     Args:
@@ -75,6 +92,8 @@ def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator],
             by point-dependent coefficients afterwards.
         backend: as :func:`siren_fused.jet` (``"auto"``, ``"fused"``, ``"reference"``: nested torch.func,
             ``"cuda_emulated"``).
+        gradient: False where the gradient is not needed: its directions are then left out where the
+            operators' own do not span it (u_xxxx of a 2-D net: 5 components instead of 8), and ``grad`` is None.
 
     Returns:
         :class:`OperatorJet` ``(value [N, out], grad [N, out, D], fields {name: [N, out]})``,
@@ -92,13 +111,13 @@ def operator_jet(net: Siren, x: torch.Tensor, operators: Mapping[str, Operator],
     """
     _check_net_and_points(net, x, backend)
     checked = checked_operators(operators, x.shape[1])
-    plan = _plan(tuple((name, tuple(terms.items())) for name, terms in checked.items()), x.shape[1])
+    plan = planned(checked, x.shape[1], gradient)
     if backend == "cuda_emulated":
         if not _extension.cuda_emulated() or x.dtype != torch.float32 or x.device.type != "cpu":
             raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels and float32 CPU tensors")
         return fused_operator_jet(net, x, plan, cuda_emulated=True)
     if backend == "reference" or (backend == "auto" and not fused_supports(x)):
-        return reference.operator_jet(net, x, checked)
+        return reference.operator_jet(net, x, checked, gradient)
     if not fused_supports(x):
         _extension.require()
         raise ValueError(f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with "

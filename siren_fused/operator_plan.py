@@ -130,7 +130,7 @@ class OperatorPlan:
     order: the jet's order K (the highest degree asked for, 2 to 4).
     directions: [R, D]; top_weights: [M, R], each row one operator's degree-K weights.
     field_matrix: [fields, components]: each field (in the operators' order) as a combination of the
-    packed jet's components; gradient_matrix: [D, components], the gradient's.
+    packed jet's components; gradient_matrix: [D, components], the gradient's (empty when not asked for).
     Matrices are nested tuples of floats: constants that torch.compile can hold in a graph.
     """
 
@@ -188,14 +188,16 @@ def checked_operators(operators: Mapping[str, Operator], in_dims: int) -> Dict[s
     return checked
 
 
-def plan_operators(operators: Mapping[str, Mapping[MultiIndex, float]], in_dims: int) -> OperatorPlan:
+def plan_operators(operators: Mapping[str, Mapping[MultiIndex, float]], in_dims: int,
+                   gradient: bool = True) -> OperatorPlan:
     """The directional jet of the fewest components this module's search finds for ``operators``
-    (checked by :func:`checked_operators`), with the gradient."""
+    (checked by :func:`checked_operators`), and for the gradient unless ``gradient`` is False (which spares
+    the directions only the gradient needs: u_xxxx alone takes 5 components instead of 1 + 3 D + 1)."""
     parts = {name: degree_parts(op, in_dims) for name, op in operators.items()}
     order = max([k for p in parts.values() for k in p] + [0])
     if order < 2:
         raise ValueError("operators of order 0 or 1 need no directional jet: use siren_fused.jet(net, x, order=1)")
-    gradient_targets = [(1, np.eye(in_dims)[k]) for k in range(in_dims)]
+    gradient_targets = [(1, np.eye(in_dims)[k]) for k in range(in_dims)] if gradient else []
     targets = gradient_targets + [(k, c) for p in parts.values() for k, c in p.items()]
     # The lattice first, so that on a tie the axes win: their weights come out exact.
     candidates = [choose_directions(targets, in_dims, pool)
@@ -227,12 +229,12 @@ def plan_operators(operators: Mapping[str, Mapping[MultiIndex, float]], in_dims:
     fields = np.zeros((len(operators), components))
     for i, name in enumerate(operators):
         combination(parts[name], fields[i], top_weights)
-    gradient = np.zeros((in_dims, components))
+    gradient_rows = np.zeros((len(gradient_targets), components))
     for k, (_, c) in enumerate(gradient_targets):
-        combination({1: c}, gradient[k], top_weights)
+        combination({1: c}, gradient_rows[k], top_weights)
     return OperatorPlan(tuple(operators), in_dims, order, _constant(np.array(directions)),
                         _constant(np.array(top_weights).reshape(len(top_weights), count)), _constant(fields),
-                        _constant(gradient))
+                        _constant(gradient_rows))
 
 
 def biharmonic(in_dims: int) -> Dict[MultiIndex, float]:

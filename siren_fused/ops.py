@@ -18,11 +18,12 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
   when ``save``, what ``siren_fused::gradient_backward(grad_value, grad_grad, x, weights, biases,
   omegas, outermost_linear, saved, input_grad)`` takes back.
 
+The modulated SIRENs' ops are registered in ``film_ops.py``.
+
 Where the separate extension ``siren_fused._C_cuda_emulated`` is built (``SIREN_FUSED_CUDA_EMULATION=1``),
 ``siren_fused::cuda_emulated_jet_forward`` / ``cuda_emulated_jet_backward`` are the CUDA kernels run by the
 host emulation on CPU float32 tensors, with the same signatures and the same registrations here: a test
-facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by design. (The modulated jet's ops and
-their emulated pair are registered in ``film_ops.py``.)
+facility (``siren_fused.jet(..., backend="cuda_emulated")``), slow by design.
 
 Every op also takes a batch of B networks: weights ``[B, out, in]``, biases ``[B, out]`` and x
 ``[B, N, D]``; then its outputs, saved tensors and gradients gain the leading B (``siren_fused.jet``'s
@@ -123,12 +124,15 @@ def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, out
     return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
 
 
-def gradient_saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], outermost_linear: bool) -> List[List[int]]:
+def gradient_saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], outermost_linear: bool,
+                          scaled: bool = False) -> List[List[int]]:
     """Shapes of what gradient_forward keeps: z of each sine layer, then p of each layer below the last
-    (with the leading B of a batch of networks)."""
-    rows = network_batch(weights) + [x.shape[-2]]
+    (with the leading B of a batch of networks, or of x [B, N, D] for modulated networks); with a modulation's
+    scales (modulated_gradient_forward), then the unmodulated z and then p of each layer below the last."""
+    rows = list(x.shape[:-1]) if x.dim() == 3 else network_batch(weights) + [x.shape[-2]]
     sine_layers = weights[:-1] if outermost_linear else weights
-    return [rows + [w.shape[-2]] for w in sine_layers] + [rows + [w.shape[-2]] for w in weights[:-1]]
+    below_last = [rows + [w.shape[-2]] for w in weights[:-1]]
+    return [rows + [w.shape[-2]] for w in sine_layers] + below_last * (3 if scaled else 1)
 
 
 @torch.library.register_fake("siren_fused::gradient_forward")
@@ -205,13 +209,20 @@ def _gradient_forward_setup_context(ctx, inputs, output):
     _keep_for_backward(ctx, x, weights, biases, output[2], save, (omegas, outermost_linear))
 
 
+def upstream_of_value_and_gradient(x: torch.Tensor, grad_value: Optional[torch.Tensor],
+                                   grad_grad: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The upstream gradients of a reverse-mode gradient op's value and gradient outputs, zeros for the one
+    (of the two) that nothing downstream used: the backward op takes both."""
+    grad_value = x.new_zeros(list(x.shape[:-1]) + [1]) if grad_value is None else grad_value
+    return grad_value, torch.zeros_like(x) if grad_grad is None else grad_grad
+
+
 def _gradient_forward_backward(ctx, grad_value, grad_grad, grad_saved):
     x, weights, biases, saved = _kept_for_backward(ctx, "gradient_forward")
     omegas, outermost_linear = ctx.config
     if grad_value is None and grad_grad is None:  # nothing downstream used the outputs
         return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None
-    grad_value = x.new_zeros(list(x.shape[:-1]) + [1]) if grad_value is None else grad_value
-    grad_grad = torch.zeros_like(x) if grad_grad is None else grad_grad
+    grad_value, grad_grad = upstream_of_value_and_gradient(x, grad_value, grad_grad)
     grad_x, grad_w, grad_b = torch.ops.siren_fused.gradient_backward(
         grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0]
     )

@@ -117,11 +117,12 @@ def functional_jet(net: torch.nn.Module, params: Mapping[str, torch.Tensor], bat
 
 
 def operator_jet(net: torch.nn.Module, x: torch.Tensor,
-                 operators: Mapping[str, Mapping[Tuple[int, ...], float]]) -> OperatorJet:
+                 operators: Mapping[str, Mapping[Tuple[int, ...], float]], gradient: bool = True) -> OperatorJet:
     """Value, gradient and each operator ``sum_alpha c_alpha d^alpha u`` of ``net`` at ``x`` by nested
     torch.func (see :func:`siren_fused.operator_jet`): the derivative tensor of each order the operators
     need, ``jacfwd`` over ``jacrev`` as often as the order asks, under ``vmap`` over the points, then
-    its entries alpha weighted. Differentiable with respect to x and the net's parameters."""
+    its entries alpha weighted (``grad`` None unless ``gradient``). Differentiable with respect to x and the
+    net's parameters."""
     params = dict(net.named_parameters())
     orders = sorted({sum(alpha) for op in operators.values() for alpha in op} | {1})
 
@@ -140,4 +141,4 @@ def operator_jet(net: torch.nn.Module, x: torch.Tensor,
         return derivatives[len(index)][(slice(None), slice(None), *index)]
 
     fields = {name: sum(c * partial(alpha) for alpha, c in op.items()) for name, op in operators.items()}
-    return OperatorJet(derivatives[0], derivatives[1], fields)
+    return OperatorJet(derivatives[0], derivatives[1] if gradient else None, fields)

@@ -4,7 +4,8 @@ reference and against a hand-written functa-style forward.
 float64: values, Jacobians, Laplacians (plain and weighted) and Hessians to 1e-10, and the gradients of a
 random loss on every field into x, the shared weights and biases, the shifts and the scales to 1e-10 (each
 measured per channel along the points, a weight's along its inputs); float32 within twice the float32
-reference's own error. Modulations per network (points shared or each network's own) and per point.
+reference's own error. Modulations per network (points shared or each network's own) and per point. Order 1 of
+a one-output net is the reverse-mode gradient (siren_fused::modulated_gradient_forward), as for the plain net.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import siren_fused
 from siren_fused import film
 from conftest import (assert_float32_bound, gradient_axis, jet_fields, random_linear_loss, random_points,
                       random_siren, relative_error)
+from siren_fused.jet import uses_reverse_gradient
 
 CASES = [(0, False, None), (1, False, None), (2, False, None), (2, True, None), (2, False, (0.5, -2.0))]
+# Order 1 of a one-output net, which the fused backend computes in reverse mode.
+REVERSE_MODE = (1, False, None)
 # (per_point, shared points): per network with x [N, D] or [B, N, D], or per point with x [N, D].
 LAYOUTS = [(False, True), (False, False), (True, True)]
 NETWORKS, POINTS = 3, 37
@@ -49,11 +53,12 @@ def jet_and_gradients(net, x, modulation, order, hessian, weights, backend, seed
 @pytest.mark.parametrize("per_point,shared", LAYOUTS, ids=["network-shared-x", "network-own-x", "point"])
 @pytest.mark.parametrize("scaled", [False, True], ids=["shifts", "shifts+scales"])
 @pytest.mark.parametrize("outermost_linear", [True, False], ids=["linear-last", "sine-last"])
-@pytest.mark.parametrize("order,hessian,weights", CASES)
-def test_float64_matches_reference(order, hessian, weights, outermost_linear, scaled, per_point, shared):
-    net = random_siren(2, 19, 2, 3, seed=3, first_omega_0=10.0, hidden_omega_0=5.0,
+@pytest.mark.parametrize("order,hessian,weights,outputs", [case + (3,) for case in CASES] + [REVERSE_MODE + (1,)])
+def test_float64_matches_reference(order, hessian, weights, outputs, outermost_linear, scaled, per_point, shared):
+    net = random_siren(2, 19, 2, outputs, seed=3, first_omega_0=10.0, hidden_omega_0=5.0,
                        outermost_linear=outermost_linear)
     x = points(per_point, shared, 2, seed=4)
+    assert uses_reverse_gradient(net, x, order) == (outputs == 1)
     modulation = random_modulation(net, per_point, scaled, POINTS if per_point else NETWORKS, seed=5)
     fused, fused_grads = jet_and_gradients(net, x, modulation, order, hessian, weights, "fused")
     ref, ref_grads = jet_and_gradients(net, x, modulation, order, hessian, weights, "reference")
@@ -67,13 +72,16 @@ def test_float64_matches_reference(order, hessian, weights, outermost_linear, sc
 
 
 @pytest.mark.parametrize("per_point,shared", LAYOUTS, ids=["network-shared-x", "network-own-x", "point"])
-@pytest.mark.parametrize("order,hessian,weights", [(0, False, None), (2, False, None), (2, True, None)])
-def test_float32_within_the_reference_bound(order, hessian, weights, per_point, shared):
+@pytest.mark.parametrize("scaled", [False, True], ids=["shifts", "shifts+scales"])
+@pytest.mark.parametrize("order,hessian,weights,outputs",
+                         [(0, False, None, 2), (2, False, None, 2), (2, True, None, 2), REVERSE_MODE + (1,)])
+def test_float32_within_the_reference_bound(order, hessian, weights, outputs, scaled, per_point, shared):
     results = []
     for dtype, backend in ((torch.float32, "fused"), (torch.float32, "reference"), (torch.float64, "reference")):
-        net = random_siren(3, 32, 2, 2, seed=8, dtype=dtype)
+        net = random_siren(3, 32, 2, outputs, seed=8, dtype=dtype)
         x = points(per_point, shared, 3, seed=9, dtype=dtype)
-        modulation = random_modulation(net, per_point, True, POINTS if per_point else NETWORKS, seed=10, dtype=dtype)
+        modulation = random_modulation(net, per_point, scaled, POINTS if per_point else NETWORKS, seed=10,
+                                       dtype=dtype)
         results.append(jet_and_gradients(net, x, modulation, order, hessian, weights, backend))
     along = 0 if per_point else 1
     (fused, fused_grads), (ref, ref_grads), (exact, exact_grads) = results
@@ -134,10 +142,12 @@ def test_per_point_rows_are_independent_points():
             torch.testing.assert_close(a[n : n + 1], b, rtol=1e-12, atol=1e-12, msg=name)
 
 
-def test_many_networks_and_points_across_chunks_match_reference(one_torch_thread):
+@pytest.mark.parametrize("outputs,width", [(2, 24), (1, 256)], ids=["jet", "reverse-mode"])
+def test_many_networks_and_points_across_chunks_match_reference(outputs, width, one_torch_thread):
     """Enough networks and points that chunks hold several networks or part of one (per-network sums across
-    chunks and work units), at order 1."""
-    net = random_siren(2, 24, 1, 1, seed=17)
+    chunks and work units), at order 1: the forward-mode jet's tiles, and the reverse mode's rows (1,024 a chunk
+    at width 256)."""
+    net = random_siren(2, width, 1, outputs, seed=17)
     for networks, n in ((40, 50), (2, 3000)):
         x = random_points(n, 2, seed=18, scale=1.0).requires_grad_(True)
         modulation = random_modulation(net, False, True, networks, seed=19)

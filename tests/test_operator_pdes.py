@@ -1,6 +1,7 @@
 """The higher-order PDE commands (``siren-fused kdv`` and ``siren-fused plate``): each problem's loss vanishes on
 its exact solution (so its chain-rule scalings and operators are right), training resumes an interrupted run
-exactly, and each command trains both models at a tiny size and scores them against the exact solution."""
+exactly, each command trains both models at a tiny size and scores them against the exact solution, and the tanh
+baseline's Taylor-mode operators equal nested torch.func's."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from torch import nn
 
 from siren_fused import cli, reference
 from siren_fused.experiments import operator_pde
+from siren_fused.experiments.baselines import MODELS
 from siren_fused.experiments.kdv.problem import KdvProblem, soliton, to_physical
 from siren_fused.experiments.operator_pde import OperatorFitConfig, train_model
 from siren_fused.experiments.plate.problem import LOAD_PEAK, PlateProblem, exact
+from siren_fused.experiments.tanh_taylor_jet import tanh_operator_jet
+from siren_fused.operator_plan import biharmonic
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -51,6 +55,36 @@ def test_plate_load_is_the_biharmonic_of_the_solution():
     interior = batch.points[: -batch.edges]
     x, y = (interior[:, 0] + 1) / 2, (interior[:, 1] + 1) / 2
     torch.testing.assert_close(batch.load, LOAD_PEAK * torch.sin(math.pi * x) * torch.sin(2 * math.pi * y))
+
+
+# The commands' operators, and a 3-D mix of every order with mixed partials and a constant term.
+TANH_CASES = [(KdvProblem().operators, 2), (PlateProblem().operators, 2),
+              ({"bih": biharmonic(3), "mixed": {(1, 2, 1): 0.7, (0, 0, 3): -1.3, (1, 1, 0): 2.0, (0, 0, 0): 0.5}}, 3)]
+
+
+@pytest.mark.parametrize("operators,in_dims", TANH_CASES, ids=["kdv", "plate", "3d-mixed"])
+def test_tanh_taylor_operators_and_their_gradients_equal_nested_torch_func(operators, in_dims):
+    torch.manual_seed(4)
+    net = MODELS["tanh"](in_dims, 16, 2, 2).double()
+    x = (torch.rand(20, in_dims, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    taylor, nested = tanh_operator_jet(net, x, operators), reference.operator_jet(net, x, operators)
+    torch.testing.assert_close(taylor.value, nested.value, rtol=1e-10, atol=0)
+    torch.testing.assert_close(taylor.grad, nested.grad, rtol=1e-10, atol=1e-12)
+    for name in operators:
+        torch.testing.assert_close(taylor.fields[name], nested.fields[name], rtol=1e-9, atol=1e-10, msg=name)
+    leaves = [x, *net.parameters()]
+    weights = torch.randn(len(operators), 20, 2, dtype=torch.float64)
+
+    def loss(jet):  # the value too: the fields alone do not depend on the last bias
+        return sum((w * jet.fields[name] ** 2).sum() for w, name in zip(weights, operators)) + jet.value.sum()
+
+    for a, b in zip(torch.autograd.grad(loss(taylor), leaves), torch.autograd.grad(loss(nested), leaves)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item())
+
+
+def test_tanh_taylor_baseline_names_a_layer_it_cannot_take():
+    with pytest.raises(TypeError, match="Linear and Tanh layers, got ReLU"):
+        tanh_operator_jet(MODELS["relu"](2, 8, 1, 1), torch.rand(4, 2), KdvProblem().operators)
 
 
 def interrupted_at(call: int, step):

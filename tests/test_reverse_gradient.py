@@ -104,11 +104,17 @@ def test_opcheck_backward():
                            True))
 
 
-def test_op_rejects_several_outputs_naming_the_argument():
+@pytest.mark.parametrize("modulated", [False, True], ids=["plain", "modulated"])
+def test_op_rejects_several_outputs_naming_the_argument(modulated):
     net = random_siren(2, 4, 0, 2, seed=0)
     weights, biases, omegas = network_arguments(net)
+    x = random_points(3, 2, seed=0)
     with torch.no_grad(), pytest.raises(RuntimeError, match=r"one output \(weights\[-1\] must be \[1, in\]\)"):
-        torch.ops.siren_fused.gradient_forward(random_points(3, 2, seed=0), weights, biases, omegas, True, False)
+        if modulated:  # a shift per point of the one hidden layer
+            shifts = [torch.zeros(3, 4, dtype=x.dtype)]
+            torch.ops.siren_fused.modulated_gradient_forward(x, weights, biases, shifts, [], omegas, True, False)
+        else:
+            torch.ops.siren_fused.gradient_forward(x, weights, biases, omegas, True, False)
 
 
 def test_only_value_or_only_grad_in_the_loss():

@@ -7,8 +7,10 @@
 // is W_l's gradient. As in the forward, each thread takes whole chunks with a single-threaded BLAS
 // in one parallel region a call; the parameter gradients are summed per work unit and the units in
 // order (unit_gradients.h), so they do not depend on which thread ran what. A modulated SIREN's
-// layers modulate the saved jet into a scratch tile before the sine rule, and the modulation's
-// vector-Jacobian product follows the rule's, summing the shift's and scale's gradients per tile.
+// layers with scales modulate the saved jet into a scratch tile before the sine rule, and the
+// modulation's vector-Jacobian product follows the rule's, summing the shift's and scale's gradients
+// per tile. A shift alone is in the saved jet already (jet_forward_cpu.cpp), and its gradient is the
+// bias's: the same column sums for a network, the value component's rows per point.
 #include <ATen/ATen.h>
 
 #include "jet_cpu.h"
@@ -42,12 +44,8 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
   // are each one row's, which the tile pass writes in place.
   const bool network_modulation = modulation && !modulation->per_point;
   const int64_t hidden = modulation ? static_cast<int64_t>(modulation->shifts.size()) : 0;
-  std::vector<at::Tensor> summed_modulation_grads;
-  if (network_modulation) {
-    summed_modulation_grads = modulation_grads.shifts;
-    summed_modulation_grads.insert(summed_modulation_grads.end(), modulation_grads.scales.begin(),
-                                   modulation_grads.scales.end());
-  }
+  const std::vector<at::Tensor> summed_modulation_grads =
+      ModulationGrads::summed_per_network(modulation, modulation_grads);
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -60,16 +58,16 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
     const UnitGradients unit_grads(args, grads, plan.chunks, units, summed_modulation_grads);
     // A thread's chunk jets, and its per-tile partial sums of a bias gradient ([width]: column sums of the
     // value component, the only one the bias reaches) or of the first layer's weight gradient ([D, width]);
-    // with modulations, a tile's modulated jet and its partial sums of the shift's and scale's gradients.
+    // with scales, a tile's modulated jet and its partial sums of the shift's and scale's gradients.
     std::vector<ChunkBuffers<scalar_t>> worker_buffers;
     std::vector<at::Tensor> worker_tile_sums, worker_modulated, worker_modulation_sums;
     for (int64_t w = 0; w < workers; ++w) {
       worker_buffers.emplace_back(largest_chunk, plan.components, plan.rows, args.max_width(), args.x.options());
       worker_tile_sums.push_back(
           at::empty({largest_chunk * std::max<int64_t>(1, plan.spec.in_dims) * args.max_width()}, args.x.options()));
-      if (modulation) {
+      if (modulation && modulation->scaled()) {
         worker_modulated.push_back(at::empty({plan.tile_jet_rows * args.max_width()}, args.x.options()));
-        worker_modulation_sums.push_back(at::zeros({2, largest_chunk * args.max_width()}, args.x.options()));
+        worker_modulation_sums.push_back(at::empty({2, largest_chunk * args.max_width()}, args.x.options()));
       }
     }
     const scalar_t* x = args.x.data_ptr<scalar_t>();
@@ -143,48 +141,47 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
           const at::Tensor& z_below = saved[sine_slot[l - 1]];
           const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
           const bool modulated = modulation && modulation->modulates(l - 1);
+          const bool scaled = modulated && modulation->scaled();
           for (int64_t i = 0; i < count; ++i) {
             const int64_t offset = i * plan.tile_jet_rows * in_width;
             const int64_t g = chunk.network_of(i), first_row = chunk.tile_of(i) * plan.rows;
             const scalar_t* z_tile = saved_tile(z_below, g, chunk.tile_of(i), in_width);
             scalar_t* g_tile = buffers.jet[below] + offset;
-            if (!modulated) {
-              rule.forward_vjp(plan.spec, rule_constants, z_tile, plan.rows * in_width, omega,
-                               buffers.jet[2] + offset, g_tile);
-            } else {
-              const auto tile_modulation =
-                  TileModulation<scalar_t>::of(*modulation, l - 1, g, first_row, plan.rows, plan.num_points);
+            const auto tile_modulation =
+                modulated ? TileModulation<scalar_t>::of(*modulation, l - 1, g, first_row, plan.rows, plan.num_points)
+                          : TileModulation<scalar_t>{};
+            const scalar_t* argument = z_tile;  // the sine's argument
+            if (scaled) {
               scalar_t* u_tile = worker_modulated[worker].data_ptr<scalar_t>();
               modulate_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, u_tile);
-              rule.forward_vjp(plan.spec, rule_constants, u_tile, plan.rows * in_width, omega,
-                               buffers.jet[2] + offset, g_tile);
-              // Per point: straight into the gradients' rows. Per network: into the tile's partial sums.
-              const int64_t row_offset = modulation->per_point ? first_row * in_width : 0;
-              scalar_t* sums = worker_modulation_sums[worker].data_ptr<scalar_t>();
-              scalar_t* shift_grad = modulation->per_point
-                                         ? modulation_grads.shifts[l - 1].data_ptr<scalar_t>() + row_offset
-                                         : sums + i * in_width;
-              scalar_t* scale_grad = !modulation->scaled() ? nullptr
-                                     : modulation->per_point
-                                         ? modulation_grads.scales[l - 1].data_ptr<scalar_t>() + row_offset
-                                         : sums + largest_chunk * args.max_width() + i * in_width;
-              if (!modulation->per_point) {
-                std::fill(shift_grad, shift_grad + in_width, scalar_t(0));
-                if (scale_grad) std::fill(scale_grad, scale_grad + in_width, scalar_t(0));
-              }
+              argument = u_tile;
+            }
+            rule.forward_vjp(plan.spec, rule_constants, argument, plan.rows * in_width, omega, buffers.jet[2] + offset,
+                             g_tile);
+            if (modulated && modulation->per_point) {  // straight into the gradients' rows
+              const int64_t row_offset = first_row * in_width;
+              modulation_vjp_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, g_tile,
+                                  modulation_grads.shifts[l - 1].data_ptr<scalar_t>() + row_offset,
+                                  scaled ? modulation_grads.scales[l - 1].data_ptr<scalar_t>() + row_offset : nullptr);
+            } else if (scaled) {  // per network: into the tile's partial sums
+              scalar_t* shift_grad = worker_modulation_sums[worker].data_ptr<scalar_t>() + i * in_width;
+              scalar_t* scale_grad = shift_grad + largest_chunk * args.max_width();
+              std::fill(shift_grad, shift_grad + in_width, scalar_t(0));
+              std::fill(scale_grad, scale_grad + in_width, scalar_t(0));
               modulation_vjp_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, g_tile, shift_grad,
                                   scale_grad);
             }
             column_sums(g_tile, plan.rows, in_width, tile_sums + i * in_width);
           }
-          if (modulated && network_modulation) {
+          const at::Tensor bias_sums = per_network_sums(tile_sums_tensor, chunk, in_width);
+          if (modulated && network_modulation && !scaled) {
+            unit_grads.add_modulation(u, chunk, l - 1, bias_sums);  // a shift alone: the bias's gradient
+          } else if (modulated && network_modulation) {
             const at::Tensor& sums = worker_modulation_sums[worker];
             unit_grads.add_modulation(u, chunk, l - 1, per_network_sums(sums[0], chunk, in_width));
-            if (modulation->scaled()) {
-              unit_grads.add_modulation(u, chunk, hidden + l - 1, per_network_sums(sums[1], chunk, in_width));
-            }
+            unit_grads.add_modulation(u, chunk, hidden + l - 1, per_network_sums(sums[1], chunk, in_width));
           }
-          unit_grads.add_bias(u, chunk, l - 1, per_network_sums(tile_sums_tensor, chunk, in_width));
+          unit_grads.add_bias(u, chunk, l - 1, bias_sums);
           unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
           gz = below;
         }

@@ -31,4 +31,17 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradien
     at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved,
     bool input_grad);
 
+// The reverse-mode gradient of a modulated SIREN (csrc/modulation_args.h): gradient_forward's outputs, and
+// gradient_backward's gradients followed by those of the shifts and the scales.
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> modulated_gradient_forward(
+    const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::TensorList shifts, at::TensorList scales,
+    at::ArrayRef<double> omegas, bool outermost_linear, bool save);
+
+std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>,
+           std::vector<at::Tensor>>
+modulated_gradient_backward(const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x,
+                            at::TensorList weights, at::TensorList biases, at::TensorList shifts,
+                            at::TensorList scales, at::ArrayRef<double> omegas, bool outermost_linear,
+                            at::TensorList saved, bool input_grad);
+
 }  // namespace siren_fused::cpu

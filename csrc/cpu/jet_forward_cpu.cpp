@@ -11,8 +11,10 @@
 
 namespace siren_fused::cpu {
 
-// With a modulation, each hidden layer's pre-activation jet is modulated, into a scratch tile, before the
-// sine rule; the saved jets stay unmodulated, as the scale's gradient needs them.
+// With a modulation, each hidden layer's pre-activation jet is modulated before the sine rule. With scales,
+// the modulated jet goes into a scratch tile and the saved jets stay unmodulated, as the scale's gradient
+// needs them; a shift alone moves the value component only, so it is added in place, with the bias, and the
+// saved jet is the sine's argument itself (jet_backward_cpu.cpp reads it so).
 std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArgs& args, const Modulation* modulation,
                                                                     bool save) {
   const TilePlan plan(args);
@@ -35,7 +37,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArg
     for (int64_t w = 0; w < workers; ++w) {
       worker_buffers.emplace_back(plan.largest_chunk(), plan.components, plan.rows, args.max_width(),
                                   args.x.options());
-      if (modulation) worker_modulated.push_back(at::empty({plan.tile_jet_rows * args.max_width()}, args.x.options()));
+      if (modulation && modulation->scaled()) {
+        worker_modulated.push_back(at::empty({plan.tile_jet_rows * args.max_width()}, args.x.options()));
+      }
     }
     // Network g's points and packed jet (contiguous, network after network).
     const scalar_t* x = args.x.data_ptr<scalar_t>();
@@ -76,11 +80,15 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArg
           add_bias(zi, biases + chunk.network_of(i) * bias_stride, plan.rows, width);
           const scalar_t* argument = zi;
           if (modulated) {
-            scalar_t* u = worker_modulated[worker].data_ptr<scalar_t>();
-            modulate_tile(TileModulation<scalar_t>::of(*modulation, l, chunk.network_of(i),
-                                                       chunk.tile_of(i) * plan.rows, plan.rows, plan.num_points),
-                          plan.components, plan.rows, width, zi, u);
-            argument = u;
+            const auto tile_modulation = TileModulation<scalar_t>::of(
+                *modulation, l, chunk.network_of(i), chunk.tile_of(i) * plan.rows, plan.rows, plan.num_points);
+            if (modulation->scaled()) {
+              scalar_t* u = worker_modulated[worker].data_ptr<scalar_t>();
+              modulate_tile(tile_modulation, plan.components, plan.rows, width, zi, u);
+              argument = u;
+            } else {
+              modulate_value_rows(tile_modulation, width, zi, zi);
+            }
           }
           if (sine) {
             rule.forward(plan.spec, rule_constants, argument, tile_elements, omega,

@@ -43,10 +43,13 @@ class UnitGradients {
     }
   }
 
-  // Layer l's weight ([chunk.networks, out, in]) and bias ([chunk.networks, out]) gradients that unit u adds
-  // chunk's share into, where the networks do not share them.
-  at::Tensor weight(int64_t u, const Chunk& chunk, int64_t l) const { return of(u, chunk, l); }
-  at::Tensor bias(int64_t u, const Chunk& chunk, int64_t l) const { return of(u, chunk, layers_ + l); }
+  // For a chunk of one network (the reverse-mode gradient's): what unit u adds its share of layer l's weight
+  // ([out, in]) and bias ([out]) gradients, and of modulation gradient k ([width]), into.
+  at::Tensor weight(int64_t u, const Chunk& chunk, int64_t l) const { return of_one_network(u, chunk, l); }
+  at::Tensor bias(int64_t u, const Chunk& chunk, int64_t l) const { return of_one_network(u, chunk, layers_ + l); }
+  at::Tensor modulation(int64_t u, const Chunk& chunk, int64_t k) const {
+    return of_one_network(u, chunk, 2 * layers_ + k);
+  }
 
   // Adds the chunk's per-network contributions ([chunk.networks, ...]) to layer l's weight or bias
   // gradient, or to modulation gradient k, for unit u.
@@ -93,6 +96,9 @@ class UnitGradients {
   at::Tensor of(int64_t u, const Chunk& chunk, int64_t i) const {
     const bool own_partial = every_network(i) || chunk.network == shared_network_[u];
     return own_partial ? partials_[u][i] : network(i, chunk);
+  }
+  at::Tensor of_one_network(int64_t u, const Chunk& chunk, int64_t i) const {
+    return every_network(i) ? of(u, chunk, i) : of(u, chunk, i).select(0, 0);
   }
   void add(int64_t u, const Chunk& chunk, int64_t i, const at::Tensor& per_network) const {
     at::Tensor target = of(u, chunk, i);

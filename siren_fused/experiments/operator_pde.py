@@ -1,5 +1,5 @@
 """What the higher-order PDE commands (``kdv``, ``plate``) share: a network trained on the residual of a linear
-operator of order 3 or 4 (siren_fused.operator_jet, or nested torch.func for the tanh baseline), SIREN against
+operator of order 3 or 4 (siren_fused.operator_jet, or Taylor mode in plain PyTorch for the tanh baseline), SIREN against
 tanh, scored against an exact solution, with checkpoints, ``--resume`` and the fused-vs-reference step timing.
 
 A problem (:class:`OperatorProblem`) brings the operators its loss needs, its batches, its loss terms from the
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import reference
 from ..jet_types import OperatorJet
 from ..modules import Siren
 from ..operator_jet import operator_jet
@@ -28,6 +27,7 @@ from .baselines import MODEL_TITLES, MODELS, check_model_settings
 from .command_options import add_option, add_run_options, add_training_size_options, format_step_time
 from .command_parser import add_command
 from .field_figures import Panel, RowStyle, save_panel_grid
+from .tanh_taylor_jet import tanh_operator_jet
 from .training_loop import BatchSource, FittedModel, SeededBatches, checkpoint_files, cosine_schedule, fit, \
     optimizer_step, time_backend_steps
 
@@ -73,7 +73,9 @@ class OperatorProblem(Protocol):
     title: str
     summary: str  # the command's one line in --help
     paper_settings: Mapping[str, object]  # the larger-scale sizes the options' help names
-    first_omega_0: float  # the SIREN's first omega by default: the solution's frequency content sets it
+    # The problem's own defaults of OperatorFitConfig fields: the SIREN's first omega (the solution's frequency
+    # content sets it) and any learning rate the problem needs.
+    defaults: Mapping[str, object]
     operators: Mapping[str, Mapping[Tuple[int, ...], float]]
 
     def batches(self, points: int, seed: int) -> BatchSource: ...
@@ -86,10 +88,10 @@ class OperatorProblem(Protocol):
 
 
 def network_operator_jet(net: nn.Module, x: torch.Tensor, operators, backend: str = "auto") -> OperatorJet:
-    """siren_fused.operator_jet on ``backend`` for a Siren; nested torch.func for any other network."""
+    """siren_fused.operator_jet on ``backend`` for a Siren; Taylor mode in plain PyTorch for the tanh MLP."""
     if isinstance(net, Siren):
         return operator_jet(net, x, operators, backend=backend)
-    return reference.operator_jet(net, x, operators)
+    return tanh_operator_jet(net, x, operators)
 
 
 def build_model(config: OperatorFitConfig, in_features: int) -> nn.Module:
@@ -127,11 +129,11 @@ def _register_problem(problem: OperatorProblem, in_features: int, description: s
                       subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, problem.name, problem.summary, description,
                          functools.partial(run_operator_problem, problem, in_features), ("tqdm", "matplotlib"))
-    defaults = OperatorFitConfig()
+    defaults = OperatorFitConfig(**problem.defaults)
     add_option(parser, "out", Path(f"outputs/{problem.name}"))
     training = parser.add_argument_group("training")
     add_training_size_options(training, defaults, problem.paper_settings)
-    add_option(training, "first_omega_0", problem.first_omega_0)
+    add_option(training, "first_omega_0", defaults.first_omega_0)
     add_run_options(training, defaults.checkpoint_every)
     add_option(parser, "no_figure")
 

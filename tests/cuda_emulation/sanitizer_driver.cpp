@@ -334,7 +334,7 @@ void check_backward(const Case& c, const Batch& batch, const JetProblem& problem
   const std::vector<float> grad_out = nonzero_uniform(batch.size() * c.spec.components() * c.points * c.out_width, rng);
   std::vector<std::vector<float>> first_parameter_grads;
   for (const bool input_grad : {true, false}) {
-    // Zeroed, as zero_grads and zero_modulation_grads leave them: per layer, the weight's and the bias's,
+    // Zeroed, as zero_grads and ModulationGrads::zeros_for leave them: per layer, the weight's and the bias's,
     // then per modulated layer the shift's and (with scales) the scale's.
     std::vector<std::vector<float>> parameter_grads;
     std::vector<std::string> names;

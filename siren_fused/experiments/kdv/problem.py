@@ -61,7 +61,7 @@ class KdvProblem:
     name = "kdv"
     title = "KdV single soliton: u_t + 6 u u_x + u_xxx = 0"
     summary = "solve the KdV equation (third order) for a soliton; SIREN against tanh, scored against the exact solution"
-    first_omega_0 = 10.0
+    defaults = {"first_omega_0": 10.0}
     paper_settings = {"hidden_features": 256, "hidden_layers": 4, "points": 8192, "steps": 20000, "lr": 1e-4,
                       "final_lr_ratio": 0.02}
     operators = {"u_t": {(0, 1): 2.0 / DURATION}, "u_x": {(1, 0): 1.0 / HALF_WIDTH},
