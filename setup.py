@@ -31,7 +31,8 @@ def emulated_cuda_sources():
     """The CUDA kernels for the host emulation (csrc/cuda/emulation): each .cu through a generated
     C++ file that includes it (compilers choose the language by the file's extension), the
     emulation's runtime, the same torch glue as the CUDA build, the argument checks it shares with the
-    CPU kernels, and the extension's entry point, which adds the emulated ops to the library."""
+    CPU kernels (the jet's and the modulation's), and the extension's entry point, which adds the
+    emulated ops to the library."""
     out_dir = os.path.join("build", "cuda_emulation")
     os.makedirs(out_dir, exist_ok=True)
     wrappers = []
@@ -46,7 +47,7 @@ def emulated_cuda_sources():
     emulation = glob.glob(os.path.join("csrc", "cuda", "emulation", "*.cpp"))
     entry_point = os.path.join("csrc", "cuda", "emulation", "extension", "emulated_ops.cpp")
     return wrappers + sorted(emulation + glob.glob(os.path.join("csrc", "cuda", "*.cpp"))) + [
-        os.path.join("csrc", "jet_args.cpp"), entry_point]
+        os.path.join("csrc", "jet_args.cpp"), os.path.join("csrc", "modulation_args.cpp"), entry_point]
 
 
 def build_emulation():

@@ -33,6 +33,33 @@ std::vector<at::Tensor> checked_modulations(const char* name, at::TensorList ten
 
 }  // namespace
 
+ModulationGrads ModulationGrads::zeros_for(const Modulation& modulation) {
+  ModulationGrads grads;
+  for (const at::Tensor& shift : modulation.shifts) grads.shifts.push_back(at::zeros_like(shift));
+  for (const at::Tensor& scale : modulation.scales) grads.scales.push_back(at::zeros_like(scale));
+  return grads;
+}
+
+std::vector<at::Tensor> ModulationGrads::summed_per_network(const Modulation* modulation,
+                                                            const ModulationGrads& grads) {
+  if (modulation == nullptr || modulation->per_point) return {};
+  std::vector<at::Tensor> summed = grads.shifts;
+  summed.insert(summed.end(), grads.scales.begin(), grads.scales.end());
+  return summed;
+}
+
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> ModulationGrads::in_caller_layouts(
+    const Modulation& modulation) const {
+  return {in_layouts_of(shifts, modulation.caller_shifts), in_layouts_of(scales, modulation.caller_scales)};
+}
+
+ModulatedJetGradsTuple modulated_grads_tuple(const JetGrads& grads, const ModulationGrads& modulation_grads,
+                                             const Modulation& modulation) {
+  const auto [grad_x, grad_weights, grad_biases] = grads.as_tuple();
+  auto [grad_shifts, grad_scales] = modulation_grads.in_caller_layouts(modulation);
+  return {grad_x, grad_weights, grad_biases, std::move(grad_shifts), std::move(grad_scales)};
+}
+
 JetArgs check_modulated_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
                                  at::TensorList shifts, at::TensorList scales, c10::ArrayRef<double> omegas,
                                  int64_t order, bool hessian, bool outermost_linear,

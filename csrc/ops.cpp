@@ -7,6 +7,7 @@
 #include "cpu/reusable_buffers.h"
 #include "cpu/sine_tile_kernels.h"
 #include "jet_layout.h"
+#include "jet_ops.h"
 #include "jet_signatures.h"
 
 // jet_forward / jet_backward and modulated_jet_forward / modulated_jet_backward: see jet_signatures.h.
@@ -17,8 +18,9 @@
 // are the same for a modulated SIREN, whose shifts and scales (scales empty or shaped like the shifts) they
 // take as modulated_jet_forward does; the backward also returns the shifts' and scales' gradients.
 //
-// The emulated CUDA kernels (cuda_emulated_jet_forward / cuda_emulated_jet_backward, a test facility) are
-// a separate extension, siren_fused._C_cuda_emulated, which adds them to this library when imported.
+// The emulated CUDA kernels (cuda_emulated_jet_forward / cuda_emulated_jet_backward and the modulated pair,
+// cuda_emulated_modulated_jet_forward / _backward, a test facility) are a separate extension,
+// siren_fused._C_cuda_emulated, which adds them to this library when imported.
 TORCH_LIBRARY(siren_fused, m) {
   m.def("jet_forward" SIREN_JET_FORWARD_SIGNATURE);
   m.def("jet_backward" SIREN_JET_BACKWARD_SIGNATURE);
@@ -40,10 +42,11 @@ TORCH_LIBRARY(siren_fused, m) {
 }
 
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
-  m.impl("jet_forward", &siren_fused::cpu::jet_forward);
-  m.impl("jet_backward", &siren_fused::cpu::jet_backward);
-  m.impl("modulated_jet_forward", &siren_fused::cpu::modulated_jet_forward);
-  m.impl("modulated_jet_backward", &siren_fused::cpu::modulated_jet_backward);
+  using CpuJetOps = siren_fused::JetOps<siren_fused::cpu::JetKernels>;
+  m.impl("jet_forward", &CpuJetOps::jet_forward);
+  m.impl("jet_backward", &CpuJetOps::jet_backward);
+  m.impl("modulated_jet_forward", &CpuJetOps::modulated_jet_forward);
+  m.impl("modulated_jet_backward", &CpuJetOps::modulated_jet_backward);
   m.impl("gradient_forward", &siren_fused::cpu::gradient_forward);
   m.impl("gradient_backward", &siren_fused::cpu::gradient_backward);
   m.impl("modulated_gradient_forward", &siren_fused::cpu::modulated_gradient_forward);

@@ -11,14 +11,25 @@
   and ``siren_fused::modulated_gradient_backward(grad_value, grad_grad, x, weights, biases, shifts, scales,
   omegas, outermost_linear, saved, input_grad)``: the reverse-mode order 1 of a one-output modulated SIREN,
   ``gradient_forward``'s outputs and ``gradient_backward``'s gradients, then the shifts' and scales'.
+
+Where the emulated CUDA kernels are built, ``siren_fused::cuda_emulated_modulated_jet_forward`` / ``_backward`` are
+the modulated jet ops run by the CUDA kernels under the host emulation (float32 CPU tensors), with the same
+registrations here, as ``ops.py`` does for the plain jet.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .ops import _kept_for_backward, _keep_for_backward, _save_under_vmap, _backward_backward, \
-    _backward_setup_context, component_count, gradient_saved_shapes, saved_shapes, upstream_of_value_and_gradient
+from . import _extension
+from .ops import _kept_for_backward, _keep_for_backward, _save_under_vmap, component_count, gradient_saved_shapes, \
+    register_op_pair, saved_shapes, upstream_of_value_and_gradient
+
+# (forward, backward) op pairs of the modulated jet: the kernels of the build, and the emulated CUDA kernels
+# where the build has them.
+MODULATED_JET_OPS = [("modulated_jet_forward", "modulated_jet_backward")]
+if _extension.cuda_emulated():
+    MODULATED_JET_OPS.append(("cuda_emulated_modulated_jet_forward", "cuda_emulated_modulated_jet_backward"))
 
 
 def _points_batch(x: torch.Tensor) -> list:
@@ -26,7 +37,6 @@ def _points_batch(x: torch.Tensor) -> list:
     return list(x.shape[:1]) if x.dim() == 3 else []
 
 
-@torch.library.register_fake("siren_fused::modulated_jet_forward")
 def _modulated_jet_forward_fake(x, weights, biases, shifts, scales, omegas, order, hessian, outermost_linear, save,
                                 laplacian_weights=None):
     torch._check(x.dim() in (2, 3), lambda: f"x must be [N, in_features] or [B, N, in_features], got {list(x.shape)}")
@@ -43,7 +53,6 @@ def _gradients_like(x, weights, biases, shifts, scales):
             [torch.empty_like(s) for s in shifts], [torch.empty_like(s) for s in scales])
 
 
-@torch.library.register_fake("siren_fused::modulated_jet_backward")
 def _modulated_jet_backward_fake(grad_out, x, weights, biases, shifts, scales, omegas, order, hessian,
                                  outermost_linear, saved, input_grad, laplacian_weights=None):
     return _gradients_like(x, weights, biases, shifts, scales)
@@ -57,18 +66,25 @@ def _setup_context(ctx, inputs, output):
     ctx.passed_arguments = len(inputs) - (laplacian_weights is None)
 
 
-def _backward(ctx, grad_out, grad_saved):
-    x, weights, biases, rest = _kept_for_backward(ctx, "modulated_jet_forward")
-    omegas, order, hessian, outermost_linear, laplacian_weights, hidden = ctx.config
-    shifts, scales, saved = rest[:hidden], rest[hidden : ctx.modulations], rest[ctx.modulations :]
-    no_gradients = (None,) * (ctx.passed_arguments - 5)  # omegas and the other non-tensor arguments
-    if grad_out is None:  # nothing downstream used the jet
-        return (None, [None] * ctx.layers, [None] * ctx.layers, [None] * len(shifts), [None] * len(scales)) + \
+def _modulated_backward(forward: str, backward: str):
+    """The autograd formula of the modulated jet forward op `forward`, through its backward op."""
+    backward_op = getattr(torch.ops.siren_fused, backward)
+
+    def formula(ctx, grad_out, grad_saved):
+        x, weights, biases, rest = _kept_for_backward(ctx, forward)
+        omegas, order, hessian, outermost_linear, laplacian_weights, hidden = ctx.config
+        shifts, scales, saved = rest[:hidden], rest[hidden : ctx.modulations], rest[ctx.modulations :]
+        no_gradients = (None,) * (ctx.passed_arguments - 5)  # omegas and the other non-tensor arguments
+        if grad_out is None:  # nothing downstream used the jet
+            return (None, [None] * ctx.layers, [None] * ctx.layers, [None] * len(shifts), [None] * len(scales)) + \
+                no_gradients
+        grad_x, grad_w, grad_b, grad_shifts, grad_scales = backward_op(
+            grad_out, x, weights, biases, shifts, scales, omegas, order, hessian, outermost_linear, saved,
+            ctx.needs_input_grad[0], laplacian_weights)
+        return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, grad_shifts, grad_scales) + \
             no_gradients
-    grad_x, grad_w, grad_b, grad_shifts, grad_scales = torch.ops.siren_fused.modulated_jet_backward(
-        grad_out, x, weights, biases, shifts, scales, omegas, order, hessian, outermost_linear, saved,
-        ctx.needs_input_grad[0], laplacian_weights)
-    return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, grad_shifts, grad_scales) + no_gradients
+
+    return formula
 
 
 def _modulated_gradient_forward_fake(x, weights, biases, shifts, scales, omegas, outermost_linear, save):
@@ -137,15 +153,10 @@ def _looped_vmap(forward: str, save_position: int):
     return rule
 
 
-torch.library.register_autograd("siren_fused::modulated_jet_forward", _backward, setup_context=_setup_context)
-torch.library.register_autograd("siren_fused::modulated_jet_backward", _backward_backward,
-                                setup_context=_backward_setup_context)
-torch.library.register_vmap("siren_fused::modulated_jet_forward", _looped_vmap("modulated_jet_forward", 4))
+for _forward, _backward in MODULATED_JET_OPS:
+    register_op_pair(_forward, _backward, _modulated_jet_forward_fake, _modulated_jet_backward_fake,
+                     _modulated_backward(_forward, _backward), _setup_context, _looped_vmap(_forward, 4))
 
-torch.library.register_fake("siren_fused::modulated_gradient_forward", _modulated_gradient_forward_fake)
-torch.library.register_fake("siren_fused::modulated_gradient_backward", _modulated_gradient_backward_fake)
-torch.library.register_autograd("siren_fused::modulated_gradient_forward", _gradient_backward,
-                                setup_context=_gradient_setup_context)
-torch.library.register_autograd("siren_fused::modulated_gradient_backward", _backward_backward,
-                                setup_context=_backward_setup_context)
-torch.library.register_vmap("siren_fused::modulated_gradient_forward", _looped_vmap("modulated_gradient_forward", 2))
+register_op_pair("modulated_gradient_forward", "modulated_gradient_backward", _modulated_gradient_forward_fake,
+                 _modulated_gradient_backward_fake, _gradient_backward, _gradient_setup_context,
+                 _looped_vmap("modulated_gradient_forward", 2))

@@ -96,6 +96,27 @@ def fused_supports(x: torch.Tensor) -> bool:
     return False
 
 
+def _check_cuda_emulated(x: torch.Tensor) -> None:
+    """Raises unless backend="cuda_emulated" can take x: the emulated CUDA kernels built, x float32 on the CPU."""
+    if not _extension.cuda_emulated():
+        _extension.require()
+        raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels, which build when asked: "
+                         "SIREN_FUSED_CUDA_EMULATION=1 pip install --no-build-isolation -e .")
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
+                         f"{x.dtype} on {x.device}")
+
+
+def _check_fused_supports(x: torch.Tensor) -> None:
+    """Raises unless backend="fused" can take x's device and dtype."""
+    if not fused_supports(x):
+        _extension.require()
+        raise ValueError(
+            f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "
+            f"got {x.dtype} on {x.device}"
+        )
+
+
 def empty_cache() -> None:
     """Free the CPU buffers the fused kernels keep between calls.
 
@@ -179,22 +200,23 @@ def fused_jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False
 
 
 def fused_modulated_jet(net: Siren, x: torch.Tensor, modulation: Modulation, order: int, hessian: bool,
-                        laplacian_weights: Optional[Tuple[float, ...]]) -> Jet:
-    """The modulated SIREN's jet from the compiled kernels (no argument checks: call :func:`jet`); order 1 of
-    one output in reverse mode, as :func:`uses_reverse_gradient` decides for the plain net. Points shared by the
-    networks are expanded (a view, copied once by the kernels)."""
+                        laplacian_weights: Optional[Tuple[float, ...]], cuda_emulated: bool = False) -> Jet:
+    """The modulated SIREN's jet from the compiled kernels, or from the emulated CUDA kernels (no argument
+    checks: call :func:`jet`); order 1 of one output in reverse mode, as :func:`uses_reverse_gradient` decides
+    for the plain net. Points shared by the networks are expanded (a view, copied once by the kernels)."""
     shifts, scales = modulation.tensors()
     if not modulation.per_point and x.dim() == 2:
         x = x.expand(modulation.networks, *x.shape)
     weights, biases, omegas = network_arguments(net)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [x, *weights, *biases, *shifts, *scales])
-    if uses_reverse_gradient(net, x, order):
+    if not cuda_emulated and uses_reverse_gradient(net, x, order):
         value, grad, _ = torch.ops.siren_fused.modulated_gradient_forward(x, weights, biases, shifts, scales, omegas,
                                                                           net.outermost_linear, needs_grad)
         return Jet(value, grad.unsqueeze(-2))
-    packed, _ = torch.ops.siren_fused.modulated_jet_forward(x, weights, biases, shifts, scales, omegas, order, hessian,
-                                                            net.outermost_linear, needs_grad,
-                                                            None if hessian else laplacian_weights)
+    forward = (torch.ops.siren_fused.cuda_emulated_modulated_jet_forward if cuda_emulated
+               else torch.ops.siren_fused.modulated_jet_forward)
+    packed, _ = forward(x, weights, biases, shifts, scales, omegas, order, hessian, net.outermost_linear, needs_grad,
+                        None if hessian else laplacian_weights)
     return _unpack(packed, x.shape[-1], order, hessian, laplacian_weights)
 
 
@@ -228,8 +250,8 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
             scales of the hidden layers, see :mod:`siren_fused.film`), per network (each shift ``[B, width]``,
             x ``[N, in_features]`` shared or ``[B, N, in_features]``; every field gains the leading B) or per
             point (each shift ``[N, width]``). The networks share the net's parameters; gradients flow into them
-            and into the modulation's tensors. Not with ``params``. The fused kernels take it on the CPU; on
-            CUDA ``"auto"`` takes the reference.
+            and into the modulation's tensors. Not with ``params``. The fused kernels take it wherever they take
+            x (CPU, float32 CUDA, ``"cuda_emulated"``).
 
     Returns:
         :class:`Jet` ``(value, grad, laplacian, hessian)``; fields that were not asked for are None.
@@ -249,25 +271,14 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
     _check_points(net, x, None if network_params is None else network_params.networks)
     weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
     if backend == "cuda_emulated":
-        if not _extension.cuda_emulated():
-            _extension.require()
-            raise ValueError("backend='cuda_emulated' needs the emulated CUDA kernels, which build when asked: "
-                             "SIREN_FUSED_CUDA_EMULATION=1 pip install --no-build-isolation -e .")
-        if x.device.type != "cpu" or x.dtype != torch.float32:
-            raise ValueError(f"backend='cuda_emulated' takes float32 CPU tensors (the CUDA kernels' dtype), got "
-                             f"{x.dtype} on {x.device}")
+        _check_cuda_emulated(x)
         return fused_jet(net, x, order, hessian, cuda_emulated=True, laplacian_weights=weights, params=network_params)
     if backend == "reference" or (backend == "auto" and not fused_supports(x)):
         if network_params is not None:
             return reference.functional_jet(net, network_params.tensors, network_params.batched, x, order, hessian,
                                             weights)
         return reference.jet(net, x, order, hessian, weights)
-    if not fused_supports(x):
-        _extension.require()
-        raise ValueError(
-            f"backend='fused' supports float32/float64 on CPU and float32 on CUDA (when built with CUDA); "
-            f"got {x.dtype} on {x.device}"
-        )
+    _check_fused_supports(x)
     return fused_jet(net, x, order, hessian, laplacian_weights=weights, params=network_params)
 
 
@@ -281,12 +292,9 @@ def _modulated_jet(net: Siren, x: torch.Tensor, order: int, hessian: bool, backe
     film.check_modulation(net, modulation, x)
     weights = checked_laplacian_weights(laplacian_weights, x.shape[-1], order)
     if backend == "cuda_emulated":
-        raise ValueError("backend='cuda_emulated' has no modulated SIRENs: the CUDA kernels do not take modulations")
-    fused_cpu = backend in ("auto", "fused") and fused_supports(x) and x.device.type == "cpu"
-    if backend == "fused" and not fused_cpu:
-        _extension.require()
-        raise ValueError(f"backend='fused' runs modulated SIRENs on the CPU (float32/float64); got {x.dtype} on "
-                         f"{x.device}")
-    if fused_cpu:
-        return fused_modulated_jet(net, x, modulation, order, hessian, weights)
-    return film.reference_jet(net, x, modulation, order, hessian, weights)
+        _check_cuda_emulated(x)
+        return fused_modulated_jet(net, x, modulation, order, hessian, weights, cuda_emulated=True)
+    if backend == "reference" or (backend == "auto" and not fused_supports(x)):
+        return film.reference_jet(net, x, modulation, order, hessian, weights)
+    _check_fused_supports(x)
+    return fused_modulated_jet(net, x, modulation, order, hessian, weights)

@@ -303,11 +303,19 @@ def _gradient_forward_vmap(info, in_dims, x, weights, biases, omegas, outermost_
 
 torch.library.register_vmap("siren_fused::gradient_forward", _gradient_forward_vmap)
 
-for _forward, _backward in JET_OPS:
-    torch.library.register_fake(f"siren_fused::{_forward}", _jet_forward_fake)
-    torch.library.register_fake(f"siren_fused::{_backward}", _jet_backward_fake)
-    torch.library.register_autograd(f"siren_fused::{_forward}", _jet_forward_backward(_forward, _backward),
-                                    setup_context=_jet_forward_setup_context)
-    torch.library.register_autograd(f"siren_fused::{_backward}", _backward_backward,
+def register_op_pair(forward: str, backward: str, forward_fake, backward_fake, formula, setup_context,
+                     vmap_rule) -> None:
+    """Registers a (forward, backward) op pair: both ops' fake kernels, the forward's autograd formula and
+    vmap rule, and the backward op as not differentiable again."""
+    torch.library.register_fake(f"siren_fused::{forward}", forward_fake)
+    torch.library.register_fake(f"siren_fused::{backward}", backward_fake)
+    torch.library.register_autograd(f"siren_fused::{forward}", formula, setup_context=setup_context)
+    torch.library.register_autograd(f"siren_fused::{backward}", _backward_backward,
                                     setup_context=_backward_setup_context)
-    torch.library.register_vmap(f"siren_fused::{_forward}", _jet_forward_vmap(_forward))
+    torch.library.register_vmap(f"siren_fused::{forward}", vmap_rule)
+
+
+for _forward, _backward in JET_OPS:
+    register_op_pair(_forward, _backward, _jet_forward_fake, _jet_backward_fake,
+                     _jet_forward_backward(_forward, _backward), _jet_forward_setup_context,
+                     _jet_forward_vmap(_forward))

@@ -171,15 +171,19 @@ class CudaKernels:
     backend: str  # siren_fused.jet's backend that runs them
     forward_op: str
     backward_op: str
+    modulated_forward_op: str
+    modulated_backward_op: str
 
 
 def available_cuda_kernels() -> list[CudaKernels]:
     kernels = []
     if _extension.cuda_built() and torch.cuda.is_available():
-        kernels.append(CudaKernels("gpu", "cuda", "fused", "jet_forward", "jet_backward"))
+        kernels.append(CudaKernels("gpu", "cuda", "fused", "jet_forward", "jet_backward", "modulated_jet_forward",
+                                   "modulated_jet_backward"))
     if _extension.cuda_emulated():
         kernels.append(CudaKernels("emulated", "cpu", "cuda_emulated", "cuda_emulated_jet_forward",
-                                   "cuda_emulated_jet_backward"))
+                                   "cuda_emulated_jet_backward", "cuda_emulated_modulated_jet_forward",
+                                   "cuda_emulated_modulated_jet_backward"))
     return kernels
 
 

@@ -45,6 +45,7 @@ from siren_fused.ops import component_count
 
 from conftest import (assert_float32_bound, available_cuda_kernels, jet_fields, random_linear_loss, random_points,
                       random_siren, relative_error)
+from test_modulated_siren import random_modulation
 
 CASES = [(0, False), (1, False), (2, False), (2, True)]  # (order, hessian)
 
@@ -57,15 +58,27 @@ def test_ci_builds_the_emulated_kernels():
 CASE_IDS = ["value", "jacobian", "laplacian", "hessian"]
 
 
-def results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights=None):
+def results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights=None, modulation=None):
     """The jet's fields at view(x), and the gradients of a fixed random linear loss on them with
-    respect to the parameters (and x when x_grad), for a copy of net in dtype on device."""
+    respect to the parameters (and x when x_grad), for a copy of net in dtype on device; with a
+    modulation (a siren_fused.Modulation), of the modulated SIREN, and the gradients of its shifts and
+    scales too ("grad shift l", "grad scale l")."""
     net = copy.deepcopy(net).to(device=device, dtype=dtype)
     xr = view(x.to(device=device, dtype=dtype)).detach().requires_grad_(x_grad)
-    jet = siren_fused.jet(net, xr, order, hessian, backend=backend, laplacian_weights=laplacian_weights)
-    out = dict(jet_fields(jet))
     names = [f"grad {name}" for name, _ in net.named_parameters()]
     leaves = list(net.parameters())
+    if modulation is not None:
+        def leaves_of(tensors):
+            return [t.detach().to(device=device, dtype=dtype).requires_grad_(True) for t in tensors]
+
+        shifts, scales = modulation.tensors()
+        modulation = siren_fused.Modulation(leaves_of(shifts), leaves_of(scales) or None, modulation.per_point)
+        for kind, tensors in (("shift", modulation.shifts), ("scale", modulation.scales or ())):
+            names += [f"grad {kind} {l}" for l in range(len(tensors))]
+            leaves += list(tensors)
+    jet = siren_fused.jet(net, xr, order, hessian, backend=backend, laplacian_weights=laplacian_weights,
+                          modulation=modulation)
+    out = dict(jet_fields(jet))
     if x_grad:
         names.append("grad x")
         leaves.append(xr)
@@ -100,28 +113,35 @@ def check_yardstick(name, cpu32, ref32, ref64, summed_terms=1, along=0):
         f"{name}: the CPU yardstick's float32 error {cpu_err:.3g} vs the reference's {ref_err:.3g}")
 
 
-def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x_grad=True, laplacian_weights=None):
+def check_against_reference(kernels, net, x, order, hessian, view=lambda t: t, x_grad=True, laplacian_weights=None,
+                            modulation=None):
     """The CUDA kernels in float32 vs the reference in float64 at the points view(x), with the float32
-    reference and CPU kernels as yardsticks."""
+    reference and CPU kernels as yardsticks; of the modulated SIREN where a modulation is given."""
     fused, ref32, cpu32, ref64 = (
-        results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights)
+        results(net, x, order, hessian, backend, dtype, device, x_grad, view, laplacian_weights, modulation)
         for backend, dtype, device in ((kernels.backend, torch.float32, kernels.device),
                                        ("reference", torch.float32, kernels.device), ("fused", torch.float32, "cpu"),
                                        ("reference", torch.float64, kernels.device)))
     width = max(d for w in network_arguments(net)[0] for d in w.shape)
-    stacked_rows = view(x).shape[0] * component_count(net.in_features, order, hessian)
-    check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows)
+    per_network = modulation is not None and not modulation.per_point  # fields [B, N, ...]
+    networks = modulation.networks if per_network else 1  # whose points a shared parameter's gradient sums
+    points = view(x).shape[-2]
+    stacked_rows = networks * points * component_count(net.in_features, order, hessian)
+    check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows, points_along=1 if per_network else 0,
+                 x_along=view(x).dim() - 2)
 
 
-def check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows):
+def check_fields(kernels, fused, ref32, cpu32, ref64, width, stacked_rows, points_along=0, x_along=0):
     """Every field and gradient of the CUDA kernels' results `fused` against the float64 reference, the CPU
-    yardstick first checked on its own (see the module's docstring for the sums behind the floors)."""
+    yardstick first checked on its own (see the module's docstring for the sums behind the floors);
+    points_along and x_along: the points' dimension of the jet's fields and of x."""
     assert fused.keys() == ref64.keys()
     for name, value in fused.items():
-        # Parameter gradients are sums over the stacked rows, each output unit at its own scale (a weight
-        # gradient's row; a bias gradient as a whole); the jet and grad x along the points.
-        parameter = name.startswith("grad net.")
-        summed_terms, along = (stacked_rows, -1) if parameter else (width, 0)
+        # Parameter and modulation gradients are sums over stacked rows, each output unit at its own scale
+        # (a weight gradient's row, a network's or a point's shifts; a bias gradient as a whole); the jet
+        # and grad x along the points.
+        parameter = name.startswith(("grad net.", "grad shift", "grad scale"))
+        summed_terms, along = (stacked_rows, -1) if parameter else (width, x_along if name == "grad x" else points_along)
         check_yardstick(name, cpu32[name], ref32[name], ref64[name], summed_terms, along)
         assert_matches_reference(name, value, (ref32[name], cpu32[name]), ref64[name], kernels.device,
                                  summed_terms=summed_terms, along=along)
@@ -320,14 +340,23 @@ def test_float64_raises_clear_error(cuda_kernels):
         getattr(torch.ops.siren_fused, cuda_kernels.forward_op)(x, weights, biases, omegas, 2, False, True, False)
 
 
-def test_opcheck_jet_forward(cuda_kernels):
+@pytest.mark.parametrize("layout", ["plain", "modulated-per-network", "modulated-per-point"])
+def test_opcheck_jet_forward(cuda_kernels, layout):
     net = random_siren(2, 32, 1, 1, seed=0, dtype=torch.float32, device=cuda_kernels.device)
     weights, biases, omegas = network_arguments(net)
     weights = [w.detach().requires_grad_(True) for w in weights]
     biases = [b.detach().requires_grad_(True) for b in biases]
-    x = random_points(37, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device).requires_grad_(True)
-    torch.library.opcheck(getattr(torch.ops.siren_fused, cuda_kernels.forward_op),
-                          (x, weights, biases, omegas, 2, True, True, True))
+    x = random_points(37, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device)
+    if layout == "plain":
+        op, tensors = cuda_kernels.forward_op, (x.requires_grad_(True), weights, biases)
+    else:  # a modulated SIREN with scales: 3 networks at their own copies of x, or a row a point
+        per_point = layout.endswith("point")
+        modulation = random_modulation(net, per_point, True, 37 if per_point else 3, seed=0, dtype=torch.float32,
+                                       device=cuda_kernels.device)
+        points = x if per_point else x.expand(3, 37, 2).clone()
+        op, tensors = cuda_kernels.modulated_forward_op, (points.requires_grad_(True), weights, biases,
+                                                          *modulation.tensors())
+    torch.library.opcheck(getattr(torch.ops.siren_fused, op), (*tensors, omegas, 2, True, True, True))
 
 
 if torch.cuda.is_available():  # streams and the build check exist only with a GPU
@@ -391,21 +420,24 @@ def single_arguments(net, x, dtype, device):
 
 
 def op_results(forward_op, backward_op, x, weights, biases, omegas, order, hessian, laplacian_weights,
-               grad_out=None):
+               grad_out=None, modulations=()):
     """The op pair's packed jet, saved pre-activations and the gradients of grad_out (a fixed random
-    one by default), by name; x and the parameters batched or not."""
+    one by default), by name; x and the parameters batched or not. A modulated op pair takes
+    modulations = (shifts, scales) and adds their gradients."""
     forward = getattr(torch.ops.siren_fused, forward_op)
     backward = getattr(torch.ops.siren_fused, backward_op)
-    packed, saved = forward(x, weights, biases, omegas, order, hessian, True, True, laplacian_weights)
+    packed, saved = forward(x, weights, biases, *modulations, omegas, order, hessian, True, True, laplacian_weights)
     if grad_out is None:
         grad_out = torch.randn(packed.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     grad_out = grad_out.to(packed)
-    grad_x, grad_w, grad_b = backward(grad_out, x, weights, biases, omegas, order, hessian, True, saved, True,
-                                      laplacian_weights)
+    grad_x, grad_w, grad_b, *grad_modulations = backward(grad_out, x, weights, biases, *modulations, omegas, order,
+                                                         hessian, True, saved, True, laplacian_weights)
     out = {"packed": packed, "grad x": grad_x}
     out.update({f"saved {i}": s for i, s in enumerate(saved)})
     out.update({f"grad weight {l}": w for l, w in enumerate(grad_w)})
     out.update({f"grad bias {l}": b for l, b in enumerate(grad_b)})
+    for kind, grads in zip(("shift", "scale"), grad_modulations):
+        out.update({f"grad {kind} {l}": g for l, g in enumerate(grads)})
     return out
 
 
@@ -516,29 +548,44 @@ def test_opcheck_batched_jet_forward(cuda_kernels, hidden):
 # process: each seed runs in a process of its own.
 DETERMINISM_RUN = """
 import hashlib, sys
-import torch
 sys.path.insert(0, {tests!r})
+from conftest import available_cuda_kernels
 from test_cuda import deterministic_results
+kernels = next(k for k in available_cuda_kernels() if k.name == {kernels!r})
 digest = hashlib.sha256()
-for name, value in deterministic_results({forward!r}, {backward!r}, {device!r}):
+for name, value in deterministic_results(kernels):
     digest.update(name.encode() + value.cpu().numpy().tobytes())
 print(digest.hexdigest())
 """
 
 
-def deterministic_results(forward_op, backward_op, device):
+def deterministic_results(kernels):
     """(name, tensor) of every output and gradient of batches of 3 networks through the whole-network
-    forward kernel (width 32) and the per-layer path (width 160), over several tiles."""
+    forward kernel (width 32) and the per-layer path (width 160), over several tiles; and of a modulated
+    SIREN with scales, per network (its shared weights' and biases' gradients summed over the 3 networks,
+    its modulations' over each network's points) and per point."""
     for hidden in (32, 160):
         nets, xs = batched_networks(3, 2, hidden, 2, 300, seed=hidden)
-        results = op_results(forward_op, backward_op, *stacked_arguments(nets, xs, torch.float32, device), 2, True,
-                             None)
+        results = op_results(kernels.forward_op, kernels.backward_op,
+                             *stacked_arguments(nets, xs, torch.float32, kernels.device), 2, True, None)
         yield from ((f"{hidden} {name}", value) for name, value in sorted(results.items()))
+    net = random_siren(2, 160, 2, 2, seed=7, dtype=torch.float32, device=kernels.device)
+    weights, biases, omegas = network_arguments(net)
+    weights, biases = [w.detach() for w in weights], [b.detach() for b in biases]
+    for per_point in (False, True):
+        x = random_points(300 if per_point else 900, 2, seed=8, dtype=torch.float32, device=kernels.device)
+        modulation = random_modulation(net, per_point, True, 300 if per_point else 3, seed=9, dtype=torch.float32,
+                                       device=kernels.device)
+        modulations = tuple([t.detach() for t in tensors] for tensors in modulation.tensors())
+        results = op_results(kernels.modulated_forward_op, kernels.modulated_backward_op,
+                             x if per_point else x.reshape(3, 300, 2), weights, biases, omegas, 2, True, None,
+                             modulations=modulations)
+        layout = "per point" if per_point else "per network"
+        yield from ((f"modulated {layout} {name}", value) for name, value in sorted(results.items()))
 
 
 def test_gradients_identical_across_runs(cuda_kernels):
-    first, second = (list(deterministic_results(cuda_kernels.forward_op, cuda_kernels.backward_op,
-                                                cuda_kernels.device)) for _ in range(2))
+    first, second = (list(deterministic_results(cuda_kernels)) for _ in range(2))
     for (name, a), (_, b) in zip(first, second):
         assert torch.equal(a, b), f"{name} changed between two runs"
 
@@ -546,9 +593,7 @@ def test_gradients_identical_across_runs(cuda_kernels):
 def test_emulated_gradients_identical_across_emulation_seeds():
     if not _extension.cuda_emulated():
         pytest.skip("the emulated CUDA kernels are not built")
-    code = DETERMINISM_RUN.format(tests=os.path.dirname(os.path.abspath(__file__)),
-                                  forward="cuda_emulated_jet_forward", backward="cuda_emulated_jet_backward",
-                                  device="cpu")
+    code = DETERMINISM_RUN.format(tests=os.path.dirname(os.path.abspath(__file__)), kernels="emulated")
     digests = {}
     for seed in ("0", "1", "2"):
         run = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, SIREN_FUSED_EMULATION_SEED=seed),
@@ -747,3 +792,79 @@ def test_directional_jet_matches_reference(cuda_kernels, in_features, hidden, op
                                        ("fused", torch.float32, "cpu"), ("reference", torch.float64, "cpu")))
     # Stacked rows: the points times 64, more than any of these plans' components.
     check_fields(cuda_kernels, fused, ref32, cpu32, ref64, hidden, x.shape[0] * 64)
+
+
+# Modulated SIRENs (siren_fused.Modulation: one network's weights shared by B networks, each hidden layer's
+# pre-activation shifted, and optionally scaled, per network or per point; csrc/modulation_args.h) through
+# the per-layer path (the whole-network kernel takes no modulation): every network's rows through each
+# shared weight as one GEMM, the modulation in the epilogue's sine rule, the shift and scale gradients from
+# the elementwise VJP summed per network by GEMMs (or copied per point), against the reference as above.
+
+MODULATION_LAYOUTS = [(False, True), (False, False), (True, True)]  # (per point, points shared by the networks)
+MODULATION_LAYOUT_IDS = ["network-shared-x", "network-own-x", "point"]
+
+
+def modulated_points(net, per_point, shared, networks, n, seed):
+    """x for a modulated SIREN: [N, D] (per point, or shared by the networks) or the networks' own [B, N, D]."""
+    x = random_points(n * (1 if shared else networks), net.in_features, seed=seed, scale=1.0)
+    return x if shared else x.reshape(networks, n, net.in_features)
+
+
+@pytest.mark.parametrize("per_point,shared", MODULATION_LAYOUTS, ids=MODULATION_LAYOUT_IDS)
+@pytest.mark.parametrize("scaled", [False, True], ids=["shifts", "shifts+scales"])
+@pytest.mark.parametrize("order,hessian,weighted", BATCHED_CASES, ids=BATCHED_IDS)
+def test_modulated_jet_and_gradients_match_reference(cuda_kernels, order, hessian, weighted, scaled, per_point,
+                                                     shared):
+    # The last layer is a sine (unmodulated, like every last layer) in every other case.
+    net = random_siren(2, 24, 2, 2, seed=order + 3 * scaled, outermost_linear=(order + scaled) % 2 == 0)
+    networks, n = 3, 37
+    modulation = random_modulation(net, per_point, scaled, n if per_point else networks, seed=order + 10)
+    laplacian_weights = (0.5, -1.5) if weighted else None
+    check_against_reference(cuda_kernels, net, modulated_points(net, per_point, shared, networks, n, seed=order),
+                            order, hessian, laplacian_weights=laplacian_weights, modulation=modulation)
+
+
+@pytest.mark.parametrize("per_point,networks,n", [(False, 3, 600), (False, 2, 1700), (True, 1, 1700)],
+                         ids=["two-networks-a-chunk", "two-chunks-a-network", "per-point"])
+def test_modulated_batch_spanning_several_chunks(cuda_kernels, per_point, networks, n):
+    """A 1024-wide layer and a 3-D Hessian make tiles of 9 rows (test_batch_spanning_several_chunks): a chunk
+    holds 2 networks of 600 points, so 3 networks take 2 chunks, the shared weights' one GEMM spanning both
+    networks of the first; 1,700 points take 2 chunks, each adding its share of a network's shift and scale
+    gradients or, per point, copying its own points'."""
+    net = random_siren(3, 1024, 0, 1, seed=89)
+    modulation = random_modulation(net, per_point, True, n if per_point else networks, seed=90)
+    check_against_reference(cuda_kernels, net, modulated_points(net, per_point, per_point, networks, n, seed=91), 2,
+                            True, modulation=modulation)
+
+
+@pytest.mark.parametrize("per_point", [False, True], ids=["per-network", "per-point"])
+def test_modulated_no_points(cuda_kernels, per_point):
+    net = random_siren(2, 32, 1, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device)
+    x = torch.empty(0, 2, device=cuda_kernels.device, requires_grad=True)
+    modulation = random_modulation(net, per_point, True, 0 if per_point else 3, seed=0, dtype=torch.float32,
+                                   device=cuda_kernels.device)
+    shifts, scales = modulation.tensors()
+    jet = siren_fused.jet(net, x, 2, True, backend=cuda_kernels.backend, modulation=modulation)
+    assert jet.hessian.shape == ((0, 2, 2, 2) if per_point else (3, 0, 2, 2, 2))
+    leaves = [x, *net.parameters(), *shifts, *scales]
+    for grad, leaf in zip(torch.autograd.grad(random_linear_loss(jet, seed=1), leaves), leaves):
+        assert grad.shape == leaf.shape and not grad.any()
+
+
+def test_modulated_bad_input_raises_naming_the_argument(cuda_kernels):
+    net = random_siren(2, 16, 0, 1, seed=0, dtype=torch.float32, device=cuda_kernels.device)
+    weights, biases, omegas = network_arguments(net)
+    x = random_points(12, 2, seed=0, dtype=torch.float32, device=cuda_kernels.device).reshape(3, 4, 2)
+    shifts = [torch.zeros(3, 16, device=cuda_kernels.device)]
+    forward = getattr(torch.ops.siren_fused, cuda_kernels.modulated_forward_op)
+    with torch.no_grad():
+        with pytest.raises(RuntimeError, match=r"shifts\[0\] must be \[B, 16\] with B = 3"):
+            forward(x, weights, biases, [shifts[0][:, :15]], [], omegas, 2, False, True, False)
+        with pytest.raises(RuntimeError, match="scales must have one tensor per hidden layer"):
+            forward(x, weights, biases, shifts, shifts * 2, omegas, 2, False, True, False)
+        with pytest.raises(RuntimeError, match="take float32, got Double"):
+            forward(x.double(), [w.double() for w in weights], [b.double() for b in biases],
+                    [shifts[0].double()], [], omegas, 2, False, True, False)
+        with pytest.raises(ValueError, match="float32"):
+            siren_fused.jet(net.double(), x.double(), 2, backend=cuda_kernels.backend,
+                            modulation=siren_fused.Modulation([shifts[0].double()]))

@@ -27,13 +27,13 @@ LAYOUTS = [(False, True), (False, False), (True, True)]
 NETWORKS, POINTS = 3, 37
 
 
-def random_modulation(net, per_point: bool, scaled: bool, rows: int, seed: int, dtype=torch.float64):
+def random_modulation(net, per_point: bool, scaled: bool, rows: int, seed: int, dtype=torch.float64, device="cpu"):
     """Random shifts (and scales around 1) of every hidden layer, leaves that require grad."""
     g = torch.Generator().manual_seed(seed)
 
     def draw(center: float):
         return [(center + 0.5 * torch.randn(rows, layer.out_features, generator=g, dtype=torch.float64))
-                .to(dtype).requires_grad_(True) for layer in net.layers[:-1]]
+                .to(dtype=dtype, device=device).requires_grad_(True) for layer in net.layers[:-1]]
 
     return siren_fused.Modulation(draw(0.0), draw(1.0) if scaled else None, per_point=per_point)
 

@@ -25,7 +25,6 @@
 #include "../modulation_args.h"
 #include "jet_cpu.h"
 #include "chunk_scheduler.h"
-#include "modulation_grads.h"
 #include "modulation_tile.h"
 #include "reusable_buffers.h"
 #include "sine_tile_kernels.h"

@@ -15,18 +15,14 @@
 
 #include "jet_cpu.h"
 #include "jet_tiles.h"
-#include "modulation_grads.h"
 #include "modulation_tile.h"
 #include "unit_gradients.h"
 
 namespace siren_fused::cpu {
 
-namespace {
-
-// The backward of one network, a batch of networks, or a modulated SIREN (`modulation` not null, and
-// modulation_grads then its gradients, zeroed, to fill).
-JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
-                  const at::Tensor& grad_out_in, at::TensorList saved_in, bool input_grad) {
+JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
+                              const ModulationGrads& modulation_grads, const at::Tensor& grad_out_in,
+                              at::TensorList saved_in, bool input_grad) {
   const TilePlan plan(args);
   const std::vector<int64_t> out_shape =
       args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)});
@@ -194,34 +190,6 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
     unit_grads.reduce();
   });
   return grads;
-}
-
-}  // namespace
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
-    const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
-    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
-  const JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear,
-                                      laplacian_weights, directions, top_weights);
-  return backward(args, nullptr, {}, grad_out, saved, input_grad).as_tuple();
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>,
-           std::vector<at::Tensor>>
-modulated_jet_backward(const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                       at::TensorList shifts, at::TensorList scales, at::ArrayRef<double> omegas, int64_t order,
-                       bool hessian, bool outermost_linear, at::TensorList saved, bool input_grad,
-                       std::optional<at::ArrayRef<double>> laplacian_weights) {
-  Modulation modulation;
-  const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
-                                                outermost_linear, laplacian_weights, modulation);
-  const ModulationGrads modulation_grads = ModulationGrads::zeros_for(modulation);
-  const auto [grad_x, grad_weights, grad_biases] =
-      backward(args, &modulation, modulation_grads, grad_out, saved, input_grad).as_tuple();
-  const auto [grad_shifts, grad_scales] = modulation_grads.in_caller_layouts(modulation);
-  return {grad_x, grad_weights, grad_biases, grad_shifts, grad_scales};
 }
 
 }  // namespace siren_fused::cpu

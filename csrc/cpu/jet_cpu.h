@@ -3,39 +3,24 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <optional>
 #include <tuple>
 #include <vector>
 
+#include "../jet_args.h"
+#include "../modulation_args.h"
+
 namespace siren_fused::cpu {
 
-std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x, at::TensorList weights,
-                                                            at::TensorList biases, at::ArrayRef<double> omegas,
-                                                            int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
-                                                            std::optional<at::ArrayRef<double>> directions,
-                                                            std::optional<at::ArrayRef<double>> top_weights);
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
-    const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
-    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights);
-
-// The jet of a modulated SIREN (csrc/modulation_args.h): jet_forward's outputs, and jet_backward's gradients
-// followed by those of the shifts and the scales.
-std::tuple<at::Tensor, std::vector<at::Tensor>> modulated_jet_forward(
-    const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::TensorList shifts, at::TensorList scales,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, bool save,
-    std::optional<at::ArrayRef<double>> laplacian_weights);
-
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>,
-           std::vector<at::Tensor>>
-modulated_jet_backward(const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                       at::TensorList shifts, at::TensorList scales, at::ArrayRef<double> omegas, int64_t order,
-                       bool hessian, bool outermost_linear, at::TensorList saved, bool input_grad,
-                       std::optional<at::ArrayRef<double>> laplacian_weights);
+// The forward-mode jet's kernel set (csrc/jet_ops.h, which defines the ops' entry points over it): one
+// network, a batch of networks, or a modulated SIREN (`modulation` not null; the backward fills
+// modulation_grads, zeroed, with its shifts' and scales' gradients).
+struct JetKernels {
+  static void check(const JetArgs&) {}  // the shared checks are all the CPU kernels need
+  static std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
+                                                                 bool save);
+  static JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
+                           const at::Tensor& grad_out, at::TensorList saved, bool input_grad);
+};
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
     const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::ArrayRef<double> omegas,

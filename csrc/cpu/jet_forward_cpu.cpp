@@ -11,15 +11,12 @@
 
 namespace siren_fused::cpu {
 
-namespace {
-
-// The forward of one network, a batch of networks, or a modulated SIREN (`modulation` not null: each
-// hidden layer's pre-activation jet modulated before the sine rule). With scales, the modulated jet goes
-// into a scratch tile and the saved jets stay unmodulated, as the scale's gradient needs them; a shift
-// alone moves the value component only, so it is added in place, with the bias, and the saved jet is
-// the sine's argument itself (jet_backward_cpu.cpp reads it so).
-std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
-                                                        bool save) {
+// With a modulation, each hidden layer's pre-activation jet is modulated before the sine rule. With scales,
+// the modulated jet goes into a scratch tile and the saved jets stay unmodulated, as the scale's gradient
+// needs them; a shift alone moves the value component only, so it is added in place, with the bias, and the
+// saved jet is the sine's argument itself (jet_backward_cpu.cpp reads it so).
+std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArgs& args, const Modulation* modulation,
+                                                                    bool save) {
   const TilePlan plan(args);
 
   at::Tensor out = at::empty(args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)}),
@@ -108,30 +105,6 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, con
     });
   });
   return {out, saved};
-}
-
-}  // namespace
-
-std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x, at::TensorList weights,
-                                                            at::TensorList biases, at::ArrayRef<double> omegas,
-                                                            int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
-                                                            std::optional<at::ArrayRef<double>> directions,
-                                                            std::optional<at::ArrayRef<double>> top_weights) {
-  return forward(check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights,
-                                directions, top_weights),
-                 nullptr, save);
-}
-
-std::tuple<at::Tensor, std::vector<at::Tensor>> modulated_jet_forward(
-    const at::Tensor& x, at::TensorList weights, at::TensorList biases, at::TensorList shifts, at::TensorList scales,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, bool save,
-    std::optional<at::ArrayRef<double>> laplacian_weights) {
-  Modulation modulation;
-  const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
-                                                outermost_linear, laplacian_weights, modulation);
-  return forward(args, &modulation, save);
 }
 
 }  // namespace siren_fused::cpu

@@ -36,6 +36,12 @@ struct TileSpan {
   SIREN_HD int64_t tiled_row(int64_t tile, int64_t c, int64_t row) const {
     return (tile * components + c) * tile_rows + row;
   }
+  // The same span over a tiled buffer of `count` components a point (a modulated layer's gradient rows).
+  SIREN_HD TileSpan with_components(int64_t count) const {
+    TileSpan span = *this;
+    span.components = count;
+    return span;
+  }
   // Whether stacked row R of a tiled buffer belongs to a real point.
   SIREN_HD bool stacked_row_valid(int64_t stacked_row) const {
     return valid(stacked_row / (components * tile_rows), stacked_row % tile_rows);
@@ -112,6 +118,23 @@ inline GemmOperand tiled_gemm_operand(const TileSpan& span, const float* data, i
                                       bool transposed = false) {
   return {data, width, span.tiled_stride(width), transposed};
 }
+
+// How a layer's GEMMs take the span's stacked rows: one batch entry a network, each with its own
+// weights; or, where the networks share the layer's weights (a modulated SIREN), one matrix of every
+// network's rows, so the shared weights are one GEMM over all of them. That matrix is every buffer's
+// own layout: the networks' rows follow one another in the workspace (tiled_stride), and in a saved
+// tensor too, since a span of several networks holds every tile of each (JetProblem::chunk_networks).
+struct GemmRows {
+  int64_t batch;
+  int64_t tiles;  // a batch entry's
+  int64_t rows;   // a batch entry's stacked rows
+
+  GemmRows(const TileSpan& span, bool one_matrix)
+      : batch(one_matrix ? 1 : span.networks),
+        tiles(one_matrix ? span.networks * span.tiles : span.tiles),
+        rows(tiles * span.components * span.tile_rows) {}
+  GemmRows(const TileSpan& span, const JetLayer& layer) : GemmRows(span, layer.shared) {}
+};
 
 // A layer's weights at the span's first network as a GEMM operand: W [out, in], or W^T when transposed.
 inline GemmOperand weight_gemm_operand(const TileSpan& span, const JetLayer& layer, bool transposed) {

@@ -3,7 +3,8 @@
 //
 // The same glue serves the emulated kernels (csrc/cuda/emulation) in a build without CUDA: there
 // the tensors are on the CPU, there is no guard or stream, and the ops are registered under their
-// own names (cuda_emulated_jet_forward/backward, for the CPU dispatch key) beside the CPU kernels.
+// own names (cuda_emulated_jet_forward/backward, cuda_emulated_modulated_jet_forward/backward, for the
+// CPU dispatch key) beside the CPU kernels.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -18,6 +19,8 @@
 #endif
 
 #include "../jet_args.h"
+#include "../jet_ops.h"
+#include "../modulation_args.h"
 #include "jet_cuda.h"
 
 namespace siren_fused::cuda {
@@ -62,20 +65,6 @@ struct KernelContext {
 };
 #endif
 
-JetArgs check_cuda_jet_args(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
-                            at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear,
-                            std::optional<at::ArrayRef<double>> laplacian_weights,
-                            std::optional<at::ArrayRef<double>> directions,
-                            std::optional<at::ArrayRef<double>> top_weights) {
-  JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear, laplacian_weights,
-                                directions, top_weights);
-  TORCH_CHECK(args.x.device().type() == kKernelDevice, "siren_fused CUDA kernel (", kKernelDevice,
-              " tensors) got x on ", args.x.device());
-  TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
-              args.x.scalar_type());
-  return args;
-}
-
 // SIREN_FUSED_CUDA_WHOLE_NETWORK=0 sends every width through the per-layer path (unset or 1: the
 // whole-network kernel where it applies). Read at every call, so one process can time both.
 bool whole_network_kernel_allowed() {
@@ -86,14 +75,25 @@ bool whole_network_kernel_allowed() {
   return choice != "0";
 }
 
+// Layer l's modulation as the kernels address it (JetModulation), a row a network or a point.
+JetModulation modulation_of(const Modulation& modulation, int64_t l) {
+  const int64_t width = modulation.shifts[l].size(1);
+  return {modulation.shifts[l].data_ptr<float>(), modulation.scaled() ? modulation.scales[l].data_ptr<float>() : nullptr,
+          modulation.per_point ? 0 : width, modulation.per_point ? width : 0};
+}
+
 // Every network of the batch in one problem: the kernels take the networks as a grid dimension,
-// reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives.
-JetProblem problem_of(const JetArgs& args) {
+// reaching each network's part of a tensor by the contiguous [B, ...] strides JetProblem gives. A
+// modulated SIREN's networks share the weights and biases, and its hidden layers carry the modulation.
+JetProblem problem_of(const JetArgs& args, const Modulation* modulation) {
   JetProblem problem{args.spec, args.rule_constants_data<float>(), args.num_points(), args.tile_rows(), {},
                      args.networks, whole_network_kernel_allowed(), args.directions_data<float>()};
   for (int64_t l = 0; l < args.layers(); ++l) {
     problem.layers.push_back({args.weights[l].data_ptr<float>(), args.biases[l].data_ptr<float>(), args.in_width(l),
-                              args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l)});
+                              args.out_width(l), static_cast<float>(args.omegas[l]), args.is_sine(l),
+                              args.shared_parameters,
+                              modulation != nullptr && modulation->modulates(l) ? modulation_of(*modulation, l)
+                                                                                 : JetModulation{}});
   }
   return problem;
 }
@@ -102,15 +102,22 @@ void check_cuda(cudaError_t err, const char* what) {
   TORCH_CHECK(err == cudaSuccess, "siren_fused ", what, " CUDA kernel failed: ", cudaGetErrorString(err));
 }
 
-std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_in, at::TensorList weights,
-                                                            at::TensorList biases, at::ArrayRef<double> omegas,
-                                                            int64_t order, bool hessian, bool outermost_linear,
-                                                            bool save,
-                                                            std::optional<at::ArrayRef<double>> laplacian_weights,
-                                                            std::optional<at::ArrayRef<double>> directions,
-                                                            std::optional<at::ArrayRef<double>> top_weights) {
-  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
-                                           laplacian_weights, directions, top_weights);
+// The CUDA kernels' set (csrc/jet_ops.h, which defines the ops' entry points over it).
+struct JetKernels {
+  static void check(const JetArgs& args) {
+    TORCH_CHECK(args.x.device().type() == kKernelDevice, "siren_fused CUDA kernel (", kKernelDevice,
+                " tensors) got x on ", args.x.device());
+    TORCH_CHECK(args.x.scalar_type() == at::kFloat, "siren_fused's CUDA kernels take float32, got ",
+                args.x.scalar_type());
+  }
+  static std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
+                                                                 bool save);
+  static JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
+                           const at::Tensor& grad_out, at::TensorList saved, bool input_grad);
+};
+
+std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArgs& args, const Modulation* modulation,
+                                                                    bool save) {
   KernelContext context(args.x);
   at::Tensor out = at::empty(args.batch_shape({args.spec.components(), args.num_points(),
                                                args.out_width(args.layers() - 1)}),
@@ -121,7 +128,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   }
   if (args.num_points() == 0) return {out, saved};
 
-  const JetProblem problem = problem_of(args);
+  const JetProblem problem = problem_of(args, modulation);
   float* workspace = context.workspace(jet_forward_workspace_elements(problem), args.x.options());
   std::vector<float*> saved_ptrs;
   for (size_t s = 0; s < saved.size(); ++s) {
@@ -134,13 +141,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> jet_forward(const at::Tensor& x_
   return {out, saved};
 }
 
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_backward(
-    const at::Tensor& grad_out_in, const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
-    at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved_in,
-    bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
-    std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
-  const JetArgs args = check_cuda_jet_args(x_in, weights, biases, omegas, order, hessian, outermost_linear,
-                                           laplacian_weights, directions, top_weights);
+JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
+                              const ModulationGrads& modulation_grads, const at::Tensor& grad_out_in,
+                              at::TensorList saved_in, bool input_grad) {
   KernelContext context(args.x);
   const std::vector<int64_t> out_shape =
       args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});
@@ -152,9 +155,9 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   const at::Tensor grad_out = grad_out_in.contiguous();
   const JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
-  if (args.num_points() == 0) return grads.as_tuple();
+  if (args.num_points() == 0) return grads;
 
-  const JetProblem problem = problem_of(args);
+  const JetProblem problem = problem_of(args, modulation);
   float* workspace = context.workspace(jet_backward_workspace_elements(problem), args.x.options());
   std::vector<const float*> saved_ptrs;
   for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
@@ -164,26 +167,44 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> jet_bac
     grad_weight_ptrs.push_back(context.output("grad_weights[" + std::to_string(l) + "]", grads.weights[l]));
     grad_bias_ptrs.push_back(context.output("grad_biases[" + std::to_string(l) + "]", grads.biases[l]));
   }
+  // One entry a layer where modulated; the last layer's (never modulated) is left null.
+  std::vector<ModulationGradients> grad_modulation_ptrs;
+  if (modulation != nullptr) {
+    grad_modulation_ptrs.assign(args.layers(), {nullptr, nullptr});
+    for (size_t l = 0; l < modulation_grads.shifts.size(); ++l) {
+      const std::string layer = "[" + std::to_string(l) + "]";
+      grad_modulation_ptrs[l].shift = context.output("grad_shifts" + layer, modulation_grads.shifts[l]);
+      if (modulation->scaled()) {
+        grad_modulation_ptrs[l].scale = context.output("grad_scales" + layer, modulation_grads.scales[l]);
+      }
+    }
+  }
   check_cuda(jet_backward_cuda(problem, torch_gemm_library(), grad_out.data_ptr<float>(), args.x.data_ptr<float>(),
                                saved_ptrs, input_grad ? context.output("grad_x", grads.x) : nullptr, grad_weight_ptrs,
-                               grad_bias_ptrs, workspace, context.stream()),
+                               grad_bias_ptrs, grad_modulation_ptrs, workspace, context.stream()),
              "jet_backward");
   context.finish();
-  return grads.as_tuple();
+  return grads;
 }
 
 }  // namespace
 
 }  // namespace siren_fused::cuda
 
+using CudaJetOps = siren_fused::JetOps<siren_fused::cuda::JetKernels>;
+
 #ifdef SIREN_FUSED_CUDA_EMULATED
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {
-  m.impl("cuda_emulated_jet_forward", &siren_fused::cuda::jet_forward);
-  m.impl("cuda_emulated_jet_backward", &siren_fused::cuda::jet_backward);
+  m.impl("cuda_emulated_jet_forward", &CudaJetOps::jet_forward);
+  m.impl("cuda_emulated_jet_backward", &CudaJetOps::jet_backward);
+  m.impl("cuda_emulated_modulated_jet_forward", &CudaJetOps::modulated_jet_forward);
+  m.impl("cuda_emulated_modulated_jet_backward", &CudaJetOps::modulated_jet_backward);
 }
 #else
 TORCH_LIBRARY_IMPL(siren_fused, CUDA, m) {
-  m.impl("jet_forward", &siren_fused::cuda::jet_forward);
-  m.impl("jet_backward", &siren_fused::cuda::jet_backward);
+  m.impl("jet_forward", &CudaJetOps::jet_forward);
+  m.impl("jet_backward", &CudaJetOps::jet_backward);
+  m.impl("modulated_jet_forward", &CudaJetOps::modulated_jet_forward);
+  m.impl("modulated_jet_backward", &CudaJetOps::modulated_jet_backward);
 }
 #endif

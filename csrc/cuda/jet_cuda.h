@@ -32,20 +32,46 @@ struct PerNetwork {
   SIREN_HD PerNetwork from(int64_t first) const { return {of(first), stride}; }
 };
 
+// A modulated SIREN's FiLM modulation of one hidden layer (sine_jet.h): the sine takes
+// gamma (W h + b) + beta, beta = shift and gamma = scale, each a [width] row of a tensor on the device:
+// per network ([networks, width]: network b's row for all its points) or per point ([N, width], one
+// network: point p's row). The gradients of the shifts and scales have the same layout.
+struct JetModulation {
+  const float* shift = nullptr;  // null: the layer is not modulated
+  const float* scale = nullptr;  // null: shifts only (gamma = 1)
+  int64_t network_stride = 0;    // elements between networks' rows: the width per network, 0 per point
+  int64_t point_stride = 0;      // elements between points' rows: the width per point, 0 per network
+
+  SIREN_HD bool modulated() const { return shift != nullptr; }
+  SIREN_HD bool per_point() const { return point_stride != 0; }
+  // Where the row of network `network` (counted from the one `shift` points at) and global point `point` starts.
+  SIREN_HD int64_t row(int64_t network, int64_t point) const { return network * network_stride + point * point_stride; }
+  // The modulation at network `first`, as the first of a span of networks.
+  SIREN_HD JetModulation from(int64_t first) const {
+    const int64_t offset = first * network_stride;
+    return {shift == nullptr ? nullptr : shift + offset, scale == nullptr ? nullptr : scale + offset, network_stride,
+            point_stride};
+  }
+};
+
 // One linear layer, sin(omega * (W h + b)) when `sine`, else W h + b; in a batch of networks,
-// every network's own W and b, with the same widths and omega.
+// every network's own W and b, with the same widths and omega, or one W and b that every network
+// shares (`shared`: a modulated SIREN's, whose networks differ by their modulation alone).
 struct JetLayer {
-  const float* weight;  // [networks, out_width, in_width], row-major, on the device
-  const float* bias;    // [networks, out_width], on the device
+  const float* weight;  // [networks, out_width, in_width] ([out_width, in_width] when shared), row-major, on the device
+  const float* bias;    // [networks, out_width] ([out_width] when shared), on the device
   int64_t in_width;
   int64_t out_width;
   float omega;
   bool sine;
+  bool shared = false;
+  JetModulation modulation{};  // of a modulated SIREN's hidden layer; unmodulated by default
 
   // Every per-network tensor is a contiguous stack, as the glue hands them (check_jet_args makes
-  // each contiguous); the gradients of the weights and biases are laid out alike.
-  int64_t weight_stride() const { return out_width * in_width; }
-  int64_t bias_stride() const { return out_width; }
+  // each contiguous); the gradients of the weights and biases are laid out alike. A shared tensor
+  // is every network's: stride 0.
+  int64_t weight_stride() const { return shared ? 0 : out_width * in_width; }
+  int64_t bias_stride() const { return shared ? 0 : out_width; }
   PerNetwork<const float> weights() const { return {weight, weight_stride()}; }
   PerNetwork<const float> biases() const { return {bias, bias_stride()}; }
 };
@@ -69,6 +95,12 @@ struct JetProblem {
   // null (the axes).
   const float* directions = nullptr;
 
+  bool modulated() const {
+    for (const JetLayer& layer : layers) {
+      if (layer.modulation.modulated()) return true;
+    }
+    return false;
+  }
   int64_t max_width() const {
     int64_t width = spec.in_dims;
     for (const JetLayer& layer : layers) width = std::max({width, layer.in_width, layer.out_width});
@@ -112,18 +144,27 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm,
 
 // jet_forward_fused.cu: the same forward as one kernel through every layer, for narrow networks:
 // every width (in_dims included) at most 128, at most 32 layers, in_dims at most 3 when order > 0,
-// not a directional jet, and a block's shared memory within the current device's limit. Needs no workspace.
+// not a directional jet, not a modulated SIREN, and a block's shared memory within the current
+// device's limit. Needs no workspace.
 bool jet_forward_fused_supported(const JetProblem& problem);
 cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, float* out,
                                    const std::vector<float*>& saved, cudaStream_t stream);
 
 // Backward: accumulates into grad_weights / grad_biases ([networks, ...] like the weights and
-// biases, zeroed by the caller) and writes grad_x [networks, N, in_dims] unless it is null.
-// grad_out is packed like the forward's output. Deterministic: no atomics.
+// biases, or one network's where shared: the networks' sum; zeroed by the caller) and writes
+// grad_x [networks, N, in_dims] unless it is null. A modulated SIREN's hidden layer l also
+// accumulates the gradients of its shift and scale, laid out as they are (JetModulation), into
+// grad_modulations[l] (zeroed by the caller; scale null without scales); an unmodulated problem
+// passes none. grad_out is packed like the forward's output. Deterministic: no atomics.
+struct ModulationGradients {
+  float* shift;
+  float* scale;
+};
 int64_t jet_backward_workspace_elements(const JetProblem& problem);
 cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm, const float* grad_out,
                               const float* x, const std::vector<const float*>& saved, float* grad_x,
                               const std::vector<float*>& grad_weights, const std::vector<float*>& grad_biases,
-                              float* workspace, cudaStream_t stream);
+                              const std::vector<ModulationGradients>& grad_modulations, float* workspace,
+                              cudaStream_t stream);
 
 }  // namespace siren_fused::cuda

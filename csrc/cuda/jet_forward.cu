@@ -1,8 +1,9 @@
 // Forward jet on the GPU. Narrow networks run as one kernel through every layer
 // (jet_forward_fused.cu); the others chunk by chunk: the input jet, then per layer the library
 // GEMM z = h W^T over the stacked components (the tiled jet is a plain row-major matrix, leading
-// dimension the width; batched over the chunk's networks) and the elementwise epilogue (bias, the
-// saved pre-activation, the sine jet rule). Only the output and, when saving, the pre-activation
+// dimension the width; batched over the chunk's networks, or one GEMM over all of them where they
+// share the weights) and the elementwise epilogue (bias, the saved pre-activation, a modulated
+// SIREN's modulation, the sine jet rule). Only the output and, when saving, the pre-activation
 // jets reach tensors the caller sees: the GEMM writes a saved layer's result straight into its
 // saved tensor.
 #include "jet_addressing.cuh"
@@ -45,9 +46,9 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm,
       const bool keep = layer.sine && !saved.empty();
       const PerNetwork<float> z = keep ? saved_operand(problem, span, saved[sine_index], width)
                                        : PerNetwork<float>{unsaved_z, span.tiled_stride(width)};
-      gemm.multiply({span.networks, span.stacked_rows(), width, layer.in_width,
-                     tiled_gemm_operand(span, jet, layer.in_width), weight_gemm_operand(span, layer, true), z.data,
-                     width, z.stride, false},
+      const GemmRows rows(span, layer);
+      gemm.multiply({rows.batch, rows.rows, width, layer.in_width, tiled_gemm_operand(span, jet, layer.in_width),
+                     weight_gemm_operand(span, layer, true), z.data, width, z.stride, false},
                     stream);
       const JetEpilogueArgs epilogue{span,
                                      spec,
@@ -60,7 +61,8 @@ cudaError_t jet_forward_cuda(const JetProblem& problem, const GemmLibrary& gemm,
                                      width,
                                      l == last ? packed_operand(problem, span, out, width)
                                                : workspace_operand(span, jet, width),
-                                     spec.components()};
+                                     spec.components(),
+                                     layer.modulation.from(span.first_network)};
       err = launch_jet_epilogue(epilogue, stream);
       if (err != cudaSuccess) return err;
       if (keep) ++sine_index;

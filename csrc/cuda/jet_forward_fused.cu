@@ -214,7 +214,8 @@ __global__ void __launch_bounds__(kThreads) fused_jet_forward_kernel(const __gri
           float pre[kComponents], post[kComponents];
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) pre[c] = z[c][i][m];
-          sine_jet_forward_point(spec, args.laplacian_weights, layer.omega, pre[0], pre, 1, post, 1);
+          sine_jet_forward_point(spec, args.laplacian_weights, layer.omega, PointJet<float>{pre[0], pre, 1, 1.0f}, post,
+                                 1);
 #pragma unroll
           for (int c = 0; c < kComponents; ++c) z[c][i][m] = post[c];
         }
@@ -306,8 +307,9 @@ bool with_fused_config(const JetProblem& problem, Fn fn) {
 }  // namespace
 
 bool jet_forward_fused_supported(const JetProblem& problem) {
-  // The kernel's register-resident jets are sized for orders 0 to 2; a directional jet goes per layer.
-  if (problem.spec.directional()) return false;
+  // The kernel's register-resident jets are sized for orders 0 to 2; a directional jet goes per layer,
+  // and so does a modulated SIREN (the per-layer epilogue applies the modulation).
+  if (problem.spec.directional() || problem.modulated()) return false;
   size_t shared_bytes = 0;
   const bool instance = with_fused_config(problem, [&](auto config) {
     shared_bytes = decltype(config)::kSharedBytes;

@@ -25,7 +25,8 @@ cudaError_t launch_build_input_jet(const TileSpan& span, const JetSpec& spec, co
 // sine_jet_kernels.cu: the elementwise pass after a layer's GEMM, or the backward's recomputation
 // of a layer's input jet. At every (point, column) of a span: the pre-activation jet is z (tiled,
 // the GEMM's result) with the bias added to its value component; out gets its sine jet (its
-// components [0, out_components)), or the pre-activation itself for a linear layer.
+// components [0, out_components)), of the modulated jet where the layer is modulated, or the
+// pre-activation itself for a linear layer.
 struct JetEpilogueArgs {
   TileSpan span;
   JetSpec spec;
@@ -40,13 +41,19 @@ struct JetEpilogueArgs {
   int64_t width;
   JetMatrix<float> out;  // width `width`
   int64_t out_components;
+  JetModulation modulation;  // at the span's first network; unmodulated for none
 };
 
 cudaError_t launch_jet_epilogue(const JetEpilogueArgs& args, cudaStream_t stream);
 
 // sine_jet_kernels.cu: grad_z (tiled, zero on padding rows) = VJP of the sine jet at
 // pre_activation applied to upstream, or upstream itself when pre_activation is null (a linear
-// layer). Elementwise: the bias gradient is a GEMM over grad_z (jet_backward.cu).
+// layer). Elementwise: the bias gradient is a GEMM over grad_z (jet_backward.cu). A modulated
+// layer's rule reads the modulated jet u = gamma z + beta, and the modulation's VJP follows
+// (sine_jet.h): grad_z = gamma g_u, and each (point, column) writes its share of the shift's
+// gradient (g_u's value) and of the scale's (sum over components of g_u z) to component 0 and 1 of
+// modulation_rows, a tiled [tiles, 2, T, width] buffer a network (zero on padding rows), for the
+// backward to sum over each network's points or to copy per point.
 struct JetVjpArgs {
   TileSpan span;
   JetSpec spec;
@@ -56,7 +63,12 @@ struct JetVjpArgs {
   float omega;
   float* grad_z;  // workspace
   int64_t width;
+  JetModulation modulation;  // at the span's first network; unmodulated for none
+  float* modulation_rows;    // workspace, span-local; read only where modulated
 };
+
+// The span of a modulated layer's gradient rows (JetVjpArgs::modulation_rows): shift, then scale.
+SIREN_HD TileSpan modulation_rows_span(const TileSpan& span) { return span.with_components(2); }
 
 cudaError_t launch_jet_vjp(const JetVjpArgs& args, cudaStream_t stream);
 

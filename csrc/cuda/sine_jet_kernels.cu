@@ -1,7 +1,8 @@
 // Elementwise passes of the sine jet rule over whole spans: the layer epilogue after the forward's
 // GEMM (the backward recomputes each layer's input jet with it too), and the rule's vector-Jacobian
 // product, through sine_jet_point.cuh's rule or, for a directional jet, taylor_jet.h's (called here, not in
-// sine_jet_point.cuh, so the whole-network kernel, which never sees a directional jet, does not compile it in).
+// sine_jet_point.cuh, so the whole-network kernel, which never sees a directional jet, does not compile it in);
+// a modulated SIREN's hidden layers take their FiLM modulation in both, with sine_jet.h's arithmetic.
 // One thread a (point, column), consecutive threads on consecutive columns, so every
 // component's loads and stores coalesce; each reads its GEMM result once.
 #include "../taylor_jet.h"
@@ -30,6 +31,17 @@ struct TiledElement {
         component(span.tile_rows * width) {}
 };
 
+// The pre-activation jet z of element e of network `network` (value: its value component, the bias added) as the
+// sine rule reads it: modulated where the layer is (sine_jet.h), but not on padding rows, which have no
+// modulation's row (the CPU leaves them unmodulated too).
+__device__ PointJet<float> rule_argument(const JetModulation& m, const TileSpan& span, int64_t network,
+                                         const TiledElement& e, float value, const float* z) {
+  if (!m.modulated() || !span.valid(e.tile, e.row)) return {value, z, e.component, 1.0f};
+  const int64_t at = m.row(network, span.point(e.tile, e.row)) + e.col;
+  const float scale = m.scale == nullptr ? 1.0f : m.scale[at];
+  return {modulated_value(value, m.shift[at], scale), z, e.component, scale};
+}
+
 // Grid: x over the span's points x width, y over its networks.
 __global__ void jet_epilogue_kernel(JetEpilogueArgs args) {
   const TileSpan& span = args.span;
@@ -52,11 +64,26 @@ __global__ void jet_epilogue_kernel(JetEpilogueArgs args) {
                                                        e.component, y, y_stride);
     });
   } else if (args.sine) {
-    sine_jet_forward_point(args.spec, args.laplacian_weights, args.omega, value, z, e.component, y, y_stride);
+    sine_jet_forward_point(args.spec, args.laplacian_weights, args.omega,
+                           rule_argument(args.modulation, span, network, e, value, z), y, y_stride);
   } else {
     y[0] = value;
     for (int64_t c = 1; c < args.out_components; ++c) y[c * y_stride] = z[c * e.component];
   }
+}
+
+// The modulation's VJP at element e (JetVjpArgs): gz holds g_u, the sine rule's VJP at the modulated jet u of
+// z, and becomes g_z = gamma g_u; rows (the element's shift and scale rows, e.component apart) get its shares of
+// the shift's and the scale's gradients.
+__device__ void modulation_vjp_point(const PointJet<float>& u, const float* z, int64_t components, int64_t stride,
+                                     float* gz, float* rows) {
+  rows[0] = gz[0];
+  float scale_grad = 0.0f;
+  for (int64_t c = 0; c < components; ++c) {
+    scale_grad += modulation_scale_vjp(z[c * stride], gz[c * stride]);
+    gz[c * stride] = modulated_derivative(gz[c * stride], u.scale);
+  }
+  rows[stride] = scale_grad;
 }
 
 // Grid: x over the span's points x width, y over its networks.
@@ -68,9 +95,16 @@ __global__ void jet_vjp_kernel(JetVjpArgs args) {
   const TiledElement e(span, index, args.width);
   float* gz = args.grad_z + network * span.tiled_stride(args.width) + e.offset;
   const int64_t components = span.components;
+  float* rows = nullptr;  // the element's modulation rows, where modulated (same tile rows and width: same offsets)
+  if (args.modulation.modulated()) {
+    const TileSpan rows_span = modulation_rows_span(span);
+    rows = args.modulation_rows + network * rows_span.tiled_stride(args.width) +
+           rows_span.tiled_row(e.tile, 0, e.row) * args.width + e.col;
+  }
   if (!span.valid(e.tile, e.row)) {
     // Padding rows get zero gradient, so the GEMMs over stacked rows may include them.
     for (int64_t c = 0; c < components; ++c) gz[c * e.component] = 0.0f;
+    if (rows != nullptr) rows[0] = rows[e.component] = 0.0f;
     return;
   }
   const JetMatrix<const float> upstream = args.upstream.of_network(network);
@@ -84,8 +118,10 @@ __global__ void jet_vjp_kernel(JetVjpArgs args) {
                                                    g, g_stride, gz, e.component);
     });
   } else if (args.pre_activation.data != nullptr) {
-    sine_jet_vjp_point(args.spec, args.laplacian_weights, args.omega, args.pre_activation.of(network) + e.offset,
-                       e.component, g, g_stride, gz, e.component);
+    const float* z = args.pre_activation.of(network) + e.offset;
+    const PointJet<float> u = rule_argument(args.modulation, span, network, e, z[0], z);
+    sine_jet_vjp_point(args.spec, args.laplacian_weights, args.omega, u, g, g_stride, gz, e.component);
+    if (rows != nullptr) modulation_vjp_point(u, z, components, e.component, gz, rows);
   } else {
     for (int64_t c = 0; c < components; ++c) gz[c * e.component] = g[c * g_stride];
   }

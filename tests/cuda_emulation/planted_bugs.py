@@ -6,8 +6,8 @@
 The bugs are the kind that compile cleanly and that only running the kernels can show: a grid that
 drops the tail of a batch, a perturbed product, a wrong stride between the networks of a batch, a
 GEMM description that overwrites or skips rows, an off-by-one bound, a sign flip in the sine jet rule
-the CPU and CUDA kernels share. (No float atomic is left to plant a lost update in: the backward has
-none.) The tracked files are copied to a scratch checkout, the extension is built there once with the
+the CPU and CUDA kernels share, a modulated SIREN's modulation applied or differentiated wrongly. (No
+float atomic is left to plant a lost update in: the backward has none.) The tracked files are copied to a scratch checkout, the extension is built there once with the
 emulated CUDA kernels, and for each bug the file is changed, rebuilt (only the files including it
 recompile), tests/test_cuda.py runs until its first failure, and the file is restored. Exits 1 if the suite passes with any bug in place. Takes a
 few minutes: one full build, then about a minute a bug.
@@ -69,9 +69,24 @@ BUGS = [
         "each chunk's weight gradient replaces the earlier chunks' instead of adding to it"),
     PlantedBug(
         "bias-grad-skips-last-tile", "csrc/cuda/jet_backward.cu",
-        "gemm.multiply({span.networks, 1, tile_block, span.tiles, {ones, span.tiles, 0, false},",
-        "gemm.multiply({span.networks, 1, tile_block, span.tiles - 1, {ones, span.tiles, 0, false},",
-        "the bias gradient leaves out the span's last tile of points"),
+        "gemm.multiply({rows.batch, 1, tile_block, rows.tiles, {ones, rows.tiles, 0, false},",
+        "gemm.multiply({rows.batch, 1, tile_block, rows.tiles - 1, {ones, rows.tiles, 0, false},",
+        "the bias gradient (and a modulation's, summed per network alike) leaves out the span's last tile"),
+    PlantedBug(
+        "shared-weights-first-network-only", "csrc/cuda/jet_addressing.cuh",
+        "tiles(one_matrix ? span.networks * span.tiles : span.tiles),",
+        "tiles(span.tiles),",
+        "a modulated SIREN's shared weights multiply the first network's rows of a span alone"),
+    PlantedBug(
+        "modulation-scale-on-value-only", "csrc/cuda/sine_jet_kernels.cu",
+        "return {modulated_value(value, m.shift[at], scale), z, e.component, scale};",
+        "return {modulated_value(value, m.shift[at], scale), z, e.component, 1.0f};",
+        "the modulation's scale multiplies the pre-activation's value but not its derivatives"),
+    PlantedBug(
+        "scale-grad-skips-value", "csrc/cuda/sine_jet_kernels.cu",
+        "  for (int64_t c = 0; c < components; ++c) {\n    scale_grad +=",
+        "  for (int64_t c = 1; c < components; ++c) {\n    scale_grad +=",
+        "the scale's gradient leaves out the value component's share (and its g_z stays unscaled)"),
     PlantedBug(
         "off-by-one-point-bound", "csrc/cuda/jet_addressing.cuh",
         "SIREN_HD bool valid(int64_t tile, int64_t row) const { return point(tile, row) < num_points; }",

@@ -1,5 +1,5 @@
 // Runs the emulated CUDA kernels' launch sequences (jet_forward_cuda, jet_backward_cuda) over every
-// kernel and shape family, on host buffers of exactly the sizes the torch glue allocates
+// kernel and shape family (modulated SIRENs, per network and per point, among them), on host buffers of exactly the sizes the torch glue allocates
 // (csrc/cuda/jet_cuda.cpp, csrc/jet_args.cpp), for run_sanitizers.sh: built with AddressSanitizer,
 // any access past a buffer, or past a block's shared memory, is reported; with UBSan, undefined
 // behaviour; with ThreadSanitizer, two threads of a block touching the same memory between
@@ -37,7 +37,9 @@ using siren_fused::jet_tile_rows;
 using siren_fused::cuda::BatchedGemm;
 using siren_fused::cuda::GemmOperand;
 using siren_fused::cuda::JetLayer;
+using siren_fused::cuda::JetModulation;
 using siren_fused::cuda::JetProblem;
+using siren_fused::cuda::ModulationGradients;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
@@ -63,6 +65,10 @@ class LoopGemm final : public siren_fused::cuda::GemmLibrary {
 
 const LoopGemm gemm;
 
+// A modulated SIREN's layout (csrc/modulation_args.h): one network's weights shared by the batch, each
+// hidden layer shifted and scaled by a row a network or a row a point.
+enum class Modulated { kNo, kPerNetwork, kPerPoint };
+
 struct Case {
   std::string name;
   JetSpec spec;
@@ -71,6 +77,8 @@ struct Case {
   bool outermost_linear;
   int64_t points;  // N, per network
   int64_t networks = 1;  // B: a batch of networks of this shape, each with its own weights and points
+  Modulated modulated = Modulated::kNo;  // else the networks share one network's weights
+  bool scaled = true;                    // whether a modulation has scales beside its shifts
 };
 
 // A SIREN with the paper's initialisation (first layer U(-1/in, 1/in), later layers
@@ -113,26 +121,48 @@ Network make_network(const Case& c, std::mt19937& rng) {
 }
 
 // The case's B networks, and their parameters stacked as the glue hands them: weights[l] is
-// [B, out, in] and biases[l] [B, out], contiguous.
+// [B, out, in] and biases[l] [B, out], contiguous; a modulated case's networks are one network,
+// whose [out, in] and [out] are shared, and each hidden layer's shifts and scales [rows, width].
 struct Batch {
   std::vector<Network> nets;
   std::vector<std::vector<float>> weights;
   std::vector<std::vector<float>> biases;
+  Modulated modulated = Modulated::kNo;
+  std::vector<std::vector<float>> shifts;  // rows: the networks, or the points
+  std::vector<std::vector<float>> scales;  // empty without scales
 
   const Network& first() const { return nets.front(); }
   int64_t size() const { return static_cast<int64_t>(nets.size()); }
+  // The modulation row of network b's point p in a hidden layer.
+  int64_t modulation_row(int64_t b, int64_t p) const { return modulated == Modulated::kPerPoint ? p : b; }
 };
 
 Batch make_batch(const Case& c, std::mt19937& rng) {
   Batch batch;
-  for (int64_t b = 0; b < c.networks; ++b) batch.nets.push_back(make_network(c, rng));
+  batch.modulated = c.modulated;
+  for (int64_t b = 0; b < c.networks; ++b) {
+    batch.nets.push_back(c.modulated == Modulated::kNo || b == 0 ? make_network(c, rng) : batch.first());
+  }
+  const int64_t stacked = c.modulated == Modulated::kNo ? batch.size() : 1;
   for (int64_t l = 0; l < batch.first().layers(); ++l) {
     batch.weights.emplace_back();
     batch.biases.emplace_back();
-    for (const Network& net : batch.nets) {
+    for (int64_t b = 0; b < stacked; ++b) {
+      const Network& net = batch.nets[b];
       batch.weights[l].insert(batch.weights[l].end(), net.weights[l].begin(), net.weights[l].end());
       batch.biases[l].insert(batch.biases[l].end(), net.biases[l].begin(), net.biases[l].end());
     }
+  }
+  if (c.modulated == Modulated::kNo) return batch;
+  const int64_t rows = c.modulated == Modulated::kPerPoint ? c.points : c.networks;
+  std::uniform_real_distribution<float> shift(-0.5f, 0.5f), scale(0.5f, 1.5f);
+  for (int64_t l = 0; l + 1 < batch.first().layers(); ++l) {
+    const size_t elements = rows * batch.first().widths[l + 1];
+    batch.shifts.emplace_back(elements);
+    for (float& value : batch.shifts.back()) value = shift(rng);
+    if (!c.scaled) continue;
+    batch.scales.emplace_back(elements);
+    for (float& value : batch.scales.back()) value = scale(rng);
   }
   return batch;
 }
@@ -142,8 +172,15 @@ JetProblem problem_of(const Case& c, const Batch& batch) {
   JetProblem problem{c.spec, c.spec.weighted_laplacian ? net.laplacian_weights.data() : nullptr, c.points, 0, {},
                      batch.size()};
   for (int64_t l = 0; l < net.layers(); ++l) {
+    JetModulation modulation{};
+    if (static_cast<size_t>(l) < batch.shifts.size()) {
+      const int64_t width = net.widths[l + 1];
+      const bool per_point = batch.modulated == Modulated::kPerPoint;
+      modulation = {batch.shifts[l].data(), batch.scales.empty() ? nullptr : batch.scales[l].data(),
+                    per_point ? 0 : width, per_point ? width : 0};
+    }
     problem.layers.push_back({batch.weights[l].data(), batch.biases[l].data(), net.widths[l], net.widths[l + 1],
-                              net.omegas[l], net.is_sine(l)});
+                              net.omegas[l], net.is_sine(l), batch.modulated != Modulated::kNo, modulation});
   }
   problem.tile_rows = jet_tile_rows(c.spec.components(), problem.max_width());
   return problem;
@@ -158,13 +195,19 @@ std::vector<float> nonzero_uniform(size_t count, std::mt19937& rng) {
   return values;
 }
 
-// The network's value at one point, in double precision.
-std::vector<double> reference_value(const Network& net, std::vector<double> h) {
+// Network b's value at its point p, h, in double precision (modulated where the batch is).
+std::vector<double> reference_value(const Batch& batch, int64_t b, int64_t p, std::vector<double> h) {
+  const Network& net = batch.nets[b];
   for (int64_t l = 0; l < net.layers(); ++l) {
     const int64_t in = net.widths[l];
     std::vector<double> z(net.biases[l].begin(), net.biases[l].end());
+    const bool modulated = static_cast<size_t>(l) < batch.shifts.size();
+    const int64_t row = batch.modulation_row(b, p) * static_cast<int64_t>(z.size());
     for (size_t j = 0; j < z.size(); ++j) {
       for (int64_t k = 0; k < in; ++k) z[j] += static_cast<double>(net.weights[l][j * in + k]) * h[k];
+      if (modulated) {
+        z[j] = (batch.scales.empty() ? 1.0 : batch.scales[l][row + j]) * z[j] + batch.shifts[l][row + j];
+      }
       if (net.is_sine(l)) z[j] = std::sin(net.omegas[l] * z[j]);
     }
     h = std::move(z);
@@ -240,7 +283,7 @@ std::vector<std::vector<float>> check_forward(const Case& c, const Batch& batch,
     for (int64_t p = 0; p < c.points; ++p) {
       const float* point = x.data() + (b * c.points + p) * c.spec.in_dims;
       const std::vector<double> expected =
-          reference_value(batch.nets[b], std::vector<double>(point, point + c.spec.in_dims));
+          reference_value(batch, b, p, std::vector<double>(point, point + c.spec.in_dims));
       for (int64_t j = 0; j < c.out_width; ++j) {
         worst = std::max(worst, std::abs(value[p * c.out_width + j] - expected[j]) / (1.0 + std::abs(expected[j])));
       }
@@ -260,13 +303,13 @@ void check_value_input_grad(const Batch& batch, const std::vector<float>& x, con
   std::vector<double> expected(grad_x.size());
   double scale = 0.0;
   for (size_t p = 0; p * d_count < x.size(); ++p) {  // p: a point of every network's, network-major
-    const Network& net = batch.nets[p / points_per_network];
+    const int64_t network = p / points_per_network, point = p % points_per_network;
     for (int64_t d = 0; d < d_count; ++d) {
       std::vector<double> sides[2];
       for (int side = 0; side < 2; ++side) {
         std::vector<double> shifted(x.begin() + p * d_count, x.begin() + (p + 1) * d_count);
         shifted[d] += side == 0 ? kStep : -kStep;
-        sides[side] = reference_value(net, shifted);
+        sides[side] = reference_value(batch, network, point, shifted);
       }
       double& g = expected[p * d_count + d];
       for (int64_t j = 0; j < out_width; ++j) {
@@ -283,41 +326,58 @@ void check_value_input_grad(const Batch& batch, const std::vector<float>& x, con
   }
 }
 
-// Backward with and without grad_x: the weight gradients are sums in a fixed order (no atomics),
-// the same bits either way.
+// Backward with and without grad_x: the parameter gradients (a modulated case's shift and scale
+// gradients among them) are sums in a fixed order (no atomics), the same bits either way.
 void check_backward(const Case& c, const Batch& batch, const JetProblem& problem, const std::vector<float>& x,
                     std::vector<std::vector<float>>& saved, std::mt19937& rng, Verdict& verdict) {
   const Network& net = batch.first();
   const std::vector<float> grad_out = nonzero_uniform(batch.size() * c.spec.components() * c.points * c.out_width, rng);
-  std::vector<std::vector<float>> first_weight_grads, first_bias_grads;
+  std::vector<std::vector<float>> first_parameter_grads;
   for (const bool input_grad : {true, false}) {
-    std::vector<std::vector<float>> grad_weights, grad_biases;
+    // Zeroed, as zero_grads and ModulationGrads::zeros_for leave them: per layer, the weight's and the bias's,
+    // then per modulated layer the shift's and (with scales) the scale's.
+    std::vector<std::vector<float>> parameter_grads;
+    std::vector<std::string> names;
     for (int64_t l = 0; l < net.layers(); ++l) {
-      grad_weights.emplace_back(batch.weights[l].size(), 0.0f);  // zeroed, as zero_grads leaves them
-      grad_biases.emplace_back(batch.biases[l].size(), 0.0f);
+      parameter_grads.emplace_back(batch.weights[l].size(), 0.0f);
+      parameter_grads.emplace_back(batch.biases[l].size(), 0.0f);
+      names.insert(names.end(), {"grad_weight" + std::to_string(l), "grad_bias" + std::to_string(l)});
+    }
+    for (size_t l = 0; l < batch.shifts.size(); ++l) {
+      parameter_grads.emplace_back(batch.shifts[l].size(), 0.0f);
+      names.push_back("grad_shift" + std::to_string(l));
+      if (batch.scales.empty()) continue;
+      parameter_grads.emplace_back(batch.scales[l].size(), 0.0f);
+      names.push_back("grad_scale" + std::to_string(l));
+    }
+    std::vector<float*> grad_weights, grad_biases;
+    for (int64_t l = 0; l < net.layers(); ++l) {
+      grad_weights.push_back(parameter_grads[2 * l].data());
+      grad_biases.push_back(parameter_grads[2 * l + 1].data());
+    }
+    std::vector<ModulationGradients> grad_modulations;
+    if (!batch.shifts.empty()) grad_modulations.assign(net.layers(), {nullptr, nullptr});
+    for (size_t l = 0, next = 2 * net.layers(); l < batch.shifts.size(); ++l) {
+      grad_modulations[l].shift = parameter_grads[next++].data();
+      if (!batch.scales.empty()) grad_modulations[l].scale = parameter_grads[next++].data();
     }
     std::vector<float> grad_x(input_grad ? x.size() : 0, kNaN);
     std::vector<float> workspace(siren_fused::cuda::jet_backward_workspace_elements(problem), kNaN);
     const char* what = input_grad ? "backward with grad_x" : "backward";
     if (!verdict.launched(siren_fused::cuda::jet_backward_cuda(problem, gemm, grad_out.data(), x.data(),
                                                                pointers<const float>(saved),
-                                                               input_grad ? grad_x.data() : nullptr,
-                                                               pointers<float>(grad_weights),
-                                                               pointers<float>(grad_biases), workspace.data(),
+                                                               input_grad ? grad_x.data() : nullptr, grad_weights,
+                                                               grad_biases, grad_modulations, workspace.data(),
                                                                nullptr),
                           what)) {
       return;
     }
     verdict.expect_finite(grad_x, "grad_x");
     if (input_grad && c.spec.order == 0) check_value_input_grad(batch, x, grad_out, grad_x, verdict);
-    for (int64_t l = 0; l < net.layers(); ++l) {
-      verdict.expect_finite(grad_weights[l], "grad_weight" + std::to_string(l));
-      verdict.expect_finite(grad_biases[l], "grad_bias" + std::to_string(l));
-    }
-    if (first_weight_grads.empty()) {
-      first_weight_grads = grad_weights;
-      first_bias_grads = grad_biases;
-    } else if (grad_weights != first_weight_grads || grad_biases != first_bias_grads) {
+    for (size_t i = 0; i < parameter_grads.size(); ++i) verdict.expect_finite(parameter_grads[i], names[i]);
+    if (first_parameter_grads.empty()) {
+      first_parameter_grads = parameter_grads;
+    } else if (parameter_grads != first_parameter_grads) {
       verdict.fail("the parameter gradients change without grad_x");
     }
   }
@@ -407,6 +467,15 @@ std::vector<Case> all_cases() {
   cases.push_back({"batched B=3, fused", laplacian2, {32, 24}, 2, true, 23, 3});
   cases.push_back({"batched B=3, per-layer", JetSpec{2, 2, true}, {129}, 3, false, 23, 3});
   cases.push_back({"batched B=3 in two chunks, per-layer", JetSpec{6, 2, true}, {}, 256, true, 1000, 3});
+  // Modulated SIRENs, always per layer: per network (the shared weights' GEMMs over every network's
+  // rows, the modulation gradients summed per network), shifts only, per point (each point's own
+  // row), and a batch in two chunks (2 networks of 600 points a chunk, as above).
+  cases.push_back({"modulated B=3, per network", laplacian2, {32, 24}, 2, true, 23, 3, Modulated::kPerNetwork});
+  cases.push_back({"modulated B=3, per network, shifts only", JetSpec{2, 1, false}, {32}, 3, false, 23, 3,
+                   Modulated::kPerNetwork, false});
+  cases.push_back({"modulated per point", JetSpec{3, 2, true}, {33, 20}, 2, true, 23, 1, Modulated::kPerPoint});
+  cases.push_back({"modulated B=3 in two chunks, per network", JetSpec{3, 2, true}, {1024}, 1, true, 600, 3,
+                   Modulated::kPerNetwork});
   return cases;
 }
 
