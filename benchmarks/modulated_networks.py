@@ -49,6 +49,7 @@ def build(args: argparse.Namespace):
     return net, shifts, params, x, target
 
 
+@torch.enable_grad()  # nested autograd needs a graph to x, also where the caller wants none to the parameters
 def batched_derivatives(net: siren_fused.Siren, x: torch.Tensor, modulation: siren_fused.Modulation):
     """Value, Jacobian and Laplacian of the hand-batched module by nested autograd: x repeated per network so
     that each network's points get their own gradients."""
@@ -96,9 +97,9 @@ def workloads(net: siren_fused.Siren, shifts, params: Dict[str, torch.Tensor], x
             # 8 networks at a time (vmap's chunk_size): all 256 at once, and 32 at a time, ran out of memory here.
             hessian = vmap(over_points, in_dims=(0, None), chunk_size=8)(shifts, x)
             return values("vmap"), reference.weighted_trace(hessian, None)
-        parts = [batched_derivatives(net, x, siren_fused.Modulation([s[first : first + 8] for s in shifts]))
-                 for first in range(0, modulation.networks, 8)]
-        return [torch.cat([part[k].detach() for part in parts]) for k in range(3)]
+        parts = [[t.detach() for t in batched_derivatives(net, x, siren_fused.Modulation(
+                     [s[first : first + 8].detach() for s in shifts]))] for first in range(0, modulation.networks, 8)]
+        return [torch.cat([part[k] for part in parts]) for k in range(3)]
 
     def leaves(route: str):
         return list(params.values()) if route == "params" else [*shifts, *net.parameters()]
@@ -111,7 +112,9 @@ def workloads(net: siren_fused.Siren, shifts, params: Dict[str, torch.Tensor], x
 
     suite = {"modulated forward, batched (no_grad)": lambda: torch.no_grad()(values)("batched")}
     suite.update({ORDER0[route]: order0_step(route) for route in ROUTES})
-    suite.update({ORDER2[route]: (lambda route=route: order2(route)) for route in ROUTES})
+    # The order-2 jet as evaluated, without a graph to the shifts or the weights: held for backward, vmap's and
+    # the hand-batched route's graphs of all 256 networks would outgrow this machine (8.4 and 16.7 GB at B = 64).
+    suite.update({ORDER2[route]: (lambda route=route: torch.no_grad()(order2)(route)) for route in ROUTES})
     return suite
 
 
