@@ -64,8 +64,8 @@ BUGS = [
         "the per-layer GEMMs read the weights with their leading dimension and network stride swapped"),
     PlantedBug(
         "weight-grad-overwrites-chunks", "csrc/cuda/jet_backward.cu",
-        "grad_weight.data, layer.in_width, grad_weight.stride, true},",
-        "grad_weight.data, layer.in_width, grad_weight.stride, false},",
+        "grad_weight.stride, true},",
+        "grad_weight.stride, false},",
         "each chunk's weight gradient replaces the earlier chunks' instead of adding to it"),
     PlantedBug(
         "bias-grad-skips-last-tile", "csrc/cuda/jet_backward.cu",
