@@ -306,6 +306,13 @@ def run_single_table(args: argparse.Namespace, rate: float) -> dict:
     return {"title": title, "rows": rows, "speedups": speedups, "floors_ms": {k: 1e3 * v[1] for k, v in floors.items()}}
 
 
+def stacked_shape(args: argparse.Namespace, networks: int) -> argparse.Namespace:
+    """The shape jet_matmul_flops counts for B networks of --batched-n points each: their GEMMs have every
+    network's rows, as one network's at B x N points would."""
+    return argparse.Namespace(in_features=args.in_features, hidden=args.hidden, layers=args.layers,
+                              out_features=args.batched_out_features, n=networks * args.batched_n)
+
+
 def run_batched_table(args: argparse.Namespace, rate: float) -> dict:
     """The batched-networks table, its speed-ups against the issue's targets, and its matmul floors."""
     rows = run(args, "batched")
@@ -315,8 +322,7 @@ def run_batched_table(args: argparse.Namespace, rate: float) -> dict:
     print_rows("", rows, args.memory)
     speedups = batched_networks.speedups(seconds)
     print_speedups(speedups)
-    shape = argparse.Namespace(in_features=args.in_features, hidden=args.hidden, layers=args.layers,
-                               out_features=args.batched_out_features, n=args.networks * args.batched_n)
+    shape = stacked_shape(args, args.networks)
     # Order 0 forward and backward: the forward's GEMMs, then two of the same size a layer.
     floors = {batched_networks.ORDER0["fused"]: 3 * jet_matmul_flops(shape, 1) / rate,
               batched_networks.ORDER2["fused"]: jet_matmul_flops(shape, 1 + args.in_features + 1) / rate}
@@ -361,8 +367,7 @@ def run_modulated_table(args: argparse.Namespace, rate: float) -> dict:
     megabytes = modulated_networks.parameter_megabytes(*modulated_networks.build(args)[1:3])
     for name, value in megabytes.items():
         print(f"  {name:52s} {value:8.2f} MB")
-    shape = argparse.Namespace(in_features=args.in_features, hidden=args.hidden, layers=args.layers,
-                               out_features=args.batched_out_features, n=args.modulated_networks * args.batched_n)
+    shape = stacked_shape(args, args.modulated_networks)
     floor = 3 * jet_matmul_flops(shape, 1) / rate
     name = modulated_networks.ORDER0["fused"]
     print(f"  {name}: matmul floor {1e3 * floor:.1f} ms, measured {seconds[name] / floor:5.2f}x the floor")
