@@ -4,12 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NVCC="${NVCC:-$(command -v nvcc || true)}"
-if [[ -z "$NVCC" && -x /usr/local/cuda/bin/nvcc ]]; then NVCC=/usr/local/cuda/bin/nvcc; fi
-if [[ -z "$NVCC" ]]; then
-  echo "cuda_compile_check: nvcc not found, skipping the CUDA compile check"
-  exit 0
-fi
+source .ci/find_nvcc.sh
 
 shopt -s nullglob
 sources=(csrc/cuda/*.cu)

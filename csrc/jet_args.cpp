@@ -182,26 +182,36 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
   return checked;
 }
 
-JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage) {
+GradRequest check_grad_request(bool input_grad, const std::optional<c10::List<bool>>& parameter_grads,
+                               int64_t layers) {
+  GradRequest request{input_grad, std::vector<bool>(layers, true), std::vector<bool>(layers, true)};
+  if (!parameter_grads.has_value()) return request;
+  TORCH_CHECK(static_cast<int64_t>(parameter_grads->size()) == 2 * layers, "parameter_grads must hold ", 2 * layers,
+              " flags (whether each of the ", layers, " weights, then each bias, needs its gradient), got ",
+              parameter_grads->size());
+  for (int64_t l = 0; l < layers; ++l) {
+    request.weights[l] = parameter_grads->get(l);
+    request.biases[l] = parameter_grads->get(layers + l);
+  }
+  return request;
+}
+
+JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage, const GradRequest& request) {
   JetGrads grads{at::zeros_like(args.x), {}, {}, args.caller_x, args.caller_weights, args.caller_biases};
   for (int64_t l = 0; l < args.layers(); ++l) {
     const at::Tensor& w = args.weights[l];
     std::vector<int64_t> transposed_shape = w.sizes().vec();
     std::swap(transposed_shape[w.dim() - 1], transposed_shape[w.dim() - 2]);
-    grads.weights.push_back(storage == WeightGradStorage::kTransposed
-                                ? at::zeros(transposed_shape, w.options()).transpose(-1, -2)
-                                : at::zeros_like(w));
-    grads.biases.push_back(at::zeros_like(args.biases[l]));
+    at::Tensor weight_grad;
+    if (request.weights[l]) {
+      weight_grad = storage == WeightGradStorage::kTransposed
+                        ? at::zeros(transposed_shape, w.options()).transpose(-1, -2)
+                        : at::zeros_like(w);
+    }
+    grads.weights.push_back(weight_grad);
+    grads.biases.push_back(request.biases[l] ? at::zeros_like(args.biases[l]) : at::Tensor());
   }
   return grads;
-}
-
-JetGrads JetGrads::network(const JetArgs& args, int64_t b) const {
-  JetGrads one = *this;
-  one.x = args.of_network(x, b);
-  one.weights = args.of_network(weights, b);
-  one.biases = args.of_network(biases, b);
-  return one;
 }
 
 namespace {
@@ -222,6 +232,7 @@ std::vector<int64_t> empty_like_strides(const at::Tensor& like) {
 // is_contiguous(): a [1, 64] gradient with strides (1, 1) counts as contiguous, yet DDP and the fake
 // kernels expect the parameter's (64, 1).
 at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& like) {
+  if (!grad.defined()) return at::empty({0}, like.options());  // not asked for
   const std::vector<int64_t> strides = empty_like_strides(like);
   if (grad.strides() == at::IntArrayRef(strides)) return grad;
   return at::empty_strided(like.sizes(), strides, grad.options()).copy_(grad);

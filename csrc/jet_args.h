@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/core/List.h>
 #include <c10/util/ArrayRef.h>
 
 #include <optional>
@@ -97,8 +98,22 @@ std::vector<std::vector<int64_t>> saved_shapes(const JetArgs& args);
 std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std::vector<int64_t>>& expected,
                                     const at::Tensor& x);
 
-// Gradients of x, every weight and every bias, zeroed: the backward kernels accumulate into them
-// chunk by chunk, and x's stays zero unless asked for.
+// The gradients a backward op is asked for: x's (its input_grad) and each weight's and bias's (its
+// parameter_grads: the L weights' flags, then the L biases'; absent, all of them). autograd knows
+// which parameters are frozen (ctx.needs_input_grad), and a frozen one's gradient is work for
+// nothing: its GEMM is the costliest part of a layer's backward. A gradient not asked for comes
+// back as an empty tensor ([0]) and the kernels skip what only it needs.
+struct GradRequest {
+  bool x = true;
+  std::vector<bool> weights;
+  std::vector<bool> biases;
+};
+// The request of a backward op's input_grad and parameter_grads, checked against the layer count.
+GradRequest check_grad_request(bool input_grad, const std::optional<c10::List<bool>>& parameter_grads,
+                               int64_t layers);
+
+// Gradients of x and of every weight and bias asked for, zeroed (those not asked for undefined): the
+// backward kernels accumulate into them chunk by chunk, and x's stays zero unless asked for.
 //
 // The CPU kernels keep the weight gradients in transposed storage ([in, out] memory viewed as
 // [out, in]), so that addmm_ has the BLAS write W^T: MKL's sgemm accumulates a narrow [256, D]
@@ -107,7 +122,8 @@ std::vector<at::Tensor> check_saved(at::TensorList saved, const std::vector<std:
 enum class WeightGradStorage { kRowMajor, kTransposed };
 
 struct JetGrads {
-  // As the kernels accumulate them: x's and the biases' contiguous, the weights' in the chosen storage.
+  // As the kernels accumulate them: x's and the biases' contiguous, the weights' in the chosen storage;
+  // undefined where not asked for.
   at::Tensor x;
   std::vector<at::Tensor> weights;
   std::vector<at::Tensor> biases;
@@ -116,14 +132,13 @@ struct JetGrads {
   std::vector<at::Tensor> weights_like;
   std::vector<at::Tensor> biases_like;
 
-  // Network b's gradients (views), to accumulate into.
-  JetGrads network(const JetArgs& args, int64_t b) const;
   // Every gradient with the strides torch.empty_like gives its tensor (what the fake kernels return): the
   // tensor's own strides where it is non-overlapping and dense, as autograd's gradient layout contract
-  // asks (DistributedDataParallel copies every gradient that breaks it, and warns), else row-major.
+  // asks (DistributedDataParallel copies every gradient that breaks it, and warns), else row-major. A
+  // gradient not asked for is an empty tensor.
   std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> as_tuple() const;
 };
-JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage);
+JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage, const GradRequest& request);
 
 // Each gradient with the strides torch.empty_like gives its tensor in `like` (as_tuple's rule, for
 // gradients outside JetGrads).

@@ -10,11 +10,11 @@
 //   // `modulation` is not null.
 //   static std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args,
 //                                                                  const Modulation* modulation, bool save);
-//   // The gradients of x, the weights and the biases; a modulated SIREN's shifts' and scales' into
-//   // modulation_grads (zeroed by the caller).
+//   // The gradients of x, the weights and the biases that `request` asks for (zero_grads); a modulated
+//   // SIREN's shifts' and scales' into modulation_grads (zeroed by the caller).
 //   static JetGrads backward(const JetArgs& args, const Modulation* modulation,
 //                            const ModulationGrads& modulation_grads, const at::Tensor& grad_out,
-//                            at::TensorList saved, bool input_grad);
+//                            at::TensorList saved, const GradRequest& request);
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -45,11 +45,13 @@ struct JetOps {
       const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
       at::ArrayRef<double> omegas, int64_t order, bool hessian, bool outermost_linear, at::TensorList saved,
       bool input_grad, std::optional<at::ArrayRef<double>> laplacian_weights,
-      std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights) {
+      std::optional<at::ArrayRef<double>> directions, std::optional<at::ArrayRef<double>> top_weights,
+      const std::optional<c10::List<bool>>& parameter_grads) {
     const JetArgs args = check_jet_args(x, weights, biases, omegas, order, hessian, outermost_linear,
                                         laplacian_weights, directions, top_weights);
     Kernels::check(args);
-    return Kernels::backward(args, nullptr, {}, grad_out, saved, input_grad).as_tuple();
+    const GradRequest request = check_grad_request(input_grad, parameter_grads, args.layers());
+    return Kernels::backward(args, nullptr, {}, grad_out, saved, request).as_tuple();
   }
 
   static std::tuple<at::Tensor, std::vector<at::Tensor>> modulated_jet_forward(
@@ -67,13 +69,14 @@ struct JetOps {
       const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights, at::TensorList biases,
       at::TensorList shifts, at::TensorList scales, at::ArrayRef<double> omegas, int64_t order, bool hessian,
       bool outermost_linear, at::TensorList saved, bool input_grad,
-      std::optional<at::ArrayRef<double>> laplacian_weights) {
+      std::optional<at::ArrayRef<double>> laplacian_weights, const std::optional<c10::List<bool>>& parameter_grads) {
     Modulation modulation;
     const JetArgs args = check_modulated_jet_args(x, weights, biases, shifts, scales, omegas, order, hessian,
                                                   outermost_linear, laplacian_weights, modulation);
     Kernels::check(args);
+    const GradRequest request = check_grad_request(input_grad, parameter_grads, args.layers());
     const ModulationGrads modulation_grads = ModulationGrads::zeros_for(modulation);
-    return modulated_grads_tuple(Kernels::backward(args, &modulation, modulation_grads, grad_out, saved, input_grad),
+    return modulated_grads_tuple(Kernels::backward(args, &modulation, modulation_grads, grad_out, saved, request),
                                  modulation_grads, modulation);
   }
 };

@@ -31,14 +31,15 @@ TORCH_LIBRARY(siren_fused, m) {
       "bool save) -> (Tensor, Tensor, Tensor[])");
   m.def(
       "gradient_backward(Tensor grad_value, Tensor grad_grad, Tensor x, Tensor[] weights, Tensor[] biases, "
-      "float[] omegas, bool outermost_linear, Tensor[] saved, bool input_grad) -> (Tensor, Tensor[], Tensor[])");
+      "float[] omegas, bool outermost_linear, Tensor[] saved, bool input_grad, bool[]? parameter_grads=None) "
+      "-> (Tensor, Tensor[], Tensor[])");
   m.def(
       "modulated_gradient_forward(Tensor x, Tensor[] weights, Tensor[] biases, Tensor[] shifts, Tensor[] scales, "
       "float[] omegas, bool outermost_linear, bool save) -> (Tensor, Tensor, Tensor[])");
   m.def(
       "modulated_gradient_backward(Tensor grad_value, Tensor grad_grad, Tensor x, Tensor[] weights, "
       "Tensor[] biases, Tensor[] shifts, Tensor[] scales, float[] omegas, bool outermost_linear, Tensor[] saved, "
-      "bool input_grad) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor[])");
+      "bool input_grad, bool[]? parameter_grads=None) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor[])");
 }
 
 TORCH_LIBRARY_IMPL(siren_fused, CPU, m) {

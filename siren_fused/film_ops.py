@@ -5,11 +5,11 @@
   outputs) with shared weights and biases, modulated per network (x ``[B, N, D]``, each shift ``[B, width]``)
   or per point (x ``[N, D]``, each shift ``[N, width]``); ``scales`` empty or shaped like ``shifts``;
 * ``siren_fused::modulated_jet_backward(grad_out, x, weights, biases, shifts, scales, omegas, order, hessian,
-  outermost_linear, saved, input_grad, laplacian_weights=None)``: the gradients of x, the weights, the biases,
-  the shifts and the scales;
+  outermost_linear, saved, input_grad, laplacian_weights=None, parameter_grads=None)``: the gradients of x, the
+  weights and biases (those parameter_grads asks for, as in ``ops.py``), the shifts and the scales;
 * ``siren_fused::modulated_gradient_forward(x, weights, biases, shifts, scales, omegas, outermost_linear, save)``
   and ``siren_fused::modulated_gradient_backward(grad_value, grad_grad, x, weights, biases, shifts, scales,
-  omegas, outermost_linear, saved, input_grad)``: the reverse-mode order 1 of a one-output modulated SIREN,
+  omegas, outermost_linear, saved, input_grad, parameter_grads=None)``: the reverse-mode order 1 of a one-output modulated SIREN,
   ``gradient_forward``'s outputs and ``gradient_backward``'s gradients, then the shifts' and scales'.
 
 Where the emulated CUDA kernels are built, ``siren_fused::cuda_emulated_modulated_jet_forward`` / ``_backward`` are
@@ -23,7 +23,8 @@ import torch
 
 from . import _extension
 from .ops import _kept_for_backward, _keep_for_backward, _save_under_vmap, component_count, gradient_saved_shapes, \
-    register_op_pair, saved_shapes, upstream_of_value_and_gradient
+    only_wanted, parameter_grads_like, parameter_grads_wanted, register_op_pair, saved_shapes, \
+    upstream_of_value_and_gradient
 
 # (forward, backward) op pairs of the modulated jet: the kernels of the build, and the emulated CUDA kernels
 # where the build has them.
@@ -47,15 +48,16 @@ def _modulated_jet_forward_fake(x, weights, biases, shifts, scales, omegas, orde
     return out, saved
 
 
-def _gradients_like(x, weights, biases, shifts, scales):
-    """What a modulated backward op returns: gradients shaped like x, the weights, biases, shifts and scales."""
-    return (torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases],
-            [torch.empty_like(s) for s in shifts], [torch.empty_like(s) for s in scales])
+def _gradients_like(x, weights, biases, shifts, scales, parameter_grads):
+    """What a modulated backward op returns: gradients shaped like x, the weights and biases asked for (empty
+    for the others), the shifts and the scales."""
+    return ((torch.empty_like(x),) + parameter_grads_like(weights, biases, parameter_grads) +
+            ([torch.empty_like(s) for s in shifts], [torch.empty_like(s) for s in scales]))
 
 
 def _modulated_jet_backward_fake(grad_out, x, weights, biases, shifts, scales, omegas, order, hessian,
-                                 outermost_linear, saved, input_grad, laplacian_weights=None):
-    return _gradients_like(x, weights, biases, shifts, scales)
+                                 outermost_linear, saved, input_grad, laplacian_weights=None, parameter_grads=None):
+    return _gradients_like(x, weights, biases, shifts, scales, parameter_grads)
 
 
 def _setup_context(ctx, inputs, output):
@@ -80,9 +82,9 @@ def _modulated_backward(forward: str, backward: str):
                 no_gradients
         grad_x, grad_w, grad_b, grad_shifts, grad_scales = backward_op(
             grad_out, x, weights, biases, shifts, scales, omegas, order, hessian, outermost_linear, saved,
-            ctx.needs_input_grad[0], laplacian_weights)
-        return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, grad_shifts, grad_scales) + \
-            no_gradients
+            ctx.needs_input_grad[0], laplacian_weights, parameter_grads_wanted(ctx))
+        return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
+                only_wanted(grad_b, ctx.needs_input_grad[2]), grad_shifts, grad_scales) + no_gradients
 
     return formula
 
@@ -95,8 +97,8 @@ def _modulated_gradient_forward_fake(x, weights, biases, shifts, scales, omegas,
 
 
 def _modulated_gradient_backward_fake(grad_value, grad_grad, x, weights, biases, shifts, scales, omegas,
-                                      outermost_linear, saved, input_grad):
-    return _gradients_like(x, weights, biases, shifts, scales)
+                                      outermost_linear, saved, input_grad, parameter_grads=None):
+    return _gradients_like(x, weights, biases, shifts, scales, parameter_grads)
 
 
 def _gradient_setup_context(ctx, inputs, output):
@@ -116,8 +118,9 @@ def _gradient_backward(ctx, grad_value, grad_grad, grad_saved):
     grad_value, grad_grad = upstream_of_value_and_gradient(x, grad_value, grad_grad)
     grad_x, grad_w, grad_b, grad_shifts, grad_scales = torch.ops.siren_fused.modulated_gradient_backward(
         grad_value, grad_grad, x, weights, biases, shifts, scales, omegas, outermost_linear, saved,
-        ctx.needs_input_grad[0])
-    return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, grad_shifts, grad_scales) + no_gradients
+        ctx.needs_input_grad[0], parameter_grads_wanted(ctx))
+    return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
+            only_wanted(grad_b, ctx.needs_input_grad[2]), grad_shifts, grad_scales) + no_gradients
 
 
 def _looped_vmap(forward: str, save_position: int):

@@ -10,13 +10,18 @@ The ops themselves (schemas and CPU/CUDA kernels) are declared in ``csrc/ops.cpp
   (M x R) it is a directional jet of order 2 to 4 (``csrc/taylor_jet.h``: the value, the R
   directions' derivatives below the order, then M weighted sums of their derivatives of the order);
 * ``siren_fused::jet_backward(grad_out, x, weights, biases, omegas, order, hessian,
-  outermost_linear, saved, input_grad, laplacian_weights=None, directions=None, top_weights=None)``
-  returns the gradients of x, the weights and the biases.
+  outermost_linear, saved, input_grad, laplacian_weights=None, directions=None, top_weights=None,
+  parameter_grads=None)`` returns the gradients of x, the weights and the biases.
 
 * ``siren_fused::gradient_forward(x, weights, biases, omegas, outermost_linear, save)`` is the
   reverse-mode alternative for order 1 and one output: value ``[N, 1]``, gradient ``[N, D]`` and,
   when ``save``, what ``siren_fused::gradient_backward(grad_value, grad_grad, x, weights, biases,
-  omegas, outermost_linear, saved, input_grad)`` takes back.
+  omegas, outermost_linear, saved, input_grad, parameter_grads=None)`` takes back.
+
+Every backward op computes x's gradient where ``input_grad`` and each weight's, then each bias's, where
+``parameter_grads`` (2L flags; None: all) says so: one not asked for (a frozen parameter) comes back as an
+empty tensor, and the kernels skip its work, the weight-gradient GEMMs above all. The autograd formulas
+pass what ``ctx.needs_input_grad`` says.
 
 The modulated SIRENs' ops are registered in ``film_ops.py``.
 
@@ -119,9 +124,30 @@ def _check_directional(in_dims: int, order: int, directions: Sequence[float],
                          f"got {top}")
 
 
+def parameter_grads_like(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
+                         parameter_grads: Optional[Sequence[bool]]) -> tuple[list, list]:
+    """What a backward op returns for the weights and biases: a gradient shaped like each one asked for, an
+    empty tensor for each one not (the fake kernels' answer)."""
+    parameters = [*weights, *biases]
+    wanted = [True] * len(parameters) if parameter_grads is None else parameter_grads
+    grads = [torch.empty_like(p) if w else p.new_empty(0) for p, w in zip(parameters, wanted)]
+    return grads[: len(weights)], grads[len(weights) :]
+
+
+def parameter_grads_wanted(ctx) -> List[bool]:
+    """The backward op's parameter_grads for an autograd formula: whether each weight, then each bias, of the
+    forward needs a gradient (not for a frozen one)."""
+    return [*ctx.needs_input_grad[1], *ctx.needs_input_grad[2]]
+
+
+def only_wanted(grads: Sequence[torch.Tensor], wanted: Sequence[bool]) -> List[Optional[torch.Tensor]]:
+    """A backward op's parameter gradients for autograd: None where not asked for (the op's empty tensor)."""
+    return [g if w else None for g, w in zip(grads, wanted)]
+
+
 def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad,
-                       laplacian_weights=None, directions=None, top_weights=None):
-    return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
+                       laplacian_weights=None, directions=None, top_weights=None, parameter_grads=None):
+    return (torch.empty_like(x),) + parameter_grads_like(weights, biases, parameter_grads)
 
 
 def gradient_saved_shapes(x: torch.Tensor, weights: Sequence[torch.Tensor], outermost_linear: bool,
@@ -146,8 +172,9 @@ def _gradient_forward_fake(x, weights, biases, omegas, outermost_linear, save):
 
 
 @torch.library.register_fake("siren_fused::gradient_backward")
-def _gradient_backward_fake(grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, input_grad):
-    return torch.empty_like(x), [torch.empty_like(w) for w in weights], [torch.empty_like(b) for b in biases]
+def _gradient_backward_fake(grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, input_grad,
+                            parameter_grads=None):
+    return (torch.empty_like(x),) + parameter_grads_like(weights, biases, parameter_grads)
 
 
 def _keep_for_backward(ctx, x, weights, biases, saved, save: bool, config: tuple, modulations=()) -> None:
@@ -191,15 +218,16 @@ def _jet_forward_backward(forward: str, backward: str):
 
     def formula(ctx, grad_out, grad_saved):
         x, weights, biases, saved = _kept_for_backward(ctx, forward)
-        omegas, order, hessian, outermost_linear, *optional = ctx.config
+        omegas, order, hessian, outermost_linear, laplacian_weights, directions, top_weights = ctx.config
         no_gradients = (None,) * (ctx.passed_arguments - 3)  # omegas and the other non-tensor arguments
         if grad_out is None:  # nothing downstream used the jet
             return (None, [None] * ctx.layers, [None] * ctx.layers) + no_gradients
         grad_x, grad_w, grad_b = backward_op(
             grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0],
-            *optional
+            laplacian_weights, directions, top_weights, parameter_grads_wanted(ctx)
         )
-        return ((grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b) + no_gradients
+        return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
+                only_wanted(grad_b, ctx.needs_input_grad[2])) + no_gradients
 
     return formula
 
@@ -224,9 +252,11 @@ def _gradient_forward_backward(ctx, grad_value, grad_grad, grad_saved):
         return None, [None] * ctx.layers, [None] * ctx.layers, None, None, None
     grad_value, grad_grad = upstream_of_value_and_gradient(x, grad_value, grad_grad)
     grad_x, grad_w, grad_b = torch.ops.siren_fused.gradient_backward(
-        grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0]
+        grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0],
+        parameter_grads_wanted(ctx)
     )
-    return (grad_x if ctx.needs_input_grad[0] else None), grad_w, grad_b, None, None, None
+    return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
+            only_wanted(grad_b, ctx.needs_input_grad[2]), None, None, None)
 
 
 def _backward_setup_context(ctx, inputs, output):

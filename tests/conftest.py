@@ -9,6 +9,7 @@ from typing import Iterator, Optional
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import siren_fused
 from siren_fused import Jet, _extension
@@ -210,3 +211,31 @@ def siren_pytorch():
 
 def maybe(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return None if x is None else x.detach()
+
+
+class BackwardOpRecorder(TorchDispatchMode):
+    """Records each siren_fused backward op called under it (autograd's formulas call them in backward): the
+    parameter_grads it was given, and the weight and bias gradients it returned."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[tuple[Optional[list], list[torch.Tensor]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func.namespace == "siren_fused" and func._schema.name.endswith("_backward"):
+            position = [a.name for a in func._schema.arguments].index("parameter_grads")
+            asked = args[position] if position < len(args) else kwargs.get("parameter_grads")
+            self.calls.append((asked, [*out[1], *out[2]]))
+        return out
+
+
+def matrix_products(run) -> int:
+    """How many matrix products (ATen's mm, bmm, addmm, baddbmm, in place or not) run() makes, the kernels'
+    own included: the CPU kernels and the emulated CUDA kernels' GEMM library call ATen, which the profiler
+    records. (On a GPU, cuBLAS calls are no ATen ops: this counts nothing there.)"""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        run()
+    products = {"mm", "bmm", "addmm", "baddbmm"}
+    return sum(event.name.split("::")[-1].rstrip("_") in products for event in profiler.events())

@@ -193,20 +193,3 @@ def test_training_backward_without_an_input_gradient(config, order, hessian):
         grads[backend] = [p.grad for p in net.parameters()]
     for i, (a, b) in enumerate(zip(grads["fused"], grads["reference"])):
         assert relative_error(a, b, gradient_axis(i + 1)) <= FLOAT64_TOLERANCE, f"parameter {i}"
-
-
-@pytest.mark.parametrize("out_features", [1, 2])  # one output takes the reverse-mode path at order 1
-@pytest.mark.parametrize("order,hessian", [(1, False), (2, False), (2, True)])
-def test_frozen_parameters_get_no_gradient_and_the_others_the_references(out_features, order, hessian):
-    grads = {}
-    for backend in ("fused", "reference"):
-        net = random_siren(2, 16, 2, out_features, seed=8)
-        frozen = [net.layers[0].linear.weight, net.layers[2].linear.bias, net.layers[-1].linear.weight]
-        for parameter in frozen:
-            parameter.requires_grad_(False)
-        x = random_points(23, 2, seed=8)
-        random_linear_loss(siren_fused.jet(net, x, order, hessian, backend=backend), 8).backward()
-        assert all(parameter.grad is None for parameter in frozen)
-        grads[backend] = {name: p.grad for name, p in net.named_parameters() if p.requires_grad}
-    for (name, a), b in zip(grads["fused"].items(), grads["reference"].values()):
-        assert relative_error(a, b, -1) <= FLOAT64_TOLERANCE, name

@@ -182,7 +182,8 @@ void forward_chunk(const JetArgs& args, const ChunkModulation& modulation, int64
   at::mm_out(grad_rows, a, args.weights[0]);
 }
 
-// The parameter gradients a chunk of one network adds into (views), and that network's x gradient.
+// The parameter gradients a chunk of one network adds into (views; undefined where not asked for, which
+// skips their GEMMs), and that network's x gradient.
 struct ChunkGradients {
   std::vector<at::Tensor> weights;  // [out, in] each, transposed storage
   std::vector<at::Tensor> biases;
@@ -216,7 +217,7 @@ void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int6
   at::Tensor pbar = grad_grad.narrow(0, first, rows);
   for (int64_t l = 0; l <= last; ++l) {
     if (!args.is_sine(l)) {  // linear last layer: a = 1, and nothing depends on its abar
-      grads.weights[l].add_(pbar.sum(0, /*keepdim=*/true));
+      if (grads.weights[l].defined()) grads.weights[l].add_(pbar.sum(0, /*keepdim=*/true));
       break;
     }
     const int64_t width = args.out_width(l);
@@ -228,7 +229,7 @@ void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int6
     rule.adjoint_vjp(views.z[l].data_ptr<scalar_t>(), p.data_ptr<scalar_t>(), abar.data_ptr<scalar_t>(),
                      rows * width, static_cast<scalar_t>(args.omegas[l]), a.data_ptr<scalar_t>(),
                      pbar_next.data_ptr<scalar_t>());
-    grads.weights[l].addmm_(a.t(), pbar);
+    if (grads.weights[l].defined()) grads.weights[l].addmm_(a.t(), pbar);
     if (modulation.scales(l)) {
       modulation_derivative_vjp_rows(rows_modulation(l), width, views.unmodulated_p[l].data_ptr<scalar_t>(),
                                      pbar_next.data_ptr<scalar_t>(), grads.scales[l].data_ptr<scalar_t>());
@@ -251,9 +252,9 @@ void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int6
                    static_cast<scalar_t>(args.omegas[last]), unused_h.data_ptr<scalar_t>(), zbar.data_ptr<scalar_t>());
   }
   for (int64_t l = last; l >= 0; --l) {
-    grads.biases[l].add_(zbar.sum(0));
+    if (grads.biases[l].defined()) grads.biases[l].add_(zbar.sum(0));
     if (l == 0) {
-      grads.weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
+      if (grads.weights[0].defined()) grads.weights[0].addmm_(zbar.t(), args.x.narrow(0, first, rows));
       if (input_grad) grads.x.narrow(0, first, rows).copy_(at::mm(zbar, args.weights[0]));
       break;
     }
@@ -273,7 +274,7 @@ void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int6
                                 zbar_below.data_ptr<scalar_t>(), grads.shifts[l - 1].data_ptr<scalar_t>(),
                                 scaled ? grads.scales[l - 1].data_ptr<scalar_t>() : nullptr);
     }
-    grads.weights[l].addmm_(zbar.t(), h);
+    if (grads.weights[l].defined()) grads.weights[l].addmm_(zbar.t(), h);
     zbar = zbar_below;
     zbar_slot = (zbar_slot + 3) % 4;
   }
@@ -316,9 +317,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> forward(const JetArg
 
 // The backward of one network, a batch of networks, or a modulated SIREN (`modulation` not null, and
 // modulation_grads then its gradients, zeroed, to fill).
+// A parameter gradient not in `request` is left undefined, and its GEMMs skipped.
 JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
                   const at::Tensor& grad_value_in, const at::Tensor& grad_grad_in, at::TensorList saved_in,
-                  bool input_grad) {
+                  const GradRequest& request) {
   const int64_t n = args.num_points(), dims = args.spec.in_dims;
   const std::vector<int64_t> value_shape = args.batch_shape({n, 1}), grad_shape = args.batch_shape({n, dims});
   TORCH_CHECK(grad_value_in.sizes() == at::IntArrayRef(value_shape) &&
@@ -332,7 +334,7 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
   for (const auto& shape : gradient_saved_shapes(args, modulation)) saved_shapes.push_back(args.batch_shape(shape));
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes, args.x);
   const at::Tensor grad_value = grad_value_in.contiguous(), grad_grad = grad_grad_in.contiguous();
-  const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed);
+  const JetGrads grads = zero_grads(args, WeightGradStorage::kTransposed, request);
   const std::vector<Chunk> chunks = row_chunks(args);
   if (chunks.empty()) return grads;
   const WorkUnits units(static_cast<int64_t>(chunks.size()), at::get_num_threads());
@@ -374,7 +376,7 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
         backward_chunk<scalar_t>(net, {modulation, b}, chunk.first, chunk.count, args.of_network(grad_value, b),
                                  args.of_network(grad_grad, b),
                                  saved_views(net, modulation, args.of_network(saved, b), chunk.first, chunk.count),
-                                 input_grad, target, abar_stores[worker], works[worker]);
+                                 request.x, target, abar_stores[worker], works[worker]);
       }
     });
   });
@@ -393,9 +395,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradient_backward(
     const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x, at::TensorList weights,
     at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved,
-    bool input_grad) {
+    bool input_grad, const std::optional<c10::List<bool>>& parameter_grads) {
   const JetArgs args = check_gradient_args(x, weights, biases, omegas, outermost_linear);
-  return backward(args, nullptr, {}, grad_value, grad_grad, saved, input_grad).as_tuple();
+  const GradRequest request = check_grad_request(input_grad, parameter_grads, args.layers());
+  return backward(args, nullptr, {}, grad_value, grad_grad, saved, request).as_tuple();
 }
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> modulated_gradient_forward(
@@ -412,13 +415,15 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::ve
 modulated_gradient_backward(const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x,
                             at::TensorList weights, at::TensorList biases, at::TensorList shifts,
                             at::TensorList scales, at::ArrayRef<double> omegas, bool outermost_linear,
-                            at::TensorList saved, bool input_grad) {
+                            at::TensorList saved, bool input_grad,
+                            const std::optional<c10::List<bool>>& parameter_grads) {
   Modulation modulation;
   const JetArgs args =
       check_modulated_gradient_args(x, weights, biases, shifts, scales, omegas, outermost_linear, modulation);
+  const GradRequest request = check_grad_request(input_grad, parameter_grads, args.layers());
   const ModulationGrads modulation_grads = ModulationGrads::zeros_for(modulation);
   const auto [grad_x, grad_weights, grad_biases] =
-      backward(args, &modulation, modulation_grads, grad_value, grad_grad, saved, input_grad).as_tuple();
+      backward(args, &modulation, modulation_grads, grad_value, grad_grad, saved, request).as_tuple();
   const auto [grad_shifts, grad_scales] = modulation_grads.in_caller_layouts(modulation);
   return {grad_x, grad_weights, grad_biases, grad_shifts, grad_scales};
 }

@@ -10,7 +10,8 @@
 // layers with scales modulate the saved jet into a scratch tile before the sine rule, and the
 // modulation's vector-Jacobian product follows the rule's, summing the shift's and scale's gradients
 // per tile. A shift alone is in the saved jet already (jet_forward_cpu.cpp), and its gradient is the
-// bias's: the same column sums for a network, the value component's rows per point.
+// bias's: the same column sums for a network, the value component's rows per point. A frozen layer
+// (its weight's gradient not asked for) skips its weight-gradient GEMM and the input jet only that needs.
 #include <ATen/ATen.h>
 
 #include "jet_cpu.h"
@@ -22,7 +23,7 @@ namespace siren_fused::cpu {
 
 JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
                               const ModulationGrads& modulation_grads, const at::Tensor& grad_out_in,
-                              at::TensorList saved_in, bool input_grad) {
+                              at::TensorList saved_in, const GradRequest& request) {
   const TilePlan plan(args);
   const std::vector<int64_t> out_shape =
       args.batch_shape({plan.components, plan.num_points, args.out_width(plan.last)});
@@ -33,7 +34,7 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   const at::Tensor grad_out = grad_out_in.contiguous();
   // Row-major: the batched GEMMs below write their own products, which are added in.
-  JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
+  JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor, request);
   // Layer l's saved pre-activation jet is saved[sine_slot[l]].
   std::vector<int64_t> sine_slot(args.layers(), -1);
   for (int64_t l = 0, slot = 0; l <= plan.last; ++l) {
@@ -111,18 +112,22 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
         for (int64_t l = plan.last; l >= 0; --l) {
           const int64_t in_width = args.in_width(l);
           const at::Tensor gz_l = buffers.matrices(gz, networks, matrix_rows, args.out_width(l));
+          const bool weight_grad = grads.weights[l].defined();
           if (l == 0) {
             const int64_t dims = plan.spec.in_dims, width = args.out_width(0);
-            for (int64_t i = 0; i < count; ++i) {
+            for (int64_t i = 0; i < count && weight_grad; ++i) {
               input_layer_weight_grad(plan.spec, input_directions, x_of(chunk.network_of(i)), plan.num_points,
                                       chunk.tile_of(i) * plan.rows, plan.rows,
                                       buffers.jet[gz] + i * plan.tile_jet_rows * width, width,
                                       tile_sums + i * dims * width);
             }
-            unit_grads.add_weight(
-                u, chunk, 0,
-                per_network_sums(tile_sums_tensor, chunk, dims * width).view({networks, dims, width}).transpose(1, 2));
-            if (input_grad) {
+            if (weight_grad) {
+              unit_grads.add_weight(u, chunk, 0,
+                                    per_network_sums(tile_sums_tensor, chunk, dims * width)
+                                        .view({networks, dims, width})
+                                        .transpose(1, 2));
+            }
+            if (request.x) {
               // Only the value component depends on x: the input tangents are constant unit vectors.
               const at::Tensor value_grad = gz_l.view({networks, chunk.count, plan.components, plan.rows, width})
                                                 .select(2, 0)
@@ -156,8 +161,12 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
               modulate_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, u_tile);
               argument = u_tile;
             }
-            rule.forward_vjp(plan.spec, rule_constants, argument, plan.rows * in_width, omega, buffers.jet[2] + offset,
-                             g_tile);
+            if (weight_grad) {  // the layer's input jet too, for its weight gradient
+              rule.forward_vjp(plan.spec, rule_constants, argument, plan.rows * in_width, omega,
+                               buffers.jet[2] + offset, g_tile);
+            } else {
+              rule.vjp(plan.spec, rule_constants, argument, g_tile, plan.rows * in_width, omega, g_tile);
+            }
             if (modulated && modulation->per_point) {  // straight into the gradients' rows
               const int64_t row_offset = first_row * in_width;
               modulation_vjp_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, g_tile,
@@ -182,7 +191,9 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
             unit_grads.add_modulation(u, chunk, hidden + l - 1, per_network_sums(sums[1], chunk, in_width));
           }
           unit_grads.add_bias(u, chunk, l - 1, bias_sums);
-          unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
+          if (weight_grad) {
+            unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
+          }
           gz = below;
         }
       }

@@ -19,7 +19,7 @@ struct JetKernels {
   static std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
                                                                  bool save);
   static JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
-                           const at::Tensor& grad_out, at::TensorList saved, bool input_grad);
+                           const at::Tensor& grad_out, at::TensorList saved, const GradRequest& request);
 };
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
@@ -29,7 +29,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gradient_forward(
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gradient_backward(
     const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x, at::TensorList weights,
     at::TensorList biases, at::ArrayRef<double> omegas, bool outermost_linear, at::TensorList saved,
-    bool input_grad);
+    bool input_grad, const std::optional<c10::List<bool>>& parameter_grads);
 
 // The reverse-mode gradient of a modulated SIREN (csrc/modulation_args.h): gradient_forward's outputs, and
 // gradient_backward's gradients followed by those of the shifts and the scales.
@@ -42,6 +42,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::ve
 modulated_gradient_backward(const at::Tensor& grad_value, const at::Tensor& grad_grad, const at::Tensor& x,
                             at::TensorList weights, at::TensorList biases, at::TensorList shifts,
                             at::TensorList scales, at::ArrayRef<double> omegas, bool outermost_linear,
-                            at::TensorList saved, bool input_grad);
+                            at::TensorList saved, bool input_grad,
+                            const std::optional<c10::List<bool>>& parameter_grads);
 
 }  // namespace siren_fused::cpu

@@ -36,7 +36,7 @@ class UnitGradients {
       if (first.first == 0 && !args.shared_parameters) continue;
       for (int64_t i = 0; i < static_cast<int64_t>(gradients_.size()); ++i) {
         // zeros_like keeps the storage's strides: a transposed weight gradient's partial is transposed too.
-        const bool partial = every_network(i) || shared_network_[u] >= 0;
+        const bool partial = gradients_[i].defined() && (every_network(i) || shared_network_[u] >= 0);
         partials_[u].push_back(partial ? at::zeros_like(every_network(i) ? gradients_[i] : network(i, first))
                                        : at::Tensor());
       }
@@ -44,7 +44,8 @@ class UnitGradients {
   }
 
   // For a chunk of one network (the reverse-mode gradient's): what unit u adds its share of layer l's weight
-  // ([out, in]) and bias ([out]) gradients, and of modulation gradient k ([width]), into.
+  // ([out, in]) and bias ([out]) gradients, and of modulation gradient k ([width]), into; undefined for a
+  // gradient not asked for.
   at::Tensor weight(int64_t u, const Chunk& chunk, int64_t l) const { return of_one_network(u, chunk, l); }
   at::Tensor bias(int64_t u, const Chunk& chunk, int64_t l) const { return of_one_network(u, chunk, layers_ + l); }
   at::Tensor modulation(int64_t u, const Chunk& chunk, int64_t k) const {
@@ -52,7 +53,7 @@ class UnitGradients {
   }
 
   // Adds the chunk's per-network contributions ([chunk.networks, ...]) to layer l's weight or bias
-  // gradient, or to modulation gradient k, for unit u.
+  // gradient, or to modulation gradient k, for unit u; nothing to a gradient not asked for.
   void add_weight(int64_t u, const Chunk& chunk, int64_t l, const at::Tensor& per_network) const {
     add(u, chunk, l, per_network);
   }
@@ -67,6 +68,7 @@ class UnitGradients {
   void add_weight_product(int64_t u, const Chunk& chunk, int64_t l, const at::Tensor& gz,
                           const at::Tensor& input) const {
     at::Tensor target = of(u, chunk, l);
+    if (!target.defined()) return;
     if (every_network(l)) {
       target.addmm_(gz.reshape({-1, gz.size(-1)}).t(), input.reshape({-1, input.size(-1)}));
     } else {
@@ -92,16 +94,19 @@ class UnitGradients {
   at::Tensor network(int64_t i, const Chunk& chunk) const {
     return args_.with_networks(gradients_[i]).narrow(0, chunk.network, chunk.networks);
   }
-  // What unit u adds the chunk's share of gradient i into.
+  // What unit u adds the chunk's share of gradient i into (undefined where not asked for).
   at::Tensor of(int64_t u, const Chunk& chunk, int64_t i) const {
+    if (!gradients_[i].defined()) return at::Tensor();
     const bool own_partial = every_network(i) || chunk.network == shared_network_[u];
     return own_partial ? partials_[u][i] : network(i, chunk);
   }
   at::Tensor of_one_network(int64_t u, const Chunk& chunk, int64_t i) const {
-    return every_network(i) ? of(u, chunk, i) : of(u, chunk, i).select(0, 0);
+    const at::Tensor target = of(u, chunk, i);
+    return every_network(i) || !target.defined() ? target : target.select(0, 0);
   }
   void add(int64_t u, const Chunk& chunk, int64_t i, const at::Tensor& per_network) const {
     at::Tensor target = of(u, chunk, i);
+    if (!target.defined()) return;
     target += every_network(i) ? per_network.sum(0) : per_network;
   }
 

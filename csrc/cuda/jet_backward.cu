@@ -2,7 +2,8 @@
 // sine jet's VJP (elementwise; a modulated layer's modulation VJP with it), the bias gradient (and
 // a modulated layer's shift and scale gradients), the layer's input jet recomputed from the
 // previous layer's saved pre-activations (cheaper than storing it), the weight gradient, and the
-// GEMM that carries the gradient to the previous layer (or, at the first layer, to x). Every
+// GEMM that carries the gradient to the previous layer (or, at the first layer, to x). A frozen
+// parameter's gradient (a null pointer) is skipped, with the input jet only a weight's needs. Every
 // product is a library GEMM (library_gemm.h) over the chunk's stacked rows, batched over its
 // networks (one GEMM over all of them where they share the weights), and the parameter and
 // modulation gradients accumulate chunk after chunk in a fixed order: no atomics, so the gradients
@@ -120,35 +121,40 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm
       if (err != cudaSuccess) return err;
       // The upstream gradient is spent: grad_input's buffer holds the point sums' partial sums
       // until the input gradient's GEMM overwrites it.
-      add_point_sums(gemm, span, rows, grad_z, width, ones, grad_input,
-                     PerNetwork<float>{grad_biases[l], layer.bias_stride()}.from(span.first_network), stream);
+      if (grad_biases[l] != nullptr) {
+        add_point_sums(gemm, span, rows, grad_z, width, ones, grad_input,
+                       PerNetwork<float>{grad_biases[l], layer.bias_stride()}.from(span.first_network), stream);
+      }
       if (modulation.modulated()) {
         err = add_modulation_gradients(gemm, span, spec, modulation, modulation_rows, width, ones, grad_input,
                                        grad_modulations[l], stream);
         if (err != cudaSuccess) return err;
       }
 
-      if (l == 0) {
-        err = launch_build_input_jet(span, spec, problem.directions, x_networks.from(span.first_network), input_jet,
-                                     stream);
-      } else {
-        const JetLayer& previous = problem.layers[l - 1];
-        const PerNetwork<const float> previous_z =
-            saved_operand(problem, span, saved[sine_slot[l - 1]], previous.out_width);
-        err = launch_jet_epilogue({span, spec, problem.laplacian_weights, previous_z, {nullptr, 0}, {nullptr, 0},
-                                   previous.omega, true, previous.out_width,
-                                   workspace_operand(span, input_jet, previous.out_width), spec.components(),
-                                   previous.modulation.from(span.first_network)},
-                                  stream);
+      if (grad_weights[l] != nullptr) {
+        // The layer's input jet h: built from x, or recomputed from the saved pre-activations below.
+        if (l == 0) {
+          err = launch_build_input_jet(span, spec, problem.directions, x_networks.from(span.first_network),
+                                       input_jet, stream);
+        } else {
+          const JetLayer& previous = problem.layers[l - 1];
+          const PerNetwork<const float> previous_z =
+              saved_operand(problem, span, saved[sine_slot[l - 1]], previous.out_width);
+          err = launch_jet_epilogue({span, spec, problem.laplacian_weights, previous_z, {nullptr, 0}, {nullptr, 0},
+                                     previous.omega, true, previous.out_width,
+                                     workspace_operand(span, input_jet, previous.out_width), spec.components(),
+                                     previous.modulation.from(span.first_network)},
+                                    stream);
+        }
+        if (err != cudaSuccess) return err;
+        // grad_W += grad_z^T h over the stacked rows (padding rows add zero: grad_z is zero there).
+        const PerNetwork<float> grad_weight =
+            PerNetwork<float>{grad_weights[l], layer.weight_stride()}.from(span.first_network);
+        gemm.multiply({rows.batch, width, layer.in_width, rows.rows, tiled_gemm_operand(span, grad_z, width, true),
+                       tiled_gemm_operand(span, input_jet, layer.in_width), grad_weight.data, layer.in_width,
+                       grad_weight.stride, true},
+                      stream);
       }
-      if (err != cudaSuccess) return err;
-      // grad_W += grad_z^T h over the stacked rows (padding rows add zero: grad_z is zero there).
-      const PerNetwork<float> grad_weight =
-          PerNetwork<float>{grad_weights[l], layer.weight_stride()}.from(span.first_network);
-      gemm.multiply({rows.batch, width, layer.in_width, rows.rows, tiled_gemm_operand(span, grad_z, width, true),
-                     tiled_gemm_operand(span, input_jet, layer.in_width), grad_weight.data, layer.in_width,
-                     grad_weight.stride, true},
-                    stream);
 
       // grad_input = grad_z W. At the first layer only the value component depends on x (the
       // input tangents are constant unit vectors or directions), so only its rows go on to x.

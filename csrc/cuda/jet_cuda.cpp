@@ -113,7 +113,7 @@ struct JetKernels {
   static std::tuple<at::Tensor, std::vector<at::Tensor>> forward(const JetArgs& args, const Modulation* modulation,
                                                                  bool save);
   static JetGrads backward(const JetArgs& args, const Modulation* modulation, const ModulationGrads& modulation_grads,
-                           const at::Tensor& grad_out, at::TensorList saved, bool input_grad);
+                           const at::Tensor& grad_out, at::TensorList saved, const GradRequest& request);
 };
 
 std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArgs& args, const Modulation* modulation,
@@ -143,7 +143,7 @@ std::tuple<at::Tensor, std::vector<at::Tensor>> JetKernels::forward(const JetArg
 
 JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
                               const ModulationGrads& modulation_grads, const at::Tensor& grad_out_in,
-                              at::TensorList saved_in, bool input_grad) {
+                              at::TensorList saved_in, const GradRequest& request) {
   KernelContext context(args.x);
   const std::vector<int64_t> out_shape =
       args.batch_shape({args.spec.components(), args.num_points(), args.out_width(args.layers() - 1)});
@@ -154,18 +154,22 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
               grad_out_in.device());
   const std::vector<at::Tensor> saved = check_saved(saved_in, saved_shapes(args), args.x);
   const at::Tensor grad_out = grad_out_in.contiguous();
-  const JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor);
+  const JetGrads grads = zero_grads(args, WeightGradStorage::kRowMajor, request);
   if (args.num_points() == 0) return grads;
 
   const JetProblem problem = problem_of(args, modulation);
   float* workspace = context.workspace(jet_backward_workspace_elements(problem), args.x.options());
   std::vector<const float*> saved_ptrs;
   for (const at::Tensor& tensor : saved) saved_ptrs.push_back(tensor.data_ptr<float>());
-  // Row-major storage: every gradient is the contiguous [B, ...] stack the kernels' strides assume.
+  // Row-major storage: every gradient is the contiguous [B, ...] stack the kernels' strides assume; null
+  // where not asked for.
+  auto output_or_null = [&](const std::string& name, const at::Tensor& grad) {
+    return grad.defined() ? context.output(name, grad) : nullptr;
+  };
   std::vector<float*> grad_weight_ptrs, grad_bias_ptrs;
   for (int64_t l = 0; l < args.layers(); ++l) {
-    grad_weight_ptrs.push_back(context.output("grad_weights[" + std::to_string(l) + "]", grads.weights[l]));
-    grad_bias_ptrs.push_back(context.output("grad_biases[" + std::to_string(l) + "]", grads.biases[l]));
+    grad_weight_ptrs.push_back(output_or_null("grad_weights[" + std::to_string(l) + "]", grads.weights[l]));
+    grad_bias_ptrs.push_back(output_or_null("grad_biases[" + std::to_string(l) + "]", grads.biases[l]));
   }
   // One entry a layer where modulated; the last layer's (never modulated) is left null.
   std::vector<ModulationGradients> grad_modulation_ptrs;
@@ -180,7 +184,7 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
     }
   }
   check_cuda(jet_backward_cuda(problem, torch_gemm_library(), grad_out.data_ptr<float>(), args.x.data_ptr<float>(),
-                               saved_ptrs, input_grad ? context.output("grad_x", grads.x) : nullptr, grad_weight_ptrs,
+                               saved_ptrs, request.x ? context.output("grad_x", grads.x) : nullptr, grad_weight_ptrs,
                                grad_bias_ptrs, grad_modulation_ptrs, workspace, context.stream()),
              "jet_backward");
   context.finish();
