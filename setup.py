@@ -77,6 +77,25 @@ def build_cuda():
     return possible if choice == "" else choice == "1"
 
 
+def cublas_include_dirs():
+    """Where cuBLAS's headers are (library_gemm.cpp includes cublas_v2.h) when the CUDA toolkit has none: an nvcc
+    installed on its own may come without cuBLAS, while pip's CUDA builds of torch bring it as the nvidia-cublas
+    package (its headers under nvidia/cu13/include, or nvidia/cublas/include for CUDA 12). Linking needs nothing
+    more: the symbols resolve through libtorch_cuda, which links cuBLAS."""
+    if os.path.exists(os.path.join(CUDA_HOME, "include", "cublas_v2.h")):
+        return []
+    try:
+        import nvidia  # the namespace package of NVIDIA's pip wheels
+    except ModuleNotFoundError:
+        return []
+    for base in nvidia.__path__:
+        for sub in (f"cu{torch.version.cuda.split('.')[0]}", "cublas"):
+            include = os.path.join(base, sub, "include")
+            if os.path.exists(os.path.join(include, "cublas_v2.h")):
+                return [include]
+    return []
+
+
 def openmp_flags():
     """-fopenmp where torch runs its threads on OpenMP: at::parallel_for is a header template, so without
     the flag the CPU kernels' one parallel region a call (csrc/cpu/chunk_scheduler.h) would run on one
@@ -102,7 +121,9 @@ def jet_extension():
             cpu_sources() + cuda_sources(),
             define_macros=[("SIREN_FUSED_WITH_CUDA", "1")],
             # No --use_fast_math: the sine jet needs accurate sincos for large arguments.
-            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3", "-std=c++17"]},
+            # cuBLAS's headers for the glue only, and after the toolkit's own: CUDA's runtime headers stay nvcc's.
+            extra_compile_args={"cxx": cxx_flags + [f for d in cublas_include_dirs() for f in ("-isystem", d)],
+                                "nvcc": ["-O3", "-std=c++17"]},
             extra_link_args=link_flags,
         )
     print("siren_fused: building the CPU extension (no CUDA kernels)")

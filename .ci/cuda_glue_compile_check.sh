@@ -13,10 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source .ci/find_nvcc.sh
-# Where nvcc itself looks for CUDA's headers (nvcc may be a wrapper script elsewhere).
-cuda_include=$("$NVCC" --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/.*INCLUDES="-I\([^"]*\)".*/\1/p' | head -1)
+cuda_include="$CUDA_ROOT/include"
 if [[ ! -f "$cuda_include/cuda_runtime.h" ]]; then
-  echo "cuda_glue_compile_check: no cuda_runtime.h where nvcc looks ('$cuda_include')" >&2
+  echo "cuda_glue_compile_check: no cuda_runtime.h in nvcc's toolkit ('$CUDA_ROOT')" >&2
   exit 1
 fi
 

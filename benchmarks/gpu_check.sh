@@ -65,6 +65,9 @@ fi
 
 echo "building (log: $out/build.log)"
 export SIREN_FUSED_CUDA=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+# The toolkit nvcc belongs to, as nvcc itself reports it: torch's guess from nvcc's place on PATH is wrong where
+# nvcc is a wrapper script (/usr/local/bin/nvcc on the CI VM's image), and then no CUDA header is found.
+export CUDA_HOME="${CUDA_HOME:-$(readlink -f "$(nvcc --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^#\$ TOP=//p' | head -1)")}"
 if ! timeout "$build_limit" python setup.py build_ext --inplace > "$out/build.log" 2>&1; then
   echo "build failed, see $out/build.log" >&2
   tail -30 "$out/build.log" >&2
