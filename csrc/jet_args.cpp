@@ -196,6 +196,15 @@ GradRequest check_grad_request(bool input_grad, const std::optional<c10::List<bo
   return request;
 }
 
+int64_t GradRequest::lowest_layer() const {
+  const auto layers = static_cast<int64_t>(weights.size());
+  if (x) return 0;
+  for (int64_t l = 0; l < layers; ++l) {
+    if (weights[l] || biases[l]) return l;
+  }
+  return layers;
+}
+
 JetGrads zero_grads(const JetArgs& args, WeightGradStorage storage, const GradRequest& request) {
   JetGrads grads{at::zeros_like(args.x), {}, {}, args.caller_x, args.caller_weights, args.caller_biases};
   for (int64_t l = 0; l < args.layers(); ++l) {

@@ -258,8 +258,10 @@ def jet(net: Siren, x: torch.Tensor, order: int = 2, hessian: bool = False, back
         With B networks every field has a leading B (``value`` ``[B, N, out]``, ...). Every field is
         differentiable with respect to the net's parameters (or the ``params`` tensors) and to ``x``
         when autograd is on. The fused backward computes only the gradients autograd needs: a frozen
-        parameter (``requires_grad=False`` when the jet is computed) costs no gradient work, so with
-        every parameter frozen a loss differentiated with respect to ``x`` skips every weight-gradient GEMM.
+        parameter (``requires_grad=False`` when the jet is computed) costs no gradient work, and nothing
+        runs below the lowest layer anything is asked of (x frozen too): with every parameter frozen, a loss
+        differentiated with respect to ``x`` skips every weight-gradient GEMM; with only the last layer
+        trainable, the backward is that layer's alone.
 
     Example, eight SIRENs predicted by a hypernetwork, with their gradients and Laplacians at shared points::
 

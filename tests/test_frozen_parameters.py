@@ -1,6 +1,7 @@
 """Frozen parameters: every backward op computes only the gradients autograd asks for (its parameter_grads,
 from ctx.needs_input_grad). A frozen parameter's gradient comes back empty and costs no work (its GEMMs are
-skipped), and the gradients that are computed stay the reference's."""
+skipped), the backward stops at the lowest layer anything is asked of, and the gradients that are computed stay
+the reference's."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ KERNELS = [Kernels("fused", torch.float64, "cpu")] + [Kernels(k.backend, torch.f
                                                       for k in available_cuda_kernels()]
 
 
-def gradients(case: Case, frozen, kernels: Kernels = KERNELS[0]):
-    """The gradients of a random linear loss on the case's jet by `kernels` with respect to x, the modulation's
-    shifts and scales, and every parameter not named in `frozen`, by name; the backward ops' calls
+def gradients(case: Case, frozen, kernels: Kernels = KERNELS[0], x_grad: bool = True):
+    """The gradients of a random linear loss on the case's jet by `kernels` with respect to x (where x_grad), the
+    modulation's shifts and scales, and every parameter not named in `frozen`, by name; the backward ops' calls
     (BackwardOpRecorder) and the matrix products the backward made."""
     net = random_siren(2, 16, 2, case.out_features, seed=8, dtype=kernels.dtype, device=kernels.device)
     for name, parameter in net.named_parameters():
@@ -63,8 +64,8 @@ def gradients(case: Case, frozen, kernels: Kernels = KERNELS[0]):
                   if case.modulated else None)
     networks = 3 if case.modulated else 1
     x = random_points(networks * POINTS, 2, seed=8, dtype=kernels.dtype).to(kernels.device)
-    x = x.reshape(-1, POINTS, 2).squeeze(0).requires_grad_(True)
-    leaves = {"x": x}
+    x = x.reshape(-1, POINTS, 2).squeeze(0).requires_grad_(x_grad)
+    leaves = {"x": x} if x_grad else {}
     if modulation is not None:
         shifts, scales = modulation.tensors()
         leaves.update({f"shift {l}": t for l, t in enumerate(shifts)})
@@ -115,6 +116,24 @@ def test_every_parameter_frozen_skips_the_weight_gradient_products(case, kernels
     assert list(fused) == [name for name in trainable if not name.startswith("net.")]
     for name, value in fused.items():
         assert torch.equal(value, trainable[name]), name
+
+
+@pytest.mark.parametrize("kernels", KERNELS, ids=lambda k: f"{k.backend}-{k.device}")
+@pytest.mark.parametrize("case", [c for c in CASES if not c.modulated], ids=lambda c: c.name)
+def test_only_the_last_layer_trainable_stops_the_backward_there(case, kernels):
+    """x and every layer below the last frozen (a new head on a trained SIREN): the backward stops at the last
+    layer, without the product that carries the gradient below a layer or the weight-gradient product of any
+    layer below, and the last layer's gradients are those of the backward with everything trainable."""
+    trainable, _, trainable_products = gradients(case, (), kernels)
+    below = parameter_names()[: LAYERS - 1] + parameter_names()[LAYERS : 2 * LAYERS - 1]
+    fused, calls, products = gradients(case, below, kernels, x_grad=False)
+    assert [asked for asked, _ in calls] == [[name not in below for name in parameter_names()]]
+    if kernels.device == "cpu":  # the profiler sees no cuBLAS call
+        assert products <= trainable_products - 2 * (LAYERS - 1), (products, trainable_products)
+    assert list(fused) == ["net.3.linear.weight", "net.3.linear.bias"]
+    tolerance = FLOAT64_TOLERANCE if kernels.dtype == torch.float64 else 1e-6
+    for name, value in fused.items():
+        assert relative_error(value, trainable[name], -1) <= tolerance, name
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["jet_backward", "gradient_backward"])

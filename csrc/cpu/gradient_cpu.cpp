@@ -196,11 +196,12 @@ struct ChunkGradients {
 
 // Rows [first, first + rows) of one network's backward, single-threaded, from the upstream gradients
 // grad_value ([N, 1]) and grad_grad ([N, D]) of the network. abar_store: [layers, chunk * max width] and
-// work: [4, chunk * max width], the thread's scratch.
+// work: [4, chunk * max width], the thread's scratch. The downward sweep stops at layer `lowest`, below which
+// nothing is asked for (GradRequest::lowest_layer); the upward one cannot: every weight's gradient reads it.
 template <typename scalar_t>
 void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int64_t first, int64_t rows,
                     const at::Tensor& grad_value, const at::Tensor& grad_grad, const LayerViews& views,
-                    bool input_grad, const ChunkGradients& grads, const at::Tensor& abar_store,
+                    bool input_grad, int64_t lowest, const ChunkGradients& grads, const at::Tensor& abar_store,
                     const at::Tensor& work) {
   const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
   const int64_t last = args.layers() - 1;
@@ -259,9 +260,17 @@ void backward_chunk(const JetArgs& args, const ChunkModulation& modulation, int6
       break;
     }
     const int64_t width = args.out_width(l - 1);
+    const at::Tensor h = matrix(work, (zbar_slot + 2) % 4, width);
+    if (l - 1 < lowest) {  // nothing below: layer l's input h alone, for its weight's gradient
+      if (grads.weights[l].defined()) {
+        rule.value(views.z[l - 1].data_ptr<scalar_t>(), rows * width, static_cast<scalar_t>(args.omegas[l - 1]),
+                   h.data_ptr<scalar_t>());
+        grads.weights[l].addmm_(zbar.t(), h);
+      }
+      break;
+    }
     at::Tensor hbar = matrix(work, (zbar_slot + 1) % 4, width);
     at::mm_out(hbar, zbar, args.weights[l]);
-    const at::Tensor h = matrix(work, (zbar_slot + 2) % 4, width);
     const at::Tensor zbar_below = matrix(work, (zbar_slot + 3) % 4, width);
     const at::Tensor abar = matrix(abar_store, l - 1, width);
     rule.value_vjp(views.z[l - 1].data_ptr<scalar_t>(), hbar.data_ptr<scalar_t>(), views.p[l - 1].data_ptr<scalar_t>(),
@@ -345,6 +354,7 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
   const std::vector<at::Tensor> summed_modulation_grads =
       ModulationGrads::summed_per_network(modulation, modulation_grads);
   const UnitGradients unit_grads(args, grads, chunks, units, summed_modulation_grads);
+  const int64_t lowest = modulation ? 0 : request.lowest_layer();  // the modulations ask it of every layer
   // A thread's scratch: abar of every layer lives from the upward sweep to the downward one; a and pbar alternate.
   const int64_t rows = std::min(chunk_rows(args), n);
   std::vector<at::Tensor> abar_stores, works;
@@ -376,7 +386,7 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
         backward_chunk<scalar_t>(net, {modulation, b}, chunk.first, chunk.count, args.of_network(grad_value, b),
                                  args.of_network(grad_grad, b),
                                  saved_views(net, modulation, args.of_network(saved, b), chunk.first, chunk.count),
-                                 request.x, target, abar_stores[worker], works[worker]);
+                                 request.x, lowest, target, abar_stores[worker], works[worker]);
       }
     });
   });

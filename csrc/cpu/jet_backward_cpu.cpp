@@ -11,7 +11,8 @@
 // modulation's vector-Jacobian product follows the rule's, summing the shift's and scale's gradients
 // per tile. A shift alone is in the saved jet already (jet_forward_cpu.cpp), and its gradient is the
 // bias's: the same column sums for a network, the value component's rows per point. A frozen layer
-// (its weight's gradient not asked for) skips its weight-gradient GEMM and the input jet only that needs.
+// (its weight's gradient not asked for) skips its weight-gradient GEMM and the input jet only that needs;
+// below the lowest layer anything is asked of (x frozen, the lower layers too), nothing runs.
 #include <ATen/ATen.h>
 
 #include "jet_cpu.h"
@@ -47,6 +48,8 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
   const int64_t hidden = modulation ? static_cast<int64_t>(modulation->shifts.size()) : 0;
   const std::vector<at::Tensor> summed_modulation_grads =
       ModulationGrads::summed_per_network(modulation, modulation_grads);
+  // The backward stops at the lowest layer anything is asked of (the modulations ask it of every layer).
+  const int64_t lowest = modulation ? 0 : request.lowest_layer();
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
@@ -140,9 +143,12 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
             }
             break;
           }
+          // Whether the gradient goes on below this layer: not where nothing below it is asked for.
+          const bool onward = l - 1 >= lowest;
+          if (!onward && !weight_grad) break;
           const int below = 1 - gz;
           const at::Tensor gz_below = buffers.matrices(below, networks, matrix_rows, in_width);
-          TilePlan::product_out(args, gz_below, gz_l, args.weights[l], chunk, false);
+          if (onward) TilePlan::product_out(args, gz_below, gz_l, args.weights[l], chunk, false);
           const at::Tensor& z_below = saved[sine_slot[l - 1]];
           const auto omega = static_cast<scalar_t>(args.omegas[l - 1]);
           const bool modulated = modulation && modulation->modulates(l - 1);
@@ -160,6 +166,10 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
               scalar_t* u_tile = worker_modulated[worker].data_ptr<scalar_t>();
               modulate_tile(tile_modulation, plan.components, plan.rows, in_width, z_tile, u_tile);
               argument = u_tile;
+            }
+            if (!onward) {  // the layer's input jet alone, for its weight gradient (never modulated: lowest is 0)
+              rule.forward(plan.spec, rule_constants, argument, plan.rows * in_width, omega, buffers.jet[2] + offset);
+              continue;
             }
             if (weight_grad) {  // the layer's input jet too, for its weight gradient
               rule.forward_vjp(plan.spec, rule_constants, argument, plan.rows * in_width, omega,
@@ -182,6 +192,10 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
             }
             column_sums(g_tile, plan.rows, in_width, tile_sums + i * in_width);
           }
+          if (weight_grad) {
+            unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
+          }
+          if (!onward) break;
           const at::Tensor bias_sums = per_network_sums(tile_sums_tensor, chunk, in_width);
           if (modulated && network_modulation && !scaled) {
             unit_grads.add_modulation(u, chunk, l - 1, bias_sums);  // a shift alone: the bias's gradient
@@ -191,9 +205,6 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
             unit_grads.add_modulation(u, chunk, hidden + l - 1, per_network_sums(sums[1], chunk, in_width));
           }
           unit_grads.add_bias(u, chunk, l - 1, bias_sums);
-          if (weight_grad) {
-            unit_grads.add_weight_product(u, chunk, l, gz_l, buffers.matrices(2, networks, matrix_rows, in_width));
-          }
           gz = below;
         }
       }

@@ -3,7 +3,8 @@
 // a modulated layer's shift and scale gradients), the layer's input jet recomputed from the
 // previous layer's saved pre-activations (cheaper than storing it), the weight gradient, and the
 // GEMM that carries the gradient to the previous layer (or, at the first layer, to x). A frozen
-// parameter's gradient (a null pointer) is skipped, with the input jet only a weight's needs. Every
+// parameter's gradient (a null pointer) is skipped, with the input jet only a weight's needs, and
+// nothing runs below the lowest layer anything is asked of. Every
 // product is a library GEMM (library_gemm.h) over the chunk's stacked rows, batched over its
 // networks (one GEMM over all of them where they share the weights), and the parameter and
 // modulation gradients accumulate chunk after chunk in a fixed order: no atomics, so the gradients
@@ -106,9 +107,15 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm
   const cudaError_t filled = launch_fill(ones, ones_elements(problem), 1.0f, stream);
   if (filled != cudaSuccess) return filled;
   const PerNetwork<const float> x_networks{x, problem.x_stride()};
+  // The lowest layer whose pre-activation's gradient anything asked for needs (x's: the first; a
+  // modulation's: every hidden layer's): the backward stops there.
+  int64_t lowest = grad_x != nullptr || problem.modulated() ? 0 : last + 1;
+  for (int64_t l = last; l >= 0; --l) {
+    if (grad_weights[l] != nullptr || grad_biases[l] != nullptr) lowest = std::min(lowest, l);
+  }
   return for_each_chunk(problem, [&](const TileSpan& span) {
     JetMatrix<const float> upstream = packed_operand(problem, span, grad_out, problem.layers[last].out_width);
-    for (int64_t l = last; l >= 0; --l) {
+    for (int64_t l = last; l >= lowest; --l) {
       const JetLayer& layer = problem.layers[l];
       const int64_t width = layer.out_width;
       const GemmRows rows(span, layer);
@@ -156,9 +163,10 @@ cudaError_t jet_backward_cuda(const JetProblem& problem, const GemmLibrary& gemm
                       stream);
       }
 
-      // grad_input = grad_z W. At the first layer only the value component depends on x (the
-      // input tangents are constant unit vectors or directions), so only its rows go on to x.
-      if (l > 0 || grad_x != nullptr) {
+      // grad_input = grad_z W, where anything below asks for it. At the first layer only the value
+      // component depends on x (the input tangents are constant unit vectors or directions), so only
+      // its rows go on to x.
+      if (l > lowest || (l == 0 && grad_x != nullptr)) {
         gemm.multiply({rows.batch, rows.rows, layer.in_width, width, tiled_gemm_operand(span, grad_z, width),
                        weight_gemm_operand(span, layer, false), grad_input, layer.in_width,
                        span.tiled_stride(layer.in_width), false},

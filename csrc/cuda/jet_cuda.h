@@ -153,7 +153,8 @@ cudaError_t jet_forward_fused_cuda(const JetProblem& problem, const float* x, fl
 // Backward: accumulates into grad_weights / grad_biases ([networks, ...] like the weights and
 // biases, or one network's where shared: the networks' sum; zeroed by the caller) and writes
 // grad_x [networks, N, in_dims] unless it is null. A null weight's or bias's gradient is not asked
-// for (a frozen parameter): its GEMM is skipped, and for a weight the input jet only it needs. A modulated SIREN's hidden layer l also
+// for (a frozen parameter): its GEMM is skipped, and for a weight the input jet only it needs; below the
+// lowest layer anything is asked of, nothing runs. A modulated SIREN's hidden layer l also
 // accumulates the gradients of its shift and scale, laid out as they are (JetModulation), into
 // grad_modulations[l] (zeroed by the caller; scale null without scales); an unmodulated problem
 // passes none. grad_out is packed like the forward's output. Deterministic: no atomics.
