@@ -4,7 +4,7 @@
 # tracked files with SIREN_FUSED_CUDA=1 for sm_90, imported with every symbol bound (LD_BIND_NOW: cuBLAS's
 # too, which resolve through libtorch_cuda), and the CPU and API tests run against that build (the GPU tests
 # skip, saying so). What it cannot show: that the kernels run on a GPU. Not part of .ci/run: the venv is
-# 5.5 GB and the whole check takes about 6 minutes on 2 cores.
+# 5.5 GB and the whole check takes about 5 minutes on 2 cores.
 #
 #   bash .ci/cuda_torch_build_check.sh [WORKDIR]    # WORKDIR kept for reruns (default: a temporary one)
 set -euo pipefail

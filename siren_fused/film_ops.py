@@ -23,7 +23,7 @@ import torch
 
 from . import _extension
 from .ops import _kept_for_backward, _keep_for_backward, _save_under_vmap, component_count, gradient_saved_shapes, \
-    only_wanted, parameter_grads_like, parameter_grads_wanted, register_op_pair, saved_shapes, \
+    parameter_grads_for_autograd, parameter_grads_like, parameter_grads_wanted, register_op_pair, saved_shapes, \
     upstream_of_value_and_gradient
 
 # (forward, backward) op pairs of the modulated jet: the kernels of the build, and the emulated CUDA kernels
@@ -83,8 +83,8 @@ def _modulated_backward(forward: str, backward: str):
         grad_x, grad_w, grad_b, grad_shifts, grad_scales = backward_op(
             grad_out, x, weights, biases, shifts, scales, omegas, order, hessian, outermost_linear, saved,
             ctx.needs_input_grad[0], laplacian_weights, parameter_grads_wanted(ctx))
-        return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
-                only_wanted(grad_b, ctx.needs_input_grad[2]), grad_shifts, grad_scales) + no_gradients
+        return ((grad_x if ctx.needs_input_grad[0] else None),) + parameter_grads_for_autograd(ctx, grad_w, grad_b) + \
+            (grad_shifts, grad_scales) + no_gradients
 
     return formula
 
@@ -119,8 +119,8 @@ def _gradient_backward(ctx, grad_value, grad_grad, grad_saved):
     grad_x, grad_w, grad_b, grad_shifts, grad_scales = torch.ops.siren_fused.modulated_gradient_backward(
         grad_value, grad_grad, x, weights, biases, shifts, scales, omegas, outermost_linear, saved,
         ctx.needs_input_grad[0], parameter_grads_wanted(ctx))
-    return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
-            only_wanted(grad_b, ctx.needs_input_grad[2]), grad_shifts, grad_scales) + no_gradients
+    return ((grad_x if ctx.needs_input_grad[0] else None),) + parameter_grads_for_autograd(ctx, grad_w, grad_b) + \
+        (grad_shifts, grad_scales) + no_gradients
 
 
 def _looped_vmap(forward: str, save_position: int):

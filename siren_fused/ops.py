@@ -140,9 +140,11 @@ def parameter_grads_wanted(ctx) -> List[bool]:
     return [*ctx.needs_input_grad[1], *ctx.needs_input_grad[2]]
 
 
-def only_wanted(grads: Sequence[torch.Tensor], wanted: Sequence[bool]) -> List[Optional[torch.Tensor]]:
-    """A backward op's parameter gradients for autograd: None where not asked for (the op's empty tensor)."""
-    return [g if w else None for g, w in zip(grads, wanted)]
+def parameter_grads_for_autograd(ctx, grad_w: Sequence[torch.Tensor], grad_b: Sequence[torch.Tensor]) -> tuple:
+    """A backward op's weight and bias gradients as an autograd formula returns them: None where not asked for
+    (the op's empty tensor)."""
+    return tuple([g if w else None for g, w in zip(grads, wanted)]
+                 for grads, wanted in ((grad_w, ctx.needs_input_grad[1]), (grad_b, ctx.needs_input_grad[2])))
 
 
 def _jet_backward_fake(grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, input_grad,
@@ -226,8 +228,8 @@ def _jet_forward_backward(forward: str, backward: str):
             grad_out, x, weights, biases, omegas, order, hessian, outermost_linear, saved, ctx.needs_input_grad[0],
             laplacian_weights, directions, top_weights, parameter_grads_wanted(ctx)
         )
-        return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
-                only_wanted(grad_b, ctx.needs_input_grad[2])) + no_gradients
+        return ((grad_x if ctx.needs_input_grad[0] else None),) + parameter_grads_for_autograd(ctx, grad_w, grad_b) + \
+            no_gradients
 
     return formula
 
@@ -255,8 +257,8 @@ def _gradient_forward_backward(ctx, grad_value, grad_grad, grad_saved):
         grad_value, grad_grad, x, weights, biases, omegas, outermost_linear, saved, ctx.needs_input_grad[0],
         parameter_grads_wanted(ctx)
     )
-    return ((grad_x if ctx.needs_input_grad[0] else None), only_wanted(grad_w, ctx.needs_input_grad[1]),
-            only_wanted(grad_b, ctx.needs_input_grad[2]), None, None, None)
+    return ((grad_x if ctx.needs_input_grad[0] else None),) + parameter_grads_for_autograd(ctx, grad_w, grad_b) + \
+        (None, None, None)
 
 
 def _backward_setup_context(ctx, inputs, output):
