@@ -196,9 +196,9 @@ GradRequest check_grad_request(bool input_grad, const std::optional<c10::List<bo
   return request;
 }
 
-int64_t GradRequest::lowest_layer() const {
+int64_t GradRequest::lowest_layer(bool modulated) const {
   const auto layers = static_cast<int64_t>(weights.size());
-  if (x) return 0;
+  if (x || modulated) return 0;
   for (int64_t l = 0; l < layers; ++l) {
     if (weights[l] || biases[l]) return l;
   }

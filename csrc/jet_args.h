@@ -108,10 +108,10 @@ struct GradRequest {
   std::vector<bool> weights;
   std::vector<bool> biases;
 
-  // The lowest layer whose pre-activation's gradient a plain SIREN's backward needs (0 for x's; the layer
-  // count when none): a backward stops there, as nothing below it is asked for. A modulated SIREN's
-  // modulations need every hidden layer's.
-  int64_t lowest_layer() const;
+  // The lowest layer whose pre-activation's gradient the backward needs (0 for x's, or for a modulated
+  // SIREN, whose modulations need every hidden layer's; the layer count when none): a backward stops
+  // there, as nothing below it is asked for.
+  int64_t lowest_layer(bool modulated) const;
 };
 // The request of a backward op's input_grad and parameter_grads, checked against the layer count.
 GradRequest check_grad_request(bool input_grad, const std::optional<c10::List<bool>>& parameter_grads,

@@ -354,7 +354,7 @@ JetGrads backward(const JetArgs& args, const Modulation* modulation, const Modul
   const std::vector<at::Tensor> summed_modulation_grads =
       ModulationGrads::summed_per_network(modulation, modulation_grads);
   const UnitGradients unit_grads(args, grads, chunks, units, summed_modulation_grads);
-  const int64_t lowest = modulation ? 0 : request.lowest_layer();  // the modulations ask it of every layer
+  const int64_t lowest = request.lowest_layer(modulation != nullptr);
   // A thread's scratch: abar of every layer lives from the upward sweep to the downward one; a and pbar alternate.
   const int64_t rows = std::min(chunk_rows(args), n);
   std::vector<at::Tensor> abar_stores, works;

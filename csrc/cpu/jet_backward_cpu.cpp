@@ -48,8 +48,8 @@ JetGrads JetKernels::backward(const JetArgs& args, const Modulation* modulation,
   const int64_t hidden = modulation ? static_cast<int64_t>(modulation->shifts.size()) : 0;
   const std::vector<at::Tensor> summed_modulation_grads =
       ModulationGrads::summed_per_network(modulation, modulation_grads);
-  // The backward stops at the lowest layer anything is asked of (the modulations ask it of every layer).
-  const int64_t lowest = modulation ? 0 : request.lowest_layer();
+  // The backward stops at the lowest layer anything is asked of.
+  const int64_t lowest = request.lowest_layer(modulation != nullptr);
 
   AT_DISPATCH_FLOATING_TYPES(args.x.scalar_type(), "siren_fused_jet_backward_cpu", [&] {
     const SineTileKernels<scalar_t>& rule = sine_tile_kernels<scalar_t>();
